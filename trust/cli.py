@@ -1,0 +1,195 @@
+"""The ``trust`` command. Every error is one clear line on stderr; no traceback reaches a user."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from trust.config import REPO_ROOT, trust_home
+from trust.errors import TrustError
+
+log = logging.getLogger("trust")
+DEFAULT_DATA_DIR = REPO_ROOT / ".trust-demo" / "data"
+
+
+def _trust(args: argparse.Namespace):
+    from trust.service import Trust
+
+    return Trust.open(Path(args.home) if args.home else None)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from trust.demo.walkthrough import run_demo
+
+    home = Path(args.home) if args.home else REPO_ROOT / ".trust-demo" / "home"
+    run_demo(home, Path(args.data_dir), scale=args.scale, seed=args.seed)
+    return 0
+
+
+def cmd_serve_departments(args: argparse.Namespace) -> int:
+    from trust.demo.environment import DEFAULT_SEED, configure_home, seed_users
+    from trust.demo.generate import ensure_generated
+    from trust.demo.servers import DepartmentServers
+    from trust.service import Trust
+
+    import signal
+    import threading
+
+    data_dir = Path(args.data_dir)
+    ensure_generated(data_dir, scale=args.scale, seed=args.seed or DEFAULT_SEED)
+    home = trust_home() if not args.home else Path(args.home)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with DepartmentServers(data_dir) as servers:
+        configure_home(home, servers.endpoints)
+        seed_users(Trust.open(home))
+        e = servers.endpoints
+        print(f"ready DWP={e.dwp_url} DfE={e.dfe_url} DESNZ={e.desnz_url} "
+              f"HMRC=s3://{e.hmrc_bucket}@{e.hmrc_s3_endpoint} (trust home {home})", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    out = _trust(args).session(args.user, args.project).sql(args.sql)
+    if args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(out.columns)
+        w.writerows(out.rows())
+    elif args.format == "json":
+        print(json.dumps({"output": out.id, "columns": out.columns, "rows": out.rows(),
+                          "disclosure": out.report.to_json(figures=False)}, default=str, indent=1))
+    else:
+        print(out)
+        print(f"output {out.id}")
+    return 0
+
+
+def cmd_catalog_list(args: argparse.Namespace) -> int:
+    from trust.outputs.output import render_text
+
+    trust = _trust(args)
+    catalog = trust.registrations() if args.offline else trust.catalog
+    rows = [(d.id, d.department, d.title, d.row_count if d.files else "", len(d.columns)) for d in catalog]
+    print(render_text(["dataset", "department", "title", "rows", "columns"], rows))
+    return 0
+
+
+def cmd_catalog_show(args: argparse.Namespace) -> int:
+    from trust.outputs.output import render_text
+
+    trust = _trust(args)
+    ds = (trust.registrations() if args.offline else trust.catalog).get(args.dataset)
+    print(f"{ds.id}: {ds.title} ({ds.department})")
+    if ds.description:
+        print(ds.description)
+    print(f"unit: {ds.unit_key}; location: {', '.join(ds.location)}")
+    if ds.files:
+        print(f"{ds.row_count:,} rows in {len(ds.files)} files, {ds.size_bytes:,} bytes; fingerprint {ds.fingerprint[:16]}")
+    print(render_text(["column", "type", "role", "description"],
+                      [(c.name, c.type or "", c.role.value, c.description) for c in ds.columns]))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    ok, summary = _trust(args).audit.verify()
+    print(("ok: " if ok else "BROKEN: ") + summary)
+    return 0 if ok else 1
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    user = _trust(args).add_user(args.name, tuple(args.roles.split(",")), args.organisation)
+    print(f"added {user.name} ({', '.join(user.roles)}, {user.organisation})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trust", description="The Labour Market Data Trust.")
+    p.add_argument("--home", help="trust state folder (default: $TRUST_HOME or ~/.trust)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent=sub) -> argparse.ArgumentParser:
+        sp = parent.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        return sp
+
+    demo = add("demo", cmd_demo, "Start four department servers and walk through governed queries.")
+    demo.add_argument("--scale", type=float, default=1.0, help="data size (1.0 = demo size)")
+    demo.add_argument("--seed", type=int, default=20261121)
+    demo.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+
+    deps = sub.add_parser("departments", help="The departments' own data servers.").add_subparsers(dest="sub", required=True)
+    serve = add("serve", cmd_serve_departments, "Serve the departments' data until interrupted.", deps)
+    serve.add_argument("--scale", type=float, default=1.0)
+    serve.add_argument("--seed", type=int, default=None)
+    serve.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+
+    q = add("query", cmd_query, "Run one governed query and print the protected result.")
+    q.add_argument("--user", required=True)
+    q.add_argument("--project", required=True)
+    q.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    q.add_argument("sql")
+
+    cat = sub.add_parser("catalog", help="Browse the catalogue.").add_subparsers(dest="sub", required=True)
+    ls = add("list", cmd_catalog_list, "List registered datasets.", cat)
+    ls.add_argument("--offline", action="store_true", help="registrations only; do not contact departments")
+    show = add("show", cmd_catalog_show, "Show one dataset's columns, roles and types.", cat)
+    show.add_argument("dataset")
+    show.add_argument("--offline", action="store_true", help="registrations only; do not contact departments")
+
+    audit = sub.add_parser("audit", help="The audit trail.").add_subparsers(dest="sub", required=True)
+    add("verify", cmd_audit_verify, "Check the audit hash chain and name the first broken event.", audit)
+
+    users = sub.add_parser("users", help="Manage users.").add_subparsers(dest="sub", required=True)
+    ua = add("add", cmd_users_add, "Add or update a user.", users)
+    ua.add_argument("name")
+    ua.add_argument("--roles", default="analyst", help="comma-separated: analyst,output_checker,policy_owner,admin")
+    ua.add_argument("--organisation", required=True)
+    return p
+
+
+def _log_to_file() -> None:
+    """Internal errors go to the trust's own log file, never to the user's terminal."""
+    logging.raiseExceptions = False
+    try:
+        home = trust_home()
+        home.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(home / "trust.log")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _log_to_file()
+    try:
+        return args.func(args)
+    except TrustError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        if os.environ.get("TRUST_DEBUG"):
+            raise
+        log.exception("internal error")
+        print("error: the trust hit an internal error; it has been logged. Set TRUST_DEBUG=1 to see details.",
+              file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Settings, declared once as data, read from ``$TRUST_HOME/trust.toml`` and the environment.
+
+Each setting has a default and help text. The environment wins over the file:
+``TRUST_QUERY_TIMEOUT_S=5`` overrides ``query_timeout_s`` in ``trust.toml``. The file may also
+hold ``[locations]`` (values for the ``${NAME}`` placeholders in catalogue locations) and
+``[credentials.NAME]`` tables (department secrets, held only by the trust).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trust.errors import ConfigurationError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return f"TRUST_{self.name.upper()}"
+
+    def parse(self, raw: Any) -> Any:
+        kind = type(self.default)
+        try:
+            if kind is bool and isinstance(raw, str):
+                if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError(raw)
+                return raw.lower() in {"1", "true", "yes"}
+            return kind(raw)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"Setting {self.name!r} must be a {kind.__name__}, got {raw!r}. "
+                f"Fix it in trust.toml or the {self.env_var} environment variable."
+            ) from None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("catalog_dir", str(REPO_ROOT / "catalog"), "Folder of catalogue registrations, one YAML file per department."),
+    Setting("policies_dir", str(REPO_ROOT / "policies"), "Folder of Rego modules and policy data."),
+    Setting("policy_backend", "embedded", "'embedded' (regopy in-process) or 'opa' (an OPA server)."),
+    Setting("opa_url", "", "URL of the OPA server when policy_backend is 'opa'."),
+    Setting("query_timeout_s", 60.0, "Seconds a query may run before it is interrupted."),
+    Setting("memory_limit", "2GB", "DuckDB memory limit for one query engine."),
+    Setting("threads", 2, "DuckDB worker threads per query."),
+    Setting("max_sql_length", 20000, "Longest SQL text accepted, in characters."),
+    Setting("max_depth", 12, "Deepest nesting of subqueries and expressions accepted."),
+    Setting("max_output_groups", 10000, "Most rows (cells per measure) one output may have."),
+    Setting("max_joins", 6, "Most joins one query may have."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def trust_home(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("TRUST_HOME") or Path.home() / ".trust").expanduser()
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    values: Mapping[str, Any]
+    locations: Mapping[str, str] = field(default_factory=dict)
+    credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _BY_NAME:
+            return self.values[name]
+        raise AttributeError(name)
+
+    @property
+    def state_db(self) -> Path:
+        return self.home / "state.db"
+
+    @classmethod
+    def load(cls, home: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        home = home or trust_home(env)
+        file = home / "trust.toml"
+        data: dict[str, Any] = {}
+        if file.exists():
+            try:
+                data = tomllib.loads(file.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigurationError(f"{file} is not valid TOML ({exc}). Fix the file and retry.") from None
+        unknown = set(data) - set(_BY_NAME) - {"locations", "credentials"}
+        if unknown:
+            raise ConfigurationError(
+                f"Unknown setting(s) {sorted(unknown)} in {file}. Known settings: {sorted(_BY_NAME)}."
+            )
+        values = {}
+        for s in SETTINGS:
+            raw = env.get(s.env_var, data.get(s.name, s.default))
+            values[s.name] = s.parse(raw)
+        locations = {str(k): str(v) for k, v in data.get("locations", {}).items()}
+        locations.update({k[len("TRUST_LOCATION_"):]: v for k, v in env.items() if k.startswith("TRUST_LOCATION_")})
+        credentials = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.get("credentials", {}).items()}
+        return cls(home=home, values=values, locations=locations, credentials=credentials)
+
+
+def write_config(home: Path, *, locations: Mapping[str, str], credentials: Mapping[str, Mapping[str, str]],
+                 settings: Mapping[str, Any] | None = None) -> Path:
+    """Write a ``trust.toml`` (used by the demo and tests to point the trust at running departments)."""
+    home.mkdir(parents=True, exist_ok=True)
+    lines = [f"{k} = {_toml(v)}" for k, v in (settings or {}).items()]
+    lines.append("\n[locations]")
+    lines += [f"{k} = {_toml(v)}" for k, v in locations.items()]
+    for name, secret in credentials.items():
+        lines.append(f"\n[credentials.{name}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in secret.items()]
+    path = home / "trust.toml"
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

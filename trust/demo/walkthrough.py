@@ -1,0 +1,91 @@
+"""``trust demo``: analysts' SQL over four departments' data, in place, through the whole trust."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from trust.demo.environment import DEFAULT_SEED, demo_environment
+from trust.errors import TrustError
+from trust.outputs.output import render_text
+
+CROSS_DEPARTMENT = """\
+SELECT u.region,
+       count(DISTINCT u.person_id) AS claimants_in_work,
+       sum(p.gross_pay)            AS total_gross_pay,
+       avg(p.gross_pay)            AS mean_monthly_pay
+FROM dwp.uc_claims AS u
+JOIN hmrc.paye_employments AS p ON u.person_id = p.person_id
+WHERE p.tax_year = '2024-25'
+GROUP BY u.region
+ORDER BY u.region"""
+
+DENIED = "SELECT region, count(*) AS claimants, sum(award_amount) AS awards FROM dwp.uc_claims u JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY region"
+REJECTED = "SELECT nino, award_amount FROM dwp.uc_claims WHERE la_code = 'E06000053'"
+SMALL_AREA = """\
+SELECT la_code, count(*) AS claimants, avg(award_amount) AS mean_award
+FROM dwp.uc_claims
+WHERE region IN ('E12000009', 'E12000007')
+GROUP BY la_code
+ORDER BY la_code"""
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.2f} MB"
+
+
+def run_demo(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, out: TextIO = sys.stdout) -> None:
+    say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
+    started = time.perf_counter()
+    with demo_environment(home, data_dir, scale=scale, seed=seed) as env:
+        say("== Four departments serve their own data (nothing is copied into the trust)")
+        for name, url in env.endpoints.as_variables().items():
+            say(f"   {name:<18} {url}")
+        trust = env.trust()
+        env.servers.reset_counters()
+        catalog = trust.catalog
+        say("\n== The catalogue (schemas, rows and sizes read from Parquet footers only)")
+        say(render_text(
+            ["dataset", "department", "rows", "size", "columns", "location"],
+            [(d.id, d.department, d.row_count, _mb(d.size_bytes), len(d.columns), d.location[0]) for d in catalog],
+        ))
+        total = sum(d.size_bytes for d in catalog)
+
+        say("\n== ana (project demo-employment-support): UC claimants' PAYE earnings by region")
+        say(CROSS_DEPARTMENT)
+        out1 = trust.session("ana", "demo-employment-support").sql(CROSS_DEPARTMENT)
+        say(str(out1))
+
+        say("\n== bob (project demo-dwp-caseload, DWP data only) asks for HMRC earnings")
+        try:
+            trust.session("bob", "demo-dwp-caseload").sql(DENIED)
+        except TrustError as exc:
+            say(f"   refused: {exc}")
+
+        say("\n== ana asks for National Insurance numbers")
+        try:
+            trust.session("ana", "demo-employment-support").sql(REJECTED)
+        except TrustError as exc:
+            say(f"   refused: {exc}")
+
+        say("\n== bob: UC claimants by local authority in London and the South West (small areas)")
+        say(SMALL_AREA)
+        out2 = trust.session("bob", "demo-dwp-caseload").sql(SMALL_AREA)
+        say(str(out2))
+        suppressed = [c for c in out2.report.cells if c.status.value != "ok"]
+        say(f"   report: {len(suppressed)} cells suppressed; for the output checker:")
+        for cell in suppressed[:6]:
+            la = out2.table.column("la_code")[cell.row].as_py()
+            say(f"     row {cell.row} ({la}) {cell.column}: {cell.status.value} by {cell.rule} ({cell.detail})")
+
+        served = env.servers.bytes_served()
+        fetched = sum(served.values())
+        say("\n== Bytes the departments' servers sent (counted by the servers themselves)")
+        for dept, n in served.items():
+            say(f"   {dept:<6} {_mb(n)}")
+        say(f"   total  {_mb(fetched)} of {_mb(total)} held ({100 * fetched / total:.1f}%): only footers and needed column chunks")
+        ok, summary = trust.audit.verify()
+        say(f"\n== Audit: {summary}")
+    say(f"\nDemo finished in {time.perf_counter() - started:.1f} s.")

@@ -1,0 +1,58 @@
+"""Engine failures mapped to safe messages.
+
+DuckDB's own messages can echo data values (a failed cast prints the value) or the generated
+SQL (which holds row filters). None of that text reaches a user: each failure class maps to a
+fixed message that says what to do. The original exception is chained for the server log only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from trust.errors import DatasetUnavailable, QueryFailed, QueryTimeout, TrustError
+
+# Only function names and SQL type names are taken from DuckDB's text: never values.
+_NO_FUNCTION = re.compile(r"No function matches the given name and argument types '([a-z_]+)\(([A-Z0-9_, \[\]]*)\)'")
+
+
+def map_engine_error(exc: BaseException, *, timeout_s: float, departments: tuple[str, ...] = ()) -> TrustError:
+    if isinstance(exc, duckdb.InterruptException):
+        return QueryTimeout(
+            f"The query ran longer than its {timeout_s:g} s limit and was stopped. "
+            "Narrow it (fewer datasets, a filter on a dimension) or ask for a longer limit.",
+            timeout_s=timeout_s,
+        )
+    if isinstance(exc, (duckdb.HTTPException, duckdb.IOException)):
+        who = ", ".join(departments) or "the department"
+        return DatasetUnavailable(
+            f"The data could not be read from {who}'s server. The department's service may be down "
+            "or its files may have changed; try again later or ask the data owner to check the registration.",
+        )
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return QueryFailed(
+            "The query needed more memory than the trust allows. Group by fewer or coarser dimensions, "
+            "or filter to fewer rows.",
+        )
+    if isinstance(exc, duckdb.ConversionException):
+        return QueryFailed(
+            "A value could not be converted to the type the query asked for (a CAST or a comparison "
+            "with an incompatible type). Check the column types with `trust catalog show`; "
+            "the value itself is not shown.",
+        )
+    if isinstance(exc, duckdb.BinderException):
+        m = _NO_FUNCTION.search(str(exc))
+        if m:
+            return QueryFailed(
+                f"{m.group(1)}() cannot take arguments of type ({m.group(2)}). "
+                "Check the column types with `trust catalog show` and CAST where needed.",
+                function=m.group(1),
+            )
+        return QueryFailed("The query's types do not fit together. Check the column types with `trust catalog show`.")
+    if isinstance(exc, (duckdb.InvalidInputException, duckdb.OutOfRangeException)):
+        return QueryFailed(
+            "The query failed on a value out of range or invalid for its operation (e.g. division "
+            "producing an overflow). The value itself is not shown; check the arithmetic.",
+        )
+    return QueryFailed("The query failed inside the trust's engine. The details are logged for the trust's operators.")

@@ -1,0 +1,43 @@
+"""Run generated SQL in a fresh sandbox, with a timer that interrupts long queries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from trust.engine.errors import map_engine_error
+from trust.engine.sandbox import Access, Limits, open_sandbox
+from trust.errors import TrustError
+
+
+@dataclass(frozen=True)
+class Execution:
+    table: pa.Table
+    elapsed_s: float
+
+
+def execute(sql: str, access: Access, limits: Limits, *, departments: tuple[str, ...] = ()) -> Execution:
+    """Run one generated SELECT; any failure becomes a safe ``TrustError``."""
+    start = time.perf_counter()
+    con = None
+    timer = None
+    try:
+        con = open_sandbox(access, limits)
+        timer = threading.Timer(limits.timeout_s, con.interrupt)
+        timer.daemon = True
+        timer.start()
+        table = con.execute(sql).fetch_arrow_table()
+    except TrustError:
+        raise
+    except duckdb.Error as exc:
+        raise map_engine_error(exc, timeout_s=limits.timeout_s, departments=departments) from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if con is not None:
+            con.close()
+    return Execution(table=table, elapsed_s=time.perf_counter() - start)

@@ -1,0 +1,106 @@
+"""An output: the protected table an analyst receives, with its report and provenance."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from trust.sdc.report import SUPPRESSED_MARKER, DisclosureReport
+
+
+@dataclass(frozen=True)
+class Output:
+    id: str
+    user: str
+    project: str
+    created: str
+    sql: str  # the analyst's text, for the record
+    executed_sql: str  # generated from the checked tree; this is what ran
+    table: pa.Table  # protected: suppressed cells are null
+    suppressed: tuple[tuple[bool, ...], ...]  # per column, per row
+    report: DisclosureReport
+    decision: Mapping[str, Any]
+    fingerprints: Mapping[str, str]
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return self.table.column_names
+
+    def rows(self, marker: str | None = SUPPRESSED_MARKER) -> list[tuple[Any, ...]]:
+        cols = [self.table.column(i).to_pylist() for i in range(self.table.num_columns)]
+        return [
+            tuple(marker if self.suppressed[c][r] else cols[c][r] for c in range(len(cols)))
+            for r in range(self.table.num_rows)
+        ]
+
+    def to_arrow(self) -> pa.Table:
+        """The protected table; suppressed cells are null and listed in the schema metadata."""
+        meta = {b"trust.suppressed": json.dumps(
+            {name: [i for i, s in enumerate(self.suppressed[c]) if s] for c, name in enumerate(self.columns)}
+        ).encode(), b"trust.output_id": self.id.encode()}
+        return self.table.replace_schema_metadata(meta)
+
+    def to_pandas(self, marker: str | None = SUPPRESSED_MARKER) -> Any:
+        """A DataFrame; suppressed cells hold ``marker`` ('[c]'), or are missing with ``marker=None``."""
+        import pandas as pd
+
+        df = self.table.to_pandas()
+        if marker is not None:
+            for c, name in enumerate(self.columns):
+                if any(self.suppressed[c]):
+                    df[name] = df[name].astype(object)
+                    for r, s in enumerate(self.suppressed[c]):
+                        if s:
+                            df.at[r, name] = marker
+        return df
+
+    def __str__(self) -> str:
+        return render_text(self.columns, self.rows(), footer=self.report.summary())
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = []
+        for row in self.rows():
+            tds = "".join(
+                f'<td class="trust-suppressed" title="suppressed">{SUPPRESSED_MARKER}</td>' if v == SUPPRESSED_MARKER
+                else f"<td>{html.escape(_fmt(v))}</td>" for v in row
+            )
+            body.append(f"<tr>{tds}</tr>")
+        return (
+            f'<div class="trust-output"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            f"<p><small>{html.escape(self.report.summary())}; datasets: {html.escape(', '.join(self.fingerprints))}; "
+            f"output {html.escape(self.id)}</small></p></div>"
+        )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_text(columns: list[str], rows: list[tuple[Any, ...]], *, footer: str = "", limit: int = 40) -> str:
+    shown = [[_fmt(v) for v in row] for row in rows[:limit]]
+    widths = [max([len(c)] + [len(r[i]) for r in shown]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)) for r in shown]
+    if len(rows) > limit:
+        out.append(f"... {len(rows) - limit} more rows")
+    if footer:
+        out.append(footer)
+    return "\n".join(out)
+
+
+def _numeric(text: str) -> bool:
+    return text.replace(",", "").replace(".", "").replace("-", "").isdigit() or text == SUPPRESSED_MARKER

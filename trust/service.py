@@ -1,0 +1,244 @@
+"""The service layer: the one place that composes the query pipeline (DESIGN section 4).
+
+Server, client, CLI and the Jupyter magic call this and never reach DuckDB, Rego or storage
+themselves. ``Trust`` is the server's state; ``Session`` is one analyst on one project.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from trust.audit.log import AuditLog
+from trust.catalog import Catalog, access_for, load_catalog, register
+from trust.config import Config
+from trust.engine.execute import execute
+from trust.engine.sandbox import Limits
+from trust.errors import NotAuthorised, PolicyDenied, QueryRejected, TrustError, UnknownName, did_you_mean
+from trust.outputs.output import Output
+from trust.policy.embedded import EmbeddedPolicy, policy_data
+from trust.sdc.protect import protect
+from trust.sql.describe import describe
+from trust.sql.parse import parse
+from trust.sql.protect import check_structure
+from trust.sql.resolve import resolve
+from trust.sql.rewrite import Plan, obligations_from, rewrite
+from trust.sql.validate import validate
+from trust.store import Store
+
+ROLES = ("analyst", "output_checker", "policy_owner", "admin")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    roles: tuple[str, ...]
+    organisation: str
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A query that passed the gatekeeper and the policy, ready to run."""
+
+    document: dict[str, Any]
+    decision: Any
+    plan: Plan
+
+
+class Trust:
+    """Everything the trust server holds: settings, catalogue, policy, state."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = Store(config.state_db)
+        self.audit = AuditLog(self.store)
+        self.policy = EmbeddedPolicy(Path(config.policies_dir))
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, home: Path | None = None) -> Trust:
+        return cls(Config.load(home))
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(memory_limit=self.config.memory_limit, threads=self.config.threads,
+                      timeout_s=self.config.query_timeout_s)
+
+    # -- catalogue -------------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        """The registered catalogue: locations bound and footers read once, on first use."""
+        with self._lock:
+            if self._catalog is None:
+                registrations = load_catalog(Path(self.config.catalog_dir))
+                self._catalog = register(registrations, self.config.locations, self.config.credentials, self.limits)
+        return self._catalog
+
+    def registrations(self) -> Catalog:
+        """The catalogue as registered in YAML, without contacting the departments."""
+        return load_catalog(Path(self.config.catalog_dir))
+
+    # -- users and projects ----------------------------------------------------------------
+    def add_user(self, name: str, roles: tuple[str, ...], organisation: str) -> User:
+        bad = [r for r in roles if r not in ROLES]
+        if bad:
+            raise TrustError(f"Unknown role(s) {bad}; roles are {', '.join(ROLES)}.")
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO users (name, roles, organisation, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET roles = excluded.roles, organisation = excluded.organisation, disabled = 0",
+                (name, ",".join(roles), organisation, _now()),
+            )
+        self.audit.append("user_added", "admin", None, user=name, roles=list(roles), organisation=organisation)
+        return User(name, tuple(roles), organisation)
+
+    def user(self, name: str) -> User:
+        with self.store.connect() as con:
+            row = con.execute("SELECT name, roles, organisation, disabled FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                names = [r[0] for r in con.execute("SELECT name FROM users")]
+                raise UnknownName(f"No user {name!r} is registered with the trust.{did_you_mean(name, names)}", user=name)
+        user = User(row[0], tuple(r for r in row[1].split(",") if r), row[2], bool(row[3]))
+        if user.disabled:
+            raise NotAuthorised(f"User {name!r} is disabled; ask an administrator.", user=name)
+        return user
+
+    def projects(self) -> dict[str, dict[str, Any]]:
+        return dict(policy_data(Path(self.config.policies_dir)).get("projects", {}))
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        projects = self.projects()
+        if project_id not in projects:
+            raise UnknownName(
+                f"No project {project_id!r} is registered.{did_you_mean(project_id, projects)}", project=project_id
+            )
+        return {"id": project_id, **projects[project_id]}
+
+    def session(self, user: str, project: str) -> Session:
+        self.user(user)
+        self.project(project)
+        return Session(self, user, project)
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def policy_input(self, user: User, project: dict[str, Any], shape_input: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "identity": {"user": user.name, "roles": list(user.roles), "organisation": user.organisation},
+            "project": {k: project.get(k) for k in ("id", "purpose", "legal_gateway", "datasets")},
+            "context": {"date": dt.date.today().isoformat()},
+            "query": shape_input,
+        }
+
+    def check(self, user_name: str, project_id: str, sql: str) -> Checked:
+        """Parse, validate, resolve, describe and decide; raise if anything refuses."""
+        user, project = self.user(user_name), self.project(project_id)
+        cfg = self.config
+        try:
+            parsed = parse(sql, max_length=cfg.max_sql_length, max_depth=cfg.max_depth)
+            validate(parsed, max_depth=cfg.max_depth)
+            catalog = self.catalog
+            resolved = resolve(parsed, catalog)
+            description = describe(resolved, catalog)
+            check_structure(description)
+            if len(description.shape.joins) > cfg.max_joins:
+                raise QueryRejected(f"The query has {len(description.shape.joins)} joins; the limit is {cfg.max_joins}.",
+                                    rule="too_many_joins")
+            document = self.policy_input(user, project, description.shape.to_policy_input())
+            decision = self.policy.decide(document)
+            if not decision.allow:
+                raise PolicyDenied([dict(d) for d in decision.deny])
+            plan = rewrite(description, catalog, obligations_from(decision.row_filters, decision.column_masks))
+        except RecursionError:
+            raise QueryRejected("The query is nested too deeply to analyse; simplify it with CTEs.",
+                                rule="nesting_too_deep") from None
+        return Checked(document=document, decision=decision, plan=plan)
+
+    def run(self, user_name: str, project_id: str, sql: str) -> Output:
+        """The whole pipeline for one query; every outcome is audited before it is returned."""
+        try:
+            checked = self.check(user_name, project_id, sql)
+        except TrustError as exc:
+            self.audit.append("query_refused", user_name, project_id, sql=sql, error=type(exc).__name__,
+                              rule=exc.context.get("rule"), message=exc.message)
+            raise
+        plan, catalog = checked.plan, self.catalog
+        datasets = [catalog.get(d) for d in plan.datasets]
+        try:
+            result = execute(plan.sql, access_for(datasets, self.config.credentials), self.limits,
+                             departments=tuple(sorted({d.department for d in datasets})))
+            protected = protect(result.table, plan, checked.decision.disclosure, max_rows=self.config.max_output_groups)
+        except TrustError as exc:
+            self.audit.append("query_failed", user_name, project_id, sql=sql, error=type(exc).__name__, message=exc.message)
+            raise
+        output = Output(
+            id="out-" + secrets.token_hex(6),
+            user=user_name,
+            project=project_id,
+            created=_now(),
+            sql=sql,
+            executed_sql=plan.sql,
+            table=protected.table,
+            suppressed=protected.suppressed,
+            report=protected.report,
+            decision=checked.decision.to_json(),
+            fingerprints={d.id: d.fingerprint for d in datasets},
+            stats={"elapsed_s": round(result.elapsed_s, 4), "rows": protected.table.num_rows},
+        )
+        self._save(output)
+        return output
+
+    def _save(self, out: Output) -> None:
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, out.table.schema) as writer:
+            writer.write_table(out.table)
+        with self.store.transaction() as con:
+            con.execute(
+                "INSERT INTO outputs (id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, table_ipc) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (out.id, out.user, out.project, out.created, out.sql, out.executed_sql, json.dumps(out.decision),
+                 json.dumps(out.report.to_json()), json.dumps(dict(out.fingerprints)), sink.getvalue()),
+            )
+        self.audit.append("output_created", out.user, out.project, output=out.id, datasets=sorted(out.fingerprints),
+                          fingerprints=dict(out.fingerprints), status=out.report.status.value,
+                          cells=dict(out.report.counts()), executed_sql_sha256=_sha(out.executed_sql))
+
+
+class Session:
+    """One analyst working on one project, in-process (the embedded mode of the same service)."""
+
+    def __init__(self, trust: Trust, user: str, project: str) -> None:
+        self.trust, self.user, self.project = trust, user, project
+
+    def sql(self, text: str) -> Output:
+        return self.trust.run(self.user, self.project, text)
+
+    def explain(self, text: str) -> dict[str, Any]:
+        checked = self.trust.check(self.user, self.project, text)
+        return {"input": checked.document, "decision": checked.decision.to_json(), "sql": checked.plan.sql}
+
+    def catalog(self) -> Catalog:
+        return self.trust.catalog
+
+
+def connect(user: str, project: str, *, home: Path | None = None) -> Session:
+    """An embedded session: ``trust.connect(user="ana", project="demo-employment-support")``."""
+    return Trust.open(home).session(user, project)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,89 @@
+"""The trust's own state in SQLite (WAL mode): users, outputs, audit events.
+
+Migrations are a list applied in order and recorded in ``schema_version``; the schema only
+moves forward. Connections are per thread; writes are committed before a caller is answered.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        roles TEXT NOT NULL,            -- comma-separated
+        organisation TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE outputs (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        project TEXT NOT NULL,
+        created TEXT NOT NULL,
+        sql TEXT NOT NULL,
+        executed_sql TEXT NOT NULL,
+        decision TEXT NOT NULL,          -- JSON
+        report TEXT NOT NULL,            -- JSON, with checkers' figures
+        fingerprints TEXT NOT NULL,      -- JSON {dataset: fingerprint}
+        table_ipc BLOB NOT NULL          -- the protected table, Arrow IPC
+    );
+    CREATE INDEX outputs_by_project ON outputs(project, created);
+    CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        project TEXT,
+        payload TEXT NOT NULL,           -- canonical JSON
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.write_lock = threading.Lock()
+        with self.connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for version, script in enumerate(MIGRATIONS, start=1):
+                if version > current:
+                    con.executescript(f"BEGIN; {script}; INSERT INTO schema_version VALUES ({version}); COMMIT;")
+
+    def connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives a crash
+            con.execute("PRAGMA foreign_keys=ON")
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        yield self.connection()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        con = self.connection()
+        with self.write_lock:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
