@@ -30,7 +30,7 @@ def execute(sql: str, access: Access, limits: Limits, *, departments: tuple[str,
         timer = threading.Timer(limits.timeout_s, con.interrupt)
         timer.daemon = True
         timer.start()
-        table = con.execute(sql).fetch_arrow_table()
+        table = con.execute(sql).to_arrow_table()
     except TrustError:
         raise
     except duckdb.Error as exc:

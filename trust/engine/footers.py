@@ -33,7 +33,7 @@ def read_footers(urls: tuple[str, ...], access: Access, limits: Limits) -> tuple
     """One ``FileFooter`` per file, from ranged reads of the footer only."""
     if not urls:
         return ()
-    con = open_sandbox(access, limits)
+    con = open_sandbox(access, limits, metadata_cache=True)
     files = "[" + ", ".join(_literal(u) for u in urls) + "]"
     try:
         meta = con.execute(

@@ -130,4 +130,7 @@ def parse(sql: str, *, max_length: int = 20000, max_depth: int = 12) -> Parsed:
             rule="select_only",
             construct=kind,
         )
+    # Comments are the analyst's free text: none of it may travel into the SQL that runs.
+    for node in tree.walk():
+        node.comments = None
     return Parsed(sql=sql, tree=tree)

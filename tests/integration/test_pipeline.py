@@ -1,0 +1,149 @@
+"""A governed query end to end, against the real department servers (HTTP and S3)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import trust
+from trust.sdc.report import SUPPRESSED_MARKER
+
+CROSS = """
+SELECT u.region, count(DISTINCT u.person_id) AS people, sum(p.gross_pay) AS pay
+FROM dwp.uc_claims AS u JOIN hmrc.paye_employments AS p ON u.person_id = p.person_id
+GROUP BY u.region ORDER BY u.region
+"""
+
+
+def _local(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA dwp; CREATE SCHEMA hmrc")
+    con.execute(f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') WHERE NOT opted_out")
+    con.execute(f"CREATE VIEW hmrc.paye_employments AS SELECT * FROM read_parquet('{data_dir}/hmrc/paye_employments/*.parquet')")
+    return con
+
+
+def test_cross_department_query_matches_a_direct_computation(ana, data_dir):
+    out = ana.sql(CROSS)
+    expected = _local(data_dir).execute(CROSS).fetchall()
+    assert out.columns == ["region", "people", "pay"]
+    assert len(out.rows()) == len(expected) == 9
+    for got, want in zip(out.rows(), expected):
+        assert got[0] == want[0] and got[1] == want[1]
+        assert math.isclose(got[2], want[2], rel_tol=1e-9)
+    assert out.report.status.value == "ok"
+    assert set(out.fingerprints) == {"dwp.uc_claims", "hmrc.paye_employments"}
+
+
+def test_small_areas_are_suppressed_and_the_boundary_passes(bob, data_dir):
+    out = bob.sql("SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code")
+    direct = dict(_local(data_dir).execute(
+        "SELECT la_code, count(DISTINCT person_id) FROM dwp.uc_claims GROUP BY la_code").fetchall())
+    shown = {la: n for la, n in out.rows()}
+    for la, units in direct.items():
+        if units < 10:
+            assert shown[la] == SUPPRESSED_MARKER, la
+        else:
+            assert shown[la] == units, la
+    assert shown["E06000053"] == SUPPRESSED_MARKER  # Isles of Scilly: 3 claimants
+    assert shown["E09000001"] == SUPPRESSED_MARKER  # City of London: 7 claimants
+    assert 10 in direct.values() and any(shown[la] == 10 for la, n in direct.items() if n == 10)
+    frame = out.to_pandas()
+    assert (frame["claimants"] == SUPPRESSED_MARKER).sum() == sum(1 for n in direct.values() if n < 10)
+    assert frame.attrs == {} and "__units_0" not in frame.columns
+    arrow = out.to_arrow()
+    assert arrow.column("claimants").null_count == sum(1 for n in direct.values() if n < 10)
+
+
+def test_report_names_rule_and_figures_per_cell(bob):
+    out = bob.sql("SELECT la_code, count(*) AS n, avg(award_amount) AS mean FROM dwp.uc_claims "
+                  "WHERE la_code = 'E06000053' GROUP BY la_code")
+    cells = {c.column: c for c in out.report.cells}
+    assert set(cells) == {"n", "mean"}
+    assert all(c.status.value == "suppressed" and c.rule == "min_units" and c.units == 3 for c in cells.values())
+    assert out.rows() == [("E06000053", SUPPRESSED_MARKER, SUPPRESSED_MARKER)]
+    assert "suppressed" in out.report.summary()
+
+
+def test_units_count_people_not_rows(ana):
+    # A person has many PAYE rows; disclosure control must count people.
+    out = ana.sql("SELECT p.tax_month, count(*) AS rows_, count(DISTINCT p.person_id) AS people "
+                  "FROM hmrc.paye_employments p GROUP BY p.tax_month ORDER BY 1")
+    for cell in out.report.cells:
+        row = out.rows()[cell.row]
+        assert cell.units == row[2]
+
+
+def test_policy_denial_is_one_clear_line(bob):
+    with pytest.raises(trust.PolicyDenied) as info:
+        bob.sql("SELECT count(*) FROM hmrc.paye_employments")
+    message = str(info.value)
+    assert "trust.dataset_not_approved" in message and "hmrc.paye_employments" in message
+    assert "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("sql", "rule"),
+    [
+        ("SELECT nino, count(*) FROM dwp.uc_claims GROUP BY nino", "direct_identifier"),
+        ("SELECT region, award_amount FROM dwp.uc_claims", "measure_not_aggregated"),
+        ("SELECT region FROM dwp.uc_claims", "row_level_output"),
+        ("SELECT * FROM read_parquet('/etc/passwd')", "table_not_dataset"),
+        ("DROP TABLE dwp.uc_claims", "select_only"),
+        ("SELECT 1; SELECT 2", "one_statement"),
+        ("SELECT count(*) FROM dwp.uc_claims WHERE person_id = 'p0'", "linkage_key_use"),
+    ],
+)
+def test_rejections_name_the_rule(ana, sql, rule):
+    with pytest.raises(trust.QueryRejected) as info:
+        ana.sql(sql)
+    assert info.value.rule == rule
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_dataset_suggests_the_right_name(ana):
+    with pytest.raises(trust.UnknownName, match="Did you mean 'dwp.uc_claims'"):
+        ana.sql("SELECT count(*) FROM dwp.uc_claim")
+
+
+def test_engine_error_does_not_echo_values(ana):
+    with pytest.raises(trust.QueryFailed) as info:
+        ana.sql("SELECT sum(CAST(region AS INTEGER)) AS s FROM dwp.uc_claims")
+    assert "E12" not in str(info.value) and "could not be converted" in str(info.value)
+
+
+def test_executed_sql_is_generated_from_the_tree(ana, trust):
+    sql = "select REGION, COUNT(*) as N from DWP.UC_CLAIMS /* read_parquet('/etc/passwd') */ group by REGION -- end"
+    out = ana.sql(sql)
+    assert out.sql == sql
+    assert "/etc/passwd" not in out.executed_sql and "--" not in out.executed_sql
+    assert out.executed_sql.startswith('SELECT "uc_claims"."region" AS "region"')
+    assert "NOT opted_out" in out.executed_sql.replace('"', "")
+    event = trust.audit.events(kind="output_created")[-1]
+    import hashlib
+
+    assert event.payload["executed_sql_sha256"] == hashlib.sha256(out.executed_sql.encode()).hexdigest()
+
+
+def test_every_outcome_is_audited_and_chain_verifies(ana, bob, trust):
+    ana.sql("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region")
+    with pytest.raises(trust_mod().PolicyDenied):
+        bob.sql("SELECT count(*) FROM dfe.learners")
+    kinds = [e.kind for e in trust.audit.events()]
+    assert "output_created" in kinds and "query_refused" in kinds
+    assert trust.audit.verify()[0]
+
+
+def trust_mod():
+    return trust
+
+
+def test_connect_embedded(trust_home, trust):
+    session = trust_mod().connect(user="ana", project="demo-employment-support", home=trust_home)
+    out = session.sql("SELECT sex, count(*) AS n FROM dwp.uc_claims GROUP BY sex ORDER BY sex")
+    assert [r[0] for r in out.rows()] == ["F", "M"]
+    with pytest.raises(trust_mod().UnknownName):
+        trust_mod().connect(user="nobody", project="demo-employment-support", home=trust_home)

@@ -1,0 +1,26 @@
+"""A catalogue for unit tests of the SQL stages: the real registrations, with typed columns
+and placeholder files, so no server is needed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from trust.catalog import Catalog, FileFooter, load_catalog
+from trust.config import REPO_ROOT
+
+TYPES = {"date_of_birth": "DATE", "claim_start": "DATE", "award_start": "DATE", "award_amount": "DOUBLE",
+         "weekly_amount": "DOUBLE", "gross_pay": "DOUBLE", "tax_paid": "DOUBLE", "turnover": "DOUBLE",
+         "employee_count": "INTEGER", "tax_month": "SMALLINT", "achieved": "BOOLEAN", "opted_out": "BOOLEAN"}
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    registered = load_catalog(REPO_ROOT / "catalog")
+    out = {}
+    for ds in registered:
+        cols = tuple(dataclasses.replace(c, type=TYPES.get(c.name, "VARCHAR")) for c in ds.columns)
+        files = (FileFooter(f"http://127.0.0.1:9/{ds.id}.parquet", 1000, 10, 1, 100, (), "x"),)
+        out[ds.id] = dataclasses.replace(ds, columns=cols, files=files)
+    return Catalog(out)
