@@ -66,4 +66,4 @@ def test_missing_location_variable_is_clear(trust_home):
 
     write_config(trust_home, locations={}, credentials={})
     with pytest.raises(ConfigurationError, match=r"needs [A-Z_]+_URL; set it under \[locations\]"):
-        Trust.open(trust_home).catalog
+        _ = Trust.open(trust_home).catalog
