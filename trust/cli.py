@@ -32,13 +32,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve_departments(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from trust.demo.environment import DEFAULT_SEED, configure_home, seed_users
     from trust.demo.generate import ensure_generated
     from trust.demo.servers import DepartmentServers
     from trust.service import Trust
-
-    import signal
-    import threading
 
     data_dir = Path(args.data_dir)
     ensure_generated(data_dir, scale=args.scale, seed=args.seed or DEFAULT_SEED)

@@ -48,7 +48,6 @@ class Output:
 
     def to_pandas(self, marker: str | None = SUPPRESSED_MARKER) -> Any:
         """A DataFrame; suppressed cells hold ``marker`` ('[c]'), or are missing with ``marker=None``."""
-        import pandas as pd
 
         df = self.table.to_pandas()
         if marker is not None:
