@@ -1,95 +1,111 @@
-# The trust's decision: composes the common rules below with each department's module.
-# Contract: DESIGN section 6. Every deny names its rule and tells the person what would help.
+# The trust's decision (DESIGN section 6): composes the common rules with each department's module.
+#
+# Modules contribute four things, each naming the rule that produced it:
+#   deny          {"rule", "message", "remedy"}: any one refuses the query
+#   row_filters   {"dataset", "expression", "rule"}: ANDed into that dataset's leaf
+#   column_masks  {"dataset", "column", "expression", "rule"}: replace the column in its leaf
+#   disclosure    {"rule", ...thresholds}: the strictest of all contributions wins
+# Policy owners edit policies/common/ (the trust's own rules) or policies/departments/<dept>.rego.
+#
+# Each department module is listed below by name, four times (deny, row_filters, column_masks,
+# disclosure). Listing them is twice as fast in regopy as iterating data.trust.departments[_],
+# and `trust policy check` fails if a department module is not listed, so none is ever ignored.
 package trust
 
 import rego.v1
 
-project := data.projects[input.project.id]
+deny contains d if some d in data.trust.common.deny
+
+deny contains d if some d in data.trust.departments.dwp.deny
+
+deny contains d if some d in data.trust.departments.hmrc.deny
+
+deny contains d if some d in data.trust.departments.dfe.deny
+
+deny contains d if some d in data.trust.departments.desnz.deny
+
+row_filters contains f if some f in data.trust.common.row_filters
+
+row_filters contains f if some f in data.trust.departments.dwp.row_filters
+
+row_filters contains f if some f in data.trust.departments.hmrc.row_filters
+
+row_filters contains f if some f in data.trust.departments.dfe.row_filters
+
+row_filters contains f if some f in data.trust.departments.desnz.row_filters
+
+column_masks contains c if some c in data.trust.common.column_masks
+
+column_masks contains c if some c in data.trust.departments.dwp.column_masks
+
+column_masks contains c if some c in data.trust.departments.hmrc.column_masks
+
+column_masks contains c if some c in data.trust.departments.dfe.column_masks
+
+column_masks contains c if some c in data.trust.departments.desnz.column_masks
+
+contributions contains c if some c in data.trust.common.disclosure
+
+contributions contains c if some c in data.trust.departments.dwp.disclosure
+
+contributions contains c if some c in data.trust.departments.hmrc.disclosure
+
+contributions contains c if some c in data.trust.departments.dfe.disclosure
+
+contributions contains c if some c in data.trust.departments.desnz.disclosure
 
 # Deny by default: a query is allowed only when nothing denies it.
 default allow := false
 
-allow if {
-	count(deny) == 0
-}
+allow if count(deny) == 0
 
-deny contains {"rule": "trust.unknown_project", "message": sprintf("Project %q is not registered with the trust; ask your project sponsor to register it or check the project id.", [input.project.id])} if {
-	not data.projects[input.project.id]
-}
+# -- Disclosure: the strictest thresholds across the datasets and rules a query touches ----------
 
-deny contains {"rule": "trust.not_a_member", "message": sprintf("%s is not a member of project %s; ask the project lead to add you.", [input.identity.user, input.project.id])} if {
-	project
-	not input.identity.user in project.members
-}
+threshold_sources contains {"rule": "disclosure.defaults", "settings": data.disclosure.defaults}
 
-deny contains {"rule": "trust.analyst_role", "message": "Only users with the analyst role can run queries; ask an administrator for the role."} if {
-	not "analyst" in input.identity.roles
-}
-
-deny contains {"rule": "trust.project_expired", "message": sprintf("Project %s expired on %s; ask the project sponsor to renew its approval.", [input.project.id, project.expires])} if {
-	project
-	input.context.date > project.expires
-}
-
-deny contains {"rule": "trust.dataset_not_approved", "message": sprintf("Project %s is not approved to use %s; ask the data owner (%s) to add it to the project's approval.", [input.project.id, t.dataset, t.department])} if {
-	project
+threshold_sources contains {"rule": concat(".", ["disclosure.departments", t.department]), "settings": s} if {
 	some t in input.query.tables
-	not t.dataset in project.datasets
+	s := data.disclosure.departments[t.department]
 }
 
-deny contains {"rule": "trust.direct_identifier", "message": sprintf("%s.%s is a direct identifier and can never be used in a query; remove it.", [c.dataset, c.column])} if {
-	some c in input.query.columns
-	c.role == "direct_identifier"
-}
-
-deny contains {"rule": "trust.aggregated_output", "message": "The result must be aggregated: every output column a GROUP BY key or an aggregate."} if {
-	not input.query.aggregated_output
-}
-
-deny contains {"rule": "trust.restricted_aggregate", "message": sprintf("%s() can reveal a single person's value; project %s is not approved for it. Use count, sum or avg, or ask for approval.", [a.function, input.project.id])} if {
-	some a in input.query.aggregates
-	a.function in {"min", "max", "median", "quantile"}
-	not a.function in object.get(project, "allowed_aggregates", [])
-}
-
-# Each department's module adds its own denials, filters, masks and thresholds.
-deny contains d if {
-	some dept
-	some d in data.trust.departments[dept].deny
-}
-
-row_filters contains f if {
-	some dept
-	some f in data.trust.departments[dept].row_filters
-}
-
-column_masks contains m if {
-	some dept
-	some m in data.trust.departments[dept].column_masks
-}
-
-departments_used contains t.department if {
+threshold_sources contains {"rule": concat(".", ["disclosure.datasets", t.dataset]), "settings": s} if {
 	some t in input.query.tables
+	s := data.disclosure.datasets[t.dataset]
 }
 
-# The strictest thresholds across the departments a query touches.
-thresholds := [object.union(data.disclosure.defaults, object.get(data.disclosure.departments, d, {})) | some d in departments_used]
+threshold_sources contains {"rule": c.rule, "settings": c} if some c in contributions
+
+setting(s, key) := object.get(s, key, data.disclosure.defaults[key])
+
+dominance(s, key) := object.get(object.get(s, "dominance", {}), key, data.disclosure.defaults.dominance[key])
 
 disclosure := {
-	"min_units": max([t.min_units | some t in thresholds]),
-	"dominance": {"n": max([t.dominance.n | some t in thresholds]), "k": min([t.dominance.k | some t in thresholds])},
-	"p_percent": max([t.p_percent | some t in thresholds]),
-	"rounding_base": max([object.get(t, "rounding_base", 0) | some t in thresholds]),
-} if count(thresholds) > 0
+	"min_units": max([setting(s.settings, "min_units") | some s in threshold_sources]),
+	"dominance": {
+		"n": max([dominance(s.settings, "n") | some s in threshold_sources]),
+		"k": min([dominance(s.settings, "k") | some s in threshold_sources]),
+	},
+	"p_percent": max([setting(s.settings, "p_percent") | some s in threshold_sources]),
+	"rounding_base": max([setting(s.settings, "rounding_base") | some s in threshold_sources]),
+}
 
-default disclosure := {"min_units": 10, "dominance": {"n": 2, "k": 0.9}, "p_percent": 0.1, "rounding_base": 0}
+# -- What fired, for `trust policy explain` and the audit ------------------------------------------
+
+fired contains {"rule": d.rule, "effect": "deny"} if some d in deny
+
+fired contains {"rule": f.rule, "effect": "row_filter", "dataset": f.dataset} if some f in row_filters
+
+fired contains {"rule": c.rule, "effect": "column_mask", "dataset": c.dataset, "column": c.column} if some c in column_masks
+
+fired contains {"rule": s.rule, "effect": "disclosure"} if some s in threshold_sources
 
 decision := {
 	"allow": allow,
 	"deny": deny,
 	"obligations": {
-		"row_filters": row_filters,
-		"column_masks": column_masks,
+		"row_filters": {{"dataset": f.dataset, "expression": f.expression, "rule": f.rule} | some f in row_filters},
+		"column_masks": {{"dataset": c.dataset, "column": c.column, "expression": c.expression, "rule": c.rule} | some c in column_masks},
 		"disclosure": disclosure,
 	},
+	"fired": fired,
 }

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from trust.config import REPO_ROOT, trust_home
+from trust.cli_policy import register as register_policy
+from trust.cli_server import register as register_server_commands
 from trust.errors import TrustError
 
 log = logging.getLogger("trust")
@@ -107,12 +109,6 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def cmd_users_add(args: argparse.Namespace) -> int:
-    user = _trust(args).add_user(args.name, tuple(args.roles.split(",")), args.organisation)
-    print(f"added {user.name} ({', '.join(user.roles)}, {user.organisation})")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trust", description="The Labour Market Data Trust.")
     p.add_argument("--home", help="trust state folder (default: $TRUST_HOME or ~/.trust)")
@@ -150,11 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="The audit trail.").add_subparsers(dest="sub", required=True)
     add("verify", cmd_audit_verify, "Check the audit hash chain and name the first broken event.", audit)
 
-    users = sub.add_parser("users", help="Manage users.").add_subparsers(dest="sub", required=True)
-    ua = add("add", cmd_users_add, "Add or update a user.", users)
-    ua.add_argument("name")
-    ua.add_argument("--roles", default="analyst", help="comma-separated: analyst,output_checker,policy_owner,admin")
-    ua.add_argument("--organisation", required=True)
+    register_server_commands(sub, add)
+    register_policy(sub, add)
     return p
 
 

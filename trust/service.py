@@ -24,7 +24,8 @@ from trust.engine.execute import execute
 from trust.engine.sandbox import Limits
 from trust.errors import NotAuthorised, PolicyDenied, QueryRejected, TrustError, UnknownName, did_you_mean
 from trust.outputs.output import Output
-from trust.policy.embedded import EmbeddedPolicy, policy_data
+from trust.policy import select_policy
+from trust.policy.embedded import policy_data
 from trust.sdc.protect import protect
 from trust.sql.describe import describe
 from trust.sql.parse import parse
@@ -61,7 +62,7 @@ class Trust:
         self.config = config
         self.store = Store(config.state_db)
         self.audit = AuditLog(self.store)
-        self.policy = EmbeddedPolicy(Path(config.policies_dir))
+        self.policy = select_policy(config)
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()
 
@@ -210,6 +211,95 @@ class Trust:
         self.audit.append("output_created", out.user, out.project, output=out.id, datasets=sorted(out.fingerprints),
                           fingerprints=dict(out.fingerprints), status=out.report.status.value,
                           cells=dict(out.report.counts()), executed_sql_sha256=_sha(out.executed_sql))
+
+    # -- identity, access and stored outputs (the server's side; issue 6) -------------------
+    # Imported here so the embedded pipeline above does not depend on the server's modules.
+    def users(self) -> list[Any]:
+        from trust import identity
+
+        return identity.list_users(self.store)
+
+    def disable_user(self, name: str, *, actor: str = "admin") -> None:
+        from trust import identity
+
+        identity.disable_user(self.store, self.audit, name, actor=actor)
+
+    def issue_token(self, user: str, *, label: str = "", expires_days: float | None = None,
+                    actor: str = "admin") -> Any:
+        """A new bearer token for ``user``; its ``secret`` is shown once and stored only as a hash."""
+        from trust import identity
+
+        return identity.issue_token(self.store, self.audit, user, label=label, expires_days=expires_days, actor=actor)
+
+    def revoke_token(self, token: str, *, actor: str = "admin") -> Any:
+        from trust import identity
+
+        return identity.revoke_token(self.store, self.audit, token, actor=actor)
+
+    def tokens(self, user: str | None = None) -> list[Any]:
+        from trust import identity
+
+        return identity.list_tokens(self.store, user)
+
+    def authenticate(self, secret: str | None) -> User:
+        """The enabled user a bearer token belongs to; any failure is the same ``NotAuthenticated``."""
+        from trust import identity
+
+        name = identity.authenticate(self.store, secret)
+        try:
+            return self.user(name)
+        except TrustError:
+            raise identity.NotAuthenticated() from None
+
+    def member_projects(self, user_name: str) -> dict[str, dict[str, Any]]:
+        """The projects whose policy data lists ``user_name`` as a member."""
+        return {pid: {"id": pid, **p} for pid, p in self.projects().items() if user_name in p.get("members", ())}
+
+    def can_see_project(self, user: User, project_id: str) -> bool:
+        """Members see their projects' outputs; output checkers and administrators see every project's."""
+        return bool({"output_checker", "admin"} & set(user.roles)) or project_id in self.member_projects(user.name)
+
+    def check_can_see_project(self, user: User, project_id: str) -> None:
+        if not self.can_see_project(user, project_id):
+            self.audit.append("access_denied", user.name, project_id, what="project")
+            raise NotAuthorised(f"You are not a member of project {project_id}; ask the project lead to add you.",
+                                project=project_id)
+
+    def outputs_for(self, user_name: str, project: str | None = None) -> list[Any]:
+        """Summaries of the stored outputs ``user_name`` may see, newest first."""
+        from trust.outputs.repository import list_outputs
+
+        user = self.user(user_name)
+        if project is not None:
+            self.project(project)
+            self.check_can_see_project(user, project)
+            return list_outputs(self.store, projects=[project])
+        if {"output_checker", "admin"} & set(user.roles):
+            return list_outputs(self.store)
+        return list_outputs(self.store, projects=list(self.member_projects(user_name)))
+
+    def output(self, user_name: str, output_id: str) -> Output:
+        """One stored output, if ``user_name`` may see its project; otherwise ``NotAuthorised``."""
+        from trust.outputs.repository import load_output, output_summary
+
+        user = self.user(user_name)
+        summary = output_summary(self.store, output_id)
+        if not self.can_see_project(user, summary.project):
+            self.audit.append("access_denied", user.name, summary.project, what="output", output=output_id)
+            raise NotAuthorised(f"Output {output_id} belongs to a project you are not a member of.", output=output_id)
+        return load_output(self.store, output_id)
+
+    def catalog_for(self, user_name: str, project: str | None = None) -> list[tuple[Any, tuple[str, ...]]]:
+        """Every dataset, with which of the caller's projects (or just ``project``) may use it."""
+        user = self.user(user_name)
+        if project is not None:
+            self.project(project)
+            self.check_can_see_project(user, project)
+            projects = {project: self.project(project)}
+        else:
+            projects = self.member_projects(user_name)
+        return [(ds, tuple(p for p, spec in projects.items() if ds.id in spec.get("datasets", ())))
+                for ds in self.catalog]
 
 
 class Session:

@@ -45,6 +45,35 @@ MIGRATIONS: tuple[str, ...] = (
         hash TEXT NOT NULL
     );
     """,
+    # 2: bearer tokens for the server. Only a SHA-256 of each token is kept; the token itself is
+    # shown once, when issued.
+    """
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,             -- public handle, e.g. tok-1a2b3c4d, for listing and revoking
+        user_name TEXT NOT NULL REFERENCES users(name),
+        token_sha256 TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL,
+        expires TEXT,                    -- ISO timestamp, or NULL for no expiry
+        revoked TEXT                     -- ISO timestamp once revoked
+    );
+    CREATE INDEX tokens_by_user ON tokens(user_name);
+    """,
+    # 3: the population fingerprint of each shown cell, so a later output of the same project
+    # that differs from it by a few units is caught (trust/sdc/differencing.py).
+    """
+    CREATE TABLE cell_populations (
+        project TEXT NOT NULL,
+        output_id TEXT NOT NULL,
+        row_index INTEGER NOT NULL,
+        family TEXT NOT NULL,            -- unit and statistic, e.g. person_id:count
+        scheme TEXT NOT NULL,            -- sketch scheme and engine hash canary; only equal schemes compare
+        units INTEGER NOT NULL,          -- distinct units in the cell
+        sketch BLOB NOT NULL,            -- invertible Bloom lookup table of the units' hashes
+        PRIMARY KEY (output_id, row_index, family)
+    );
+    CREATE INDEX cell_populations_lookup ON cell_populations(project, scheme, family, units);
+    """,
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from trust.catalog import Role, load_catalog
@@ -38,15 +40,17 @@ def test_unknown_dataset_and_column_suggest(tmp_path):
         ("department: X\ndatasets:\n  - {id: Bad, title: t, location: l, unit_key: a, columns: {a: {role: dimension}}}\n",
          "must look like 'department.name'"),
         ("department: [unclosed\n", "not valid YAML"),
+        ("department: X\ndatasets:\n  - {id: x.y, title: t, location: l, unit_key: a, columns: {a: {role: dimension, description: A, b}}}\n",
+         "unknown field(s) ['b']"),
     ],
 )
 def test_bad_registrations_are_clear(tmp_path, text, message):
     (tmp_path / "x.yaml").write_text(text)
-    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
         load_catalog(tmp_path)
 
 
-def test_registration_reads_types_rows_and_fingerprints(trust, data_dir):
+def test_registration_reads_types_rows_and_fingerprints(trust, data_dir, departments):
     catalog = trust.catalog
     uc = catalog.get("dwp.uc_claims")
     assert uc.column("award_amount").type == "DOUBLE"
@@ -57,7 +61,7 @@ def test_registration_reads_types_rows_and_fingerprints(trust, data_dir):
     assert uc.row_count == local_rows
     assert len(uc.fingerprint) == 64
     paye = catalog.get("hmrc.paye_employments")
-    assert len(paye.files) == 4 and all(f.url.startswith("s3://hmrc-earnings/") for f in paye.files)
+    assert len(paye.files) == 4 and all(f.url.startswith(f"s3://{departments.endpoints.hmrc_bucket}/") for f in paye.files)
 
 
 def test_missing_location_variable_is_clear(trust_home):

@@ -42,15 +42,24 @@ def counted(servers: DepartmentServers) -> DepartmentServers:
 
 
 def s3_client(e: Endpoints, **config: Any) -> Any:
-    return boto3.client("s3", endpoint_url=f"http://{e.hmrc_s3_endpoint}", aws_access_key_id=e.hmrc_key_id,
-                        aws_secret_access_key=e.hmrc_secret, region_name=e.hmrc_region,
-                        config=Config(s3={"addressing_style": "path"}, **config))
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{e.hmrc_s3_endpoint}",
+        aws_access_key_id=e.hmrc_key_id,
+        aws_secret_access_key=e.hmrc_secret,
+        region_name=e.hmrc_region,
+        config=Config(s3={"addressing_style": "path"}, **config),
+    )
 
 
 def static_files(data: DemoData, e: Endpoints) -> list[tuple[str, Path]]:
     base = {"dwp": e.dwp_url, "dfe": e.dfe_url, "desnz": e.desnz_url}
-    return [(f"{base[p.relative_to(data.out_dir).parts[0]]}/{'/'.join(p.relative_to(data.out_dir).parts[1:])}", p)
-            for d in data.datasets.values() for p in d.paths if not d.dataset_id.startswith("hmrc.")]
+    return [
+        (f"{base[p.relative_to(data.out_dir).parts[0]]}/{'/'.join(p.relative_to(data.out_dir).parts[1:])}", p)
+        for d in data.datasets.values()
+        for p in d.paths
+        if not d.dataset_id.startswith("hmrc.")
+    ]
 
 
 def refused(port: int) -> bool:
@@ -68,11 +77,19 @@ def test_endpoints_shape(servers: DepartmentServers) -> None:
     assert re.fullmatch(r"127\.0\.0\.1:\d+", e.hmrc_s3_endpoint)
     ports = {url.rsplit(":", 1)[1] for url in (e.dwp_url, e.dfe_url, e.desnz_url, e.hmrc_s3_endpoint)}
     assert len(ports) == 4
-    assert (e.hmrc_bucket, e.hmrc_key_id, e.hmrc_secret, e.hmrc_region) == (
-        "hmrc-earnings", "hmrc-trust-demo", "hmrc-trust-demo-secret", "eu-west-2")
-    assert e.as_variables() == {"DWP_DATA_URL": e.dwp_url, "DFE_DATA_URL": e.dfe_url,
-                                "DESNZ_DATA_URL": e.desnz_url, "HMRC_S3_ENDPOINT": e.hmrc_s3_endpoint,
-                                "HMRC_S3_BUCKET": "hmrc-earnings"}
+    assert e.hmrc_bucket.startswith("hmrc-earnings")  # a per-instance suffix when several run in one process
+    assert (e.hmrc_key_id, e.hmrc_secret, e.hmrc_region) == (
+        "hmrc-trust-demo",
+        "hmrc-trust-demo-secret",
+        "eu-west-2",
+    )
+    assert e.as_variables() == {
+        "DWP_DATA_URL": e.dwp_url,
+        "DFE_DATA_URL": e.dfe_url,
+        "DESNZ_DATA_URL": e.desnz_url,
+        "HMRC_S3_ENDPOINT": e.hmrc_s3_endpoint,
+        "HMRC_S3_BUCKET": e.hmrc_bucket,
+    }
 
 
 def test_head_gives_length_and_etag(data: DemoData, servers: DepartmentServers) -> None:
@@ -100,13 +117,13 @@ def test_range_requests_return_exactly_the_bytes(data: DemoData, servers: Depart
 
 def test_s3_serves_paye_with_ranges(data: DemoData, servers: DepartmentServers) -> None:
     s3 = s3_client(servers.endpoints)
-    listed = s3.list_objects_v2(Bucket="hmrc-earnings", Prefix="paye_employments/")["Contents"]
+    listed = s3.list_objects_v2(Bucket=servers.endpoints.hmrc_bucket, Prefix="paye_employments/")["Contents"]
     assert [o["Key"] for o in listed] == [f"paye_employments/part-000{i}.parquet" for i in range(4)]
     for path in data["hmrc.paye_employments"].paths:
         key = f"paye_employments/{path.name}"
-        head = s3.head_object(Bucket="hmrc-earnings", Key=key)
+        head = s3.head_object(Bucket=servers.endpoints.hmrc_bucket, Key=key)
         assert head["ContentLength"] == path.stat().st_size and head["ETag"]
-        got = s3.get_object(Bucket="hmrc-earnings", Key=key, Range="bytes=0-99")
+        got = s3.get_object(Bucket=servers.endpoints.hmrc_bucket, Key=key, Range="bytes=0-99")
         assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
         assert got["Body"].read() == path.read_bytes()[:100]
 
@@ -115,12 +132,15 @@ def test_counters_count_exact_body_bytes(data: DemoData, counted: DepartmentServ
     e = counted.endpoints
     assert counted.bytes_served() == {"DWP": 0, "HMRC": 0, "DfE": 0, "DESNZ": 0}
     assert counted.requests_served() == {"DWP": 0, "HMRC": 0, "DfE": 0, "DESNZ": 0}
-    assert len(httpx.get(e.dwp_url + "/uc_claims/part-0001.parquet", headers={"Range": "bytes=10-1009"}).content) == 1000
+    assert (
+        len(httpx.get(e.dwp_url + "/uc_claims/part-0001.parquet", headers={"Range": "bytes=10-1009"}).content) == 1000
+    )
     httpx.head(e.dwp_url + "/uc_claims/part-0001.parquet")
     learners = data["dfe.learners"].paths[0]
     assert httpx.get(e.dfe_url + "/learners/part-0000.parquet").content == learners.read_bytes()
-    s3_client(e).get_object(Bucket="hmrc-earnings", Key="paye_employments/part-0002.parquet",
-                            Range="bytes=0-99")["Body"].read()
+    s3_client(e).get_object(Bucket=e.hmrc_bucket, Key="paye_employments/part-0002.parquet", Range="bytes=0-99")[
+        "Body"
+    ].read()
     assert counted.bytes_served() == {"DWP": 1000, "HMRC": 100, "DfE": learners.stat().st_size, "DESNZ": 0}
     assert counted.requests_served() == {"DWP": 2, "HMRC": 1, "DfE": 1, "DESNZ": 0}
     counted.reset_counters()
@@ -135,11 +155,11 @@ def test_counters_are_exact_under_concurrency(counted: DepartmentServers) -> Non
         with httpx.Client() as client:
             s3 = s3_client(e)
             for i in range(10):
-                r = client.get(e.desnz_url + "/businesses/part-0000.parquet",
-                               headers={"Range": f"bytes={i}-{i + 499}"})
+                r = client.get(e.desnz_url + "/businesses/part-0000.parquet", headers={"Range": f"bytes={i}-{i + 499}"})
                 assert len(r.content) == 500
-                body = s3.get_object(Bucket="hmrc-earnings", Key="paye_employments/part-0000.parquet",
-                                     Range=f"bytes={i}-{i + 49}")["Body"].read()
+                body = s3.get_object(
+                    Bucket=e.hmrc_bucket, Key="paye_employments/part-0000.parquet", Range=f"bytes={i}-{i + 49}"
+                )["Body"].read()
                 assert len(body) == 50
 
     threads = [threading.Thread(target=fetch) for _ in range(8)]
@@ -160,15 +180,15 @@ def test_stop_releases_ports_and_threads(data: DemoData) -> None:
     with httpx.Client() as client:  # a kept-alive connection must not keep a server alive
         assert client.head(e.dwp_url + "/uc_claims/part-0000.parquet").status_code == 200
         s3 = s3_client(e, retries={"max_attempts": 1})
-        s3.head_object(Bucket="hmrc-earnings", Key="paye_employments/part-0000.parquet")
+        s3.head_object(Bucket=e.hmrc_bucket, Key="paye_employments/part-0000.parquet")
         servers.stop()
         assert all(refused(p) for p in ports_int.values())
         with pytest.raises(httpx.TransportError):
             client.head(e.dwp_url + "/uc_claims/part-0000.parquet")
         with pytest.raises(BotoCoreError):
-            s3.head_object(Bucket="hmrc-earnings", Key="paye_employments/part-0000.parquet")
+            s3.head_object(Bucket=e.hmrc_bucket, Key="paye_employments/part-0000.parquet")
     with pytest.raises(RuntimeError):
-        servers.endpoints
+        _ = servers.endpoints
     leftovers = [t for t in set(threading.enumerate()) - before if t.name.startswith("demo-")]
     assert leftovers == []
     # The same fixed ports can be bound again at once.
@@ -186,15 +206,25 @@ def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_serve_forever_prints_ready_and_stops_on_sigterm(data: DemoData) -> None:
-    code = ("import sys; from pathlib import Path; from trust.demo.servers import serve_forever; "
-            f"serve_forever(Path(sys.argv[1]), scale={SCALE}, seed={SEED})")
+    code = (
+        "import sys; from pathlib import Path; from trust.demo.servers import serve_forever; "
+        f"serve_forever(Path(sys.argv[1]), scale={SCALE}, seed={SEED})"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(data.out_dir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(data.out_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
-        m = re.fullmatch(r"ready DWP=(http://127\.0\.0\.1:(\d+)) DfE=(http://\S+) DESNZ=(http://\S+) "
-                         r"HMRC=s3://hmrc-earnings@127\.0\.0\.1:(\d+)\n", line)
+        m = re.fullmatch(
+            r"ready DWP=(http://127\.0\.0\.1:(\d+)) DfE=(http://\S+) DESNZ=(http://\S+) "
+            r"HMRC=s3://hmrc-earnings@127\.0\.0\.1:(\d+)\n",
+            line,
+        )
         assert m, (line, proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
         assert httpx.head(m.group(1) + "/uc_claims/part-0000.parquet").status_code == 200
         proc.send_signal(signal.SIGTERM)

@@ -20,7 +20,7 @@ def run(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedPro
 
 
 def test_query_prints_protected_table(trust, trust_home):
-    r = run("query", "--user", "bob", "--project", "demo-dwp-caseload",
+    r = run("query", "--user", "ana", "--project", "demo-employment-support",
             "SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE region = 'E12000009' GROUP BY la_code ORDER BY 1",
             home=trust_home)
     assert r.returncode == 0, r.stderr

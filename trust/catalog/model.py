@@ -38,6 +38,12 @@ class Column:
             raise ConfigurationError(f"{where}: column name {name!r} must be lower_snake_case.")
         if not isinstance(raw, Mapping) or "role" not in raw:
             raise ConfigurationError(f"{where}: column {name!r} needs a role ({', '.join(r.value for r in Role)}).")
+        unknown = set(raw) - {"role", "description", "unit", "flags"}
+        if unknown:
+            raise ConfigurationError(
+                f"{where}: column {name!r} has unknown field(s) {sorted(map(str, unknown))}; allowed: role, "
+                "description, unit, flags. (Quote a description that contains a comma.)"
+            )
         try:
             role = Role(raw["role"])
         except ValueError:

@@ -1,4 +1,5 @@
-"""Reference data for the synthetic departments: places, industries, subjects, conditions.
+"""Reference data for the synthetic departments: places, industries, subjects, conditions,
+Universal Credit rates, postcode districts and Jobcentre Plus offices.
 
 Plain data, no logic. Codes are real (ONS 2023 local authority districts and regions,
 SIC 2007, ESFA sector subject areas, DWP PIP condition groups) so demo output reads like
@@ -109,7 +110,16 @@ SIC_CODES: tuple[tuple[str, str, str, float, str, float, float, float], ...] = (
     ("43220", "F", "Plumbing, heat and air-conditioning installation", 3.5, "micro", 130, 2800, 0.5),
     ("45200", "G", "Maintenance and repair of motor vehicles", 3.0, "micro", 120, 2300, 0.9),
     ("46900", "G", "Non-specialised wholesale trade", 2.0, "mixed", 400, 2500, 0.7),
-    ("47110", "G", "Retail sale in non-specialised stores with food, beverages or tobacco predominating", 4.0, "mixed", 160, 1700, 3.0),
+    (
+        "47110",
+        "G",
+        "Retail sale in non-specialised stores with food, beverages or tobacco predominating",
+        4.0,
+        "mixed",
+        160,
+        1700,
+        3.0,
+    ),
     ("47190", "G", "Other retail sale in non-specialised stores", 2.5, "mixed", 140, 1650, 2.5),
     ("49410", "H", "Freight transport by road", 2.5, "mixed", 150, 2600, 1.0),
     ("52290", "H", "Other transportation support activities", 1.0, "mixed", 200, 2700, 0.8),
@@ -136,7 +146,16 @@ SIC_CODES: tuple[tuple[str, str, str, float, str, float, float, float], ...] = (
     ("86101", "Q", "Hospital activities", 0.3, "large", 70, 2900, 1.5),
     ("86210", "Q", "General medical practice activities", 0.8, "mixed", 65, 2500, 1.0),
     ("87100", "Q", "Residential nursing care activities", 1.2, "mixed", 40, 1800, 3.0),
-    ("88100", "Q", "Social work activities without accommodation for the elderly and disabled", 1.5, "mixed", 35, 1700, 3.0),
+    (
+        "88100",
+        "Q",
+        "Social work activities without accommodation for the elderly and disabled",
+        1.5,
+        "mixed",
+        35,
+        1700,
+        3.0,
+    ),
     ("90030", "R", "Artistic creation", 2.0, "micro", 70, 1900, 0.6),
     ("93110", "R", "Operation of sports facilities", 1.0, "mixed", 60, 1600, 1.5),
     ("94990", "S", "Activities of other membership organisations n.e.c.", 1.5, "micro", 60, 2000, 0.8),
@@ -194,9 +213,386 @@ CONDITIONALITY_REGIMES: tuple[tuple[str, float], ...] = (
 )
 
 AGE_BANDS: tuple[tuple[str, int], ...] = (
-    ("16-24", 16), ("25-34", 25), ("35-44", 35), ("45-54", 45), ("55-64", 55), ("65+", 65),
+    ("16-24", 16),
+    ("25-34", 25),
+    ("35-44", 35),
+    ("45-54", 45),
+    ("55-64", 55),
+    ("65+", 65),
 )
 
 SIZE_BANDS: tuple[tuple[str, int], ...] = (
-    ("Micro (0-9)", 0), ("Small (10-49)", 10), ("Medium (50-249)", 50), ("Large (250+)", 250),
+    ("Micro (0-9)", 0),
+    ("Small (10-49)", 10),
+    ("Medium (50-249)", 50),
+    ("Large (250+)", 250),
 )
+
+# ---------------------------------------------------------------- Universal Credit (2024/25)
+# Monthly amounts for assessment periods before 7 April 2025, when the demo extract is taken.
+
+# (couple, aged 25 or over) -> standard allowance
+UC_STANDARD_ALLOWANCE: dict[tuple[bool, bool], float] = {
+    (False, False): 311.68,
+    (False, True): 393.45,
+    (True, False): 489.23,
+    (True, True): 617.60,
+}
+UC_CHILD_FIRST_PRE_2017 = 333.33  # first child born before 6 April 2017
+UC_CHILD = 287.92  # every other child (two-child limit applies)
+UC_LCWRA = 416.19
+UC_CARER = 198.31
+UC_CHILDCARE_SHARE = 0.85
+UC_CHILDCARE_CAP: tuple[float, float] = (1_014.63, 1_739.37)  # one child, two or more
+UC_WORK_ALLOWANCE: tuple[float, float] = (404.0, 673.0)  # with, without a housing element
+UC_TAPER = 0.55
+UC_ADVANCE_DEDUCTION_CAP = 0.25  # share of the standard allowance
+
+UC_HOUSEHOLD_TYPES: tuple[str, ...] = (
+    "Single, no children",
+    "Single, with children",
+    "Couple, no children",
+    "Couple, with children",
+)
+UC_TENURES: tuple[str, ...] = ("Social rented", "Private rented", "Owner occupier", "Other")
+# (label, lowest monthly housing element in the band); the first band is "no housing element".
+UC_HOUSING_COST_BANDS: tuple[tuple[str, float], ...] = (
+    ("No housing element", 0.0),
+    ("£0.01 to £399.99", 0.01),
+    ("£400 to £599.99", 400.0),
+    ("£600 to £799.99", 600.0),
+    ("£800 to £999.99", 800.0),
+    ("£1,000 or more", 1_000.0),
+)
+UC_EMPLOYMENT_STATUSES: tuple[str, ...] = ("In employment", "Not in employment")
+UC_PAYMENT_FREQUENCIES: tuple[str, ...] = ("Monthly", "Twice monthly")
+UC_JOURNEY_CHANNELS: tuple[str, ...] = ("Online", "Telephone", "Face to face")
+MARITAL_STATUSES: tuple[str, ...] = (
+    "Single",
+    "Divorced",
+    "Separated",
+    "Widowed",
+    "Married",
+    "Cohabiting",
+    "Civil partnership",
+)
+NATIONALITY_GROUPS: tuple[str, ...] = ("UK national", "EEA national", "Non-EEA national")
+
+# Region -> (median monthly social rent, median monthly private rent met by the housing element).
+REGIONAL_RENTS: dict[str, tuple[float, float]] = {
+    "E12000001": (400.0, 520.0),
+    "E12000002": (430.0, 600.0),
+    "E12000003": (410.0, 560.0),
+    "E12000004": (420.0, 600.0),
+    "E12000005": (440.0, 640.0),
+    "E12000006": (520.0, 850.0),
+    "E12000007": (620.0, 1_350.0),
+    "E12000008": (560.0, 950.0),
+    "E12000009": (500.0, 800.0),
+}
+
+# LAD code -> (postcode districts, most populous first; Jobcentre Plus offices serving them).
+# Districts are real districts in (or mostly in) the authority; office names are illustrative.
+LOCAL_OFFICES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "E06000047": (
+        ("DH1", "DL14", "DL17", "DH7", "DL16", "SR8", "DH8", "DL15", "DH6", "DL5"),
+        ("Durham", "Bishop Auckland", "Peterlee", "Consett"),
+    ),
+    "E08000021": (
+        ("NE4", "NE6", "NE5", "NE15", "NE3", "NE7", "NE2", "NE1", "NE13"),
+        ("Newcastle Central", "Newcastle Byker", "Newcastle West End"),
+    ),
+    "E08000024": (
+        ("SR4", "SR5", "SR2", "SR3", "NE37", "NE38", "SR6", "DH4", "DH5", "SR1"),
+        ("Sunderland", "Washington"),
+    ),
+    "E06000057": (
+        ("NE63", "NE24", "NE61", "NE46", "NE62", "NE22", "NE65", "NE66", "NE64", "TD15"),
+        ("Ashington", "Blyth", "Hexham", "Berwick-upon-Tweed"),
+    ),
+    "E08000037": (("NE8", "NE10", "NE9", "NE21", "NE11", "NE16"), ("Gateshead", "Blaydon")),
+    "E06000002": (("TS3", "TS1", "TS4", "TS5", "TS7", "TS8"), ("Middlesbrough",)),
+    "E08000003": (
+        (
+            "M14",
+            "M9",
+            "M22",
+            "M40",
+            "M8",
+            "M13",
+            "M11",
+            "M12",
+            "M16",
+            "M18",
+            "M19",
+            "M23",
+            "M15",
+            "M20",
+            "M21",
+            "M4",
+            "M1",
+        ),
+        ("Manchester Arndale", "Cheetham Hill", "Longsight", "Newton Heath", "Wythenshawe"),
+    ),
+    "E08000012": (
+        (
+            "L4",
+            "L8",
+            "L11",
+            "L6",
+            "L13",
+            "L9",
+            "L5",
+            "L7",
+            "L15",
+            "L24",
+            "L14",
+            "L12",
+            "L25",
+            "L19",
+            "L18",
+            "L17",
+            "L1",
+            "L3",
+        ),
+        ("Liverpool Williamson Square", "Walton", "Toxteth", "Old Swan", "Speke"),
+    ),
+    "E08000001": (("BL3", "BL1", "BL2", "BL4", "BL5", "BL6"), ("Bolton", "Farnworth")),
+    "E08000006": (("M6", "M7", "M5", "M30", "M27", "M28", "M44", "M3"), ("Salford", "Eccles", "Swinton")),
+    "E06000049": (
+        ("CW1", "CW2", "SK11", "CW12", "SK10", "CW11", "SK9", "CW5", "CW4"),
+        ("Crewe", "Macclesfield", "Congleton"),
+    ),
+    "E06000008": (("BB1", "BB2", "BB3"), ("Blackburn", "Darwen")),
+    "E06000009": (("FY1", "FY4", "FY3", "FY2"), ("Blackpool",)),
+    "E08000035": (
+        (
+            "LS9",
+            "LS11",
+            "LS14",
+            "LS8",
+            "LS12",
+            "LS7",
+            "LS10",
+            "LS6",
+            "LS13",
+            "LS15",
+            "LS27",
+            "LS4",
+            "LS5",
+            "LS28",
+            "LS25",
+            "LS16",
+            "LS17",
+            "LS2",
+            "LS1",
+        ),
+        ("Leeds City", "Chapeltown", "Seacroft", "Armley", "Morley"),
+    ),
+    "E08000019": (
+        ("S5", "S2", "S4", "S9", "S8", "S13", "S6", "S3", "S12", "S14", "S7", "S11", "S10", "S35", "S1"),
+        ("Sheffield City", "Firth Park", "Eastern Avenue", "Hillsborough"),
+    ),
+    "E08000032": (
+        (
+            "BD3",
+            "BD8",
+            "BD5",
+            "BD4",
+            "BD7",
+            "BD2",
+            "BD9",
+            "BD6",
+            "BD21",
+            "BD10",
+            "BD18",
+            "BD15",
+            "BD16",
+            "BD20",
+            "BD1",
+            "LS29",
+        ),
+        ("Bradford Westfield", "Keighley", "Shipley"),
+    ),
+    "E08000034": (
+        ("HD1", "HD2", "WF13", "HD5", "HD4", "WF12", "HD3", "WF17", "WF14", "WF15", "WF16", "HD8", "HD7"),
+        ("Huddersfield", "Dewsbury", "Batley"),
+    ),
+    "E06000010": (
+        ("HU9", "HU3", "HU8", "HU7", "HU4", "HU5", "HU6", "HU2", "HU1"),
+        ("Hull Cannon Street", "Bransholme"),
+    ),
+    "E06000014": (("YO31", "YO24", "YO10", "YO26", "YO30", "YO32", "YO23", "YO1"), ("York",)),
+    "E06000016": (("LE4", "LE5", "LE2", "LE3", "LE1"), ("Leicester Charles Street", "New Parks")),
+    "E06000018": (
+        ("NG7", "NG3", "NG5", "NG6", "NG8", "NG11", "NG2", "NG1"),
+        ("Nottingham Station Street", "Bulwell", "Clifton"),
+    ),
+    "E06000015": (("DE23", "DE24", "DE22", "DE21", "DE1", "DE3", "DE73"), ("Derby",)),
+    "E06000062": (
+        ("NN5", "NN3", "NN1", "NN2", "NN4", "NN11", "NN12", "NN7", "NN6", "NN13"),
+        ("Northampton", "Daventry"),
+    ),
+    "E07000138": (("LN2", "LN1", "LN6", "LN5"), ("Lincoln",)),
+    "E06000017": (("LE15", "PE9"), ("Oakham",)),
+    "E08000025": (
+        (
+            "B8",
+            "B11",
+            "B10",
+            "B21",
+            "B20",
+            "B23",
+            "B33",
+            "B9",
+            "B12",
+            "B31",
+            "B44",
+            "B36",
+            "B34",
+            "B14",
+            "B29",
+            "B16",
+            "B6",
+            "B7",
+            "B13",
+            "B18",
+            "B19",
+            "B24",
+            "B26",
+            "B27",
+            "B28",
+            "B30",
+            "B32",
+            "B35",
+            "B38",
+            "B42",
+            "B15",
+            "B17",
+            "B5",
+            "B4",
+            "B1",
+        ),
+        ("Birmingham Broad Street", "Erdington", "Washwood Heath", "Sparkhill", "Handsworth", "Northfield"),
+    ),
+    "E08000026": (("CV2", "CV6", "CV1", "CV3", "CV4", "CV5"), ("Coventry Cofa Court", "Coventry Longford")),
+    "E08000028": (
+        ("B70", "B66", "B71", "B69", "B65", "B67", "B64", "B68", "DY4"),
+        ("West Bromwich", "Oldbury", "Smethwick"),
+    ),
+    "E08000027": (("DY1", "DY2", "DY5", "DY8", "DY9", "DY3", "DY6"), ("Dudley", "Stourbridge", "Brierley Hill")),
+    "E06000051": (
+        ("SY1", "SY3", "SY11", "TF9", "SY2", "SY8", "SY4", "SY13", "SY5", "SY12", "SY6", "WV16"),
+        ("Shrewsbury", "Oswestry", "Ludlow", "Market Drayton"),
+    ),
+    "E08000031": (("WV10", "WV1", "WV2", "WV4", "WV14", "WV11", "WV3", "WV6"), ("Wolverhampton", "Bilston")),
+    "E06000021": (("ST1", "ST6", "ST3", "ST2", "ST4"), ("Hanley", "Longton", "Tunstall")),
+    "E06000032": (("LU1", "LU4", "LU2", "LU3"), ("Luton",)),
+    "E06000031": (("PE1", "PE2", "PE4", "PE3", "PE7", "PE6"), ("Peterborough",)),
+    "E06000055": (("MK42", "MK41", "MK40", "MK43", "MK44", "MK45"), ("Bedford",)),
+    "E06000033": (("SS1", "SS2", "SS0", "SS9", "SS3"), ("Southend-on-Sea",)),
+    "E07000245": (("IP32", "CB9", "IP33", "CB8", "IP28"), ("Bury St Edmunds", "Haverhill", "Newmarket")),
+    "E07000008": (("CB4", "CB1", "CB2", "CB5", "CB3"), ("Cambridge",)),
+    "E07000148": (("NR3", "NR2", "NR1", "NR5", "NR7", "NR4", "NR6"), ("Norwich",)),
+    "E09000008": (("CR0", "CR7", "SE25", "CR2", "CR8", "SE19", "CR5"), ("Croydon", "Thornton Heath")),
+    "E09000003": (
+        ("NW9", "N11", "EN5", "HA8", "N12", "NW4", "N3", "NW11", "N2", "N20", "NW7", "N14", "EN4"),
+        ("Barnet", "Edgware", "Finchley"),
+    ),
+    "E09000025": (("E13", "E6", "E7", "E12", "E15", "E16", "E20"), ("Stratford", "East Ham", "Canning Town")),
+    "E09000005": (("NW10", "HA9", "HA0", "NW2", "NW6", "HA3"), ("Wembley", "Kilburn", "Willesden")),
+    "E09000030": (("E1", "E3", "E14", "E2", "E1W"), ("Bow", "Poplar", "Whitechapel")),
+    "E09000022": (("SW9", "SE11", "SW2", "SW16", "SE27", "SW8", "SW4", "SE24", "SE1"), ("Brixton", "Streatham")),
+    "E09000012": (("E5", "E8", "N16", "E9", "N1"), ("Hackney", "Stoke Newington")),
+    "E09000033": (("W2", "NW8", "W9", "SW1", "NW1", "W1", "WC2"), ("Marylebone", "Pimlico")),
+    "E09000001": (("EC2Y", "EC1Y", "EC3N", "EC1A", "EC4V"), ("City of London",)),
+    "E06000042": (
+        (
+            "MK6",
+            "MK4",
+            "MK2",
+            "MK3",
+            "MK13",
+            "MK14",
+            "MK12",
+            "MK15",
+            "MK5",
+            "MK8",
+            "MK10",
+            "MK11",
+            "MK16",
+            "MK9",
+            "MK1",
+        ),
+        ("Milton Keynes", "Bletchley"),
+    ),
+    "E06000035": (("ME4", "ME7", "ME5", "ME8", "ME2", "ME1", "ME3"), ("Chatham", "Gillingham", "Strood")),
+    "E06000043": (("BN2", "BN1", "BN3", "BN41"), ("Brighton", "Hove")),
+    "E06000045": (("SO19", "SO16", "SO15", "SO14", "SO18", "SO17"), ("Southampton", "Southampton Shirley")),
+    "E06000044": (("PO4", "PO1", "PO2", "PO3", "PO6", "PO5"), ("Portsmouth", "Cosham")),
+    "E06000038": (("RG1", "RG30", "RG2", "RG31", "RG4"), ("Reading",)),
+    "E07000178": (("OX4", "OX3", "OX1", "OX2"), ("Oxford",)),
+    "E06000046": (
+        ("PO30", "PO33", "PO31", "PO36", "PO37", "PO32", "PO38", "PO34", "PO35", "PO40", "PO41", "PO39"),
+        ("Newport (Isle of Wight)", "Ryde"),
+    ),
+    "E06000052": (
+        ("TR15", "PL25", "TR14", "TR1", "TR18", "PL31", "TR7", "TR11", "PL14", "TR16", "PL15", "PL26", "EX23"),
+        ("Truro", "Penzance", "Camborne", "St Austell", "Bodmin", "Liskeard"),
+    ),
+    "E06000054": (
+        (
+            "SN14",
+            "BA14",
+            "SP1",
+            "SN15",
+            "SN10",
+            "SN12",
+            "BA12",
+            "SP4",
+            "SN13",
+            "BA13",
+            "SN11",
+            "SP2",
+            "SN8",
+            "SN9",
+            "BA15",
+            "SN16",
+        ),
+        ("Salisbury", "Chippenham", "Trowbridge", "Devizes"),
+    ),
+    "E06000023": (
+        ("BS5", "BS4", "BS13", "BS14", "BS10", "BS11", "BS3", "BS2", "BS7", "BS16", "BS6", "BS9", "BS8", "BS1"),
+        ("Bristol Central", "Bedminster", "Lawrence Hill", "Southmead"),
+    ),
+    "E06000058": (
+        (
+            "BH12",
+            "BH11",
+            "BH8",
+            "BH15",
+            "BH10",
+            "BH1",
+            "BH9",
+            "BH7",
+            "BH17",
+            "BH23",
+            "BH6",
+            "BH14",
+            "BH5",
+            "BH2",
+            "BH3",
+            "BH4",
+            "BH16",
+            "BH13",
+        ),
+        ("Bournemouth", "Poole", "Christchurch"),
+    ),
+    "E06000025": (("BS15", "BS34", "BS37", "BS16", "BS30", "BS32", "BS35", "BS36"), ("Kingswood", "Yate", "Patchway")),
+    "E06000026": (
+        ("PL2", "PL5", "PL4", "PL6", "PL3", "PL1", "PL7", "PL9"),
+        ("Plymouth Royal Parade", "Plymouth Devonport"),
+    ),
+    "E07000041": (("EX4", "EX2", "EX1"), ("Exeter",)),
+    "E06000053": (("TR21", "TR22", "TR23", "TR24", "TR25"), ("Penzance",)),
+}

@@ -64,9 +64,13 @@ class Endpoints:
 
     def as_variables(self) -> dict[str, str]:
         """Values for the ${NAME} placeholders in catalogue locations."""
-        return {"DWP_DATA_URL": self.dwp_url, "DFE_DATA_URL": self.dfe_url,
-                "DESNZ_DATA_URL": self.desnz_url, "HMRC_S3_ENDPOINT": self.hmrc_s3_endpoint,
-                "HMRC_S3_BUCKET": self.hmrc_bucket}
+        return {
+            "DWP_DATA_URL": self.dwp_url,
+            "DFE_DATA_URL": self.dfe_url,
+            "DESNZ_DATA_URL": self.desnz_url,
+            "HMRC_S3_ENDPOINT": self.hmrc_s3_endpoint,
+            "HMRC_S3_BUCKET": self.hmrc_bucket,
+        }
 
 
 class _Counter:
@@ -100,8 +104,7 @@ class _CountingASGI:
             await self._app(scope, receive, send)
             return
         # A server offering pathsend would ship files without body messages we can count.
-        extensions = {k: v for k, v in scope.get("extensions", {}).items()
-                      if k != "http.response.pathsend"}
+        extensions = {k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"}
         self._counter.add(requests=1)
 
         async def counting_send(message: Message) -> None:
@@ -154,17 +157,25 @@ class _StaticServer:
 
     def __init__(self, directory: Path, counter: _Counter, host: str, port: int) -> None:
         app = Starlette(routes=[Mount("/", app=StaticFiles(directory=directory))])
-        config = uvicorn.Config(_CountingASGI(app, counter), host=host, port=port, lifespan="off",
-                                access_log=False, log_config=None, log_level="warning",
-                                timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            _CountingASGI(app, counter),
+            host=host,
+            port=port,
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
         self._server = uvicorn.Server(config)
         # Binding here, not in uvicorn, makes port 0 usable and the port known at once.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.url = f"http://{host}:{self._sock.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name=f"demo-static-{self.url}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name=f"demo-static-{self.url}", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -193,29 +204,37 @@ class _S3Server:
         app = _CountingWSGI(DomainDispatcherApplication(create_backend_app), counter)
         self._server = make_server(host, port, app, threaded=True, request_handler=Handler)
         self.endpoint = f"{host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"demo-s3-{self.endpoint}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"demo-s3-{self.endpoint}",
+            daemon=True,
+        )
 
     def start(self) -> None:
         self._thread.start()
         _wait_until_responds(f"http://{self.endpoint}/", self._thread.is_alive)
 
-    def upload(self, files: Iterable[Path]) -> None:
+    def upload(self, files: Iterable[Path], bucket: str) -> None:
         import boto3
         from botocore.config import Config
         from botocore.exceptions import ClientError
 
-        s3 = boto3.client("s3", endpoint_url=f"http://{self.endpoint}", aws_access_key_id=HMRC_KEY_ID,
-                          aws_secret_access_key=HMRC_SECRET, region_name=HMRC_REGION,
-                          config=Config(s3={"addressing_style": "path"}))
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=f"http://{self.endpoint}",
+            aws_access_key_id=HMRC_KEY_ID,
+            aws_secret_access_key=HMRC_SECRET,
+            region_name=HMRC_REGION,
+            config=Config(s3={"addressing_style": "path"}),
+        )
         try:
-            s3.create_bucket(Bucket=HMRC_BUCKET,
-                             CreateBucketConfiguration={"LocationConstraint": HMRC_REGION})
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HMRC_REGION})
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
         for path in files:
-            s3.upload_file(str(path), HMRC_BUCKET, HMRC_PREFIX + path.name)
+            s3.upload_file(str(path), bucket, HMRC_PREFIX + path.name)
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -223,11 +242,23 @@ class _S3Server:
         self._thread.join(timeout=5)
 
 
+_buckets_lock = threading.Lock()
+_buckets_claimed = 0
+
+
+def _claim_bucket() -> str:
+    """A bucket of this instance's own: moto keeps S3 state per process, so a second set of
+    servers in the same process must not overwrite the first one's files."""
+    global _buckets_claimed
+    with _buckets_lock:
+        _buckets_claimed += 1
+        return HMRC_BUCKET if _buckets_claimed == 1 else f"{HMRC_BUCKET}-{_buckets_claimed}"
+
+
 class DepartmentServers:
     """DWP, DfE and DESNZ over HTTP and HMRC over S3, each on its own loopback port."""
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1",
-                 ports: Mapping[str, int] | None = None) -> None:
+    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", ports: Mapping[str, int] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self._ports = {d: 0 for d in DEPARTMENTS} | dict(ports or {})
@@ -245,22 +276,30 @@ class DepartmentServers:
         paye = sorted((self.data_dir / "hmrc" / HMRC_PREFIX).glob("part-*.parquet"))
         missing = [d for d in _STATIC_DIRS.values() if not (self.data_dir / d).is_dir()]
         if missing or not paye:
-            raise FileNotFoundError(f"no demo data under {self.data_dir} (missing {missing or ['hmrc']}); "
-                                    "run trust.demo.generate.ensure_generated first")
+            raise FileNotFoundError(
+                f"no demo data under {self.data_dir} (missing {missing or ['hmrc']}); "
+                "run trust.demo.generate.ensure_generated first"
+            )
         try:
             for dept, sub in _STATIC_DIRS.items():
-                self._static[dept] = _StaticServer(self.data_dir / sub, self._counters[dept],
-                                                   self.host, self._ports[dept])
+                self._static[dept] = _StaticServer(
+                    self.data_dir / sub, self._counters[dept], self.host, self._ports[dept]
+                )
                 self._static[dept].start()
             self._s3 = _S3Server(self._counters["HMRC"], self.host, self._ports["HMRC"])
             self._s3.start()
-            self._s3.upload(paye)
+            self._bucket = _claim_bucket()
+            self._s3.upload(paye, self._bucket)
         except BaseException:
             self.stop()
             raise
         self._endpoints = Endpoints(
-            dwp_url=self._static["DWP"].url, dfe_url=self._static["DfE"].url,
-            desnz_url=self._static["DESNZ"].url, hmrc_s3_endpoint=self._s3.endpoint)
+            dwp_url=self._static["DWP"].url,
+            dfe_url=self._static["DfE"].url,
+            desnz_url=self._static["DESNZ"].url,
+            hmrc_s3_endpoint=self._s3.endpoint,
+            hmrc_bucket=self._bucket,
+        )
         self.reset_counters()  # readiness probes and the upload are not client traffic
         return self._endpoints
 
@@ -293,13 +332,21 @@ class DepartmentServers:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
-def serve_forever(data_dir: Path, *, scale: float, seed: int, out: TextIO = sys.stdout,
-                  ports: Mapping[str, int] | None = None, host: str = "127.0.0.1") -> None:
+def serve_forever(
+    data_dir: Path,
+    *,
+    scale: float,
+    seed: int,
+    out: TextIO = sys.stdout,
+    ports: Mapping[str, int] | None = None,
+    host: str = "127.0.0.1",
+) -> None:
     """Generate if needed, serve every department, print one `ready` line, block until stopped."""
     from trust.demo.generate import ensure_generated
 
@@ -310,8 +357,12 @@ def serve_forever(data_dir: Path, *, scale: float, seed: int, out: TextIO = sys.
     try:
         with DepartmentServers(Path(data_dir), host=host, ports=ports) as servers:
             e = servers.endpoints
-            print(f"ready DWP={e.dwp_url} DfE={e.dfe_url} DESNZ={e.desnz_url} "
-                  f"HMRC=s3://{e.hmrc_bucket}@{e.hmrc_s3_endpoint}", file=out, flush=True)
+            print(
+                f"ready DWP={e.dwp_url} DfE={e.dfe_url} DESNZ={e.desnz_url} "
+                f"HMRC=s3://{e.hmrc_bucket}@{e.hmrc_s3_endpoint}",
+                file=out,
+                flush=True,
+            )
             while not stop.wait(0.2):
                 pass
     except KeyboardInterrupt:

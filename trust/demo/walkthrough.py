@@ -64,15 +64,20 @@ def run_demo(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFA
         except TrustError as exc:
             say(f"   refused: {exc}")
 
+        say("\n== bob works for Greater Manchester: the policy filters every DWP row to his own areas")
+        area = "SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code ORDER BY la_code"
+        say(area)
+        say(str(trust.session("bob", "demo-dwp-caseload").sql(area)))
+
         say("\n== ana asks for National Insurance numbers")
         try:
             trust.session("ana", "demo-employment-support").sql(REJECTED)
         except TrustError as exc:
             say(f"   refused: {exc}")
 
-        say("\n== bob: UC claimants by local authority in London and the South West (small areas)")
+        say("\n== ana: UC claimants by local authority in London and the South West (small areas)")
         say(SMALL_AREA)
-        out2 = trust.session("bob", "demo-dwp-caseload").sql(SMALL_AREA)
+        out2 = trust.session("ana", "demo-employment-support").sql(SMALL_AREA)
         say(str(out2))
         suppressed = [c for c in out2.report.cells if c.status.value != "ok"]
         say(f"   report: {len(suppressed)} cells suppressed; for the output checker:")

@@ -1,21 +1,40 @@
-"""Stage 8: disclosure control on the raw result, using the companion unit counts.
+"""Stage 8: disclosure control on the raw result, using the companion statistics.
 
-Group-key cells stay visible; each aggregate cell that fails a rule is replaced by null in the
-protected table (shown as ``[c]``) and recorded, with its figures, in the report. Companion
-columns never leave this function.
+In order: each aggregate cell is judged on its own (``primary``: zeros, minimum units,
+negative contributions, dominance, p%, min/max); cells whose population differs from another
+shown cell of the project by a few units are suppressed (``differencing``); complementary
+cells are hidden so no suppressed cell can be recovered from totals in the same output
+(``linked``, ``secondary``); counts and sums are rounded if the policy asks (``rounding``).
+
+Group-key cells stay visible; each aggregate cell that is not ok is null in the protected
+table (shown as ``[c]``) and recorded, with its figures, in the report. Companion columns
+never leave this function.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trust.errors import DisclosureBlocked
-from trust.policy.decision import Disclosure
-from trust.sdc.min_units import RULE as MIN_UNITS, min_units
+from trust.sdc import differencing as diff
+from trust.sdc.cells import KINDS, OK, CellStats, Finding, Kind, Parameters
+from trust.sdc.linked import Cell, Layout, linked
+from trust.sdc.min_units import min_units
+from trust.sdc.primary import primary
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
-from trust.sql.rewrite import Plan
+from trust.sdc.rounding import rounding
+from trust.sdc.secondary import Candidate, secondary
+from trust.sdc.zeros import zeros
+
+SECONDARY = "secondary"
+_SEVERITY = {CellStatus.OK: 0, CellStatus.REVIEW: 1, CellStatus.SUPPRESSED: 2}
 
 
 @dataclass(frozen=True)
@@ -23,47 +42,251 @@ class Protected:
     table: pa.Table  # visible columns only; suppressed cells are null
     suppressed: tuple[tuple[bool, ...], ...]  # per visible column, per row
     report: DisclosureReport
+    populations: tuple[diff.Population, ...] = ()  # shown cells' populations, for ``differencing.record``
+    scheme: str = ""  # the populations' sketch scheme
 
 
-def _round(value: object, base: int) -> object:
-    if value is None or base <= 0 or not isinstance(value, (int, float)):
-        return value
-    rounded = base * round(float(value) / base)
-    return int(rounded) if isinstance(value, int) else float(rounded)
+def _row_units(raw: pa.Table, columns: Sequence[str]) -> list[int | None]:
+    units_cols = [raw.column(name).to_pylist() for name in columns if name in raw.column_names]
+    return [min((u[i] for u in units_cols if u[i] is not None), default=None) for i in range(raw.num_rows)]
 
 
-def protect(raw: pa.Table, plan: Plan, disclosure: Disclosure, *, max_rows: int) -> Protected:
-    """Apply minimum-units suppression (and optional rounding) to every aggregate cell."""
+def _stats(raw: pa.Table, plan: Any, companions: Any, position: int, values: list[Any],
+           units: list[int | None]) -> list[list[CellStats]]:
+    """Per row, the statistics each rule sees for the output column at ``position``."""
+    function = plan.outputs[position].function or "count"
+    mine = [c for c in companions.contributions if c.position == position] if companions is not None else []
+    if not mine:
+        # No per-unit figures: a magnitude without them goes to review (unless companions are absent altogether).
+        measured = companions is None or KINDS.get(function, Kind.FREQUENCY) is not Kind.MAGNITUDE
+        return [[CellStats(function, v, u, measured=measured)] for v, u in zip(values, units)]
+    n = raw.num_rows
+    per_row: list[list[CellStats]] = [[] for _ in range(n)]
+    for c in mine:
+        top = raw.column(c.top).to_pylist()
+        total = raw.column(c.total).to_pylist() if c.total else [None] * n
+        negative = raw.column(c.negative).to_pylist() if c.negative else [False] * n
+        contributors = raw.column(c.contributors).to_pylist() if c.contributors else [None] * n
+        magnitude = KINDS.get(c.function) is Kind.MAGNITUDE
+        fn = c.function if magnitude else function
+        for r in range(n):
+            per_row[r].append(CellStats(fn, values[r], units[r], tuple(top[r] or ()), total[r], bool(negative[r]),
+                                        contributors[r] if magnitude else None, top[r] is not None))
+    return per_row
+
+
+def _judge(cells: list[CellStats], params: Parameters, *, legacy: bool = False) -> tuple[Finding, CellStats]:
+    if legacy:  # no companion statistics: the rules that need none
+        verdicts = [(zeros(c, params) or min_units(c, params) or OK, c) for c in cells]
+    else:
+        verdicts = [(primary(c, params), c) for c in cells]
+    return max(verdicts, key=lambda v: _SEVERITY[v[0].status])
+
+
+def _label(keys: Sequence[Any]) -> str:
+    return ", ".join("Total" if k is None else str(k) for k in keys) or "all"
+
+
+def _figures(cell: CellStats, found: Finding, params: Parameters) -> dict[str, Any]:
+    figures: dict[str, Any] = {"units": cell.units}
+    if cell.kind is Kind.MAGNITUDE and cell.top:
+        share = cell.dominance_share(params.dominance_n)
+        ratio = cell.p_ratio()
+        figures.update(dominance_share=None if share is None else round(share, 6),
+                       p_ratio=None if ratio is None else round(ratio, 6), negative=cell.negative)
+    figures.update(found.figures)
+    return figures
+
+
+def _restore_type(value: Any, like: Any) -> Any:
+    if isinstance(like, Decimal) and value is not None and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    return value
+
+
+def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
+            history: diff.History | None = None) -> Protected:
+    """Judge every aggregate cell; return the protected table, the report and the populations to record."""
     if raw.num_rows > max_rows:
         raise DisclosureBlocked(
             f"The result has {raw.num_rows} rows; the limit is {max_rows}. Group by fewer or coarser dimensions.",
             rows=raw.num_rows,
         )
-    units_cols = [raw.column(name).to_pylist() for name in plan.unit_columns]
-    row_units = [
-        min((u[i] for u in units_cols if u[i] is not None), default=None) for i in range(raw.num_rows)
-    ]
+    params = Parameters.from_disclosure(disclosure)
+    companions = getattr(plan, "companions", None)  # becomes plan.companions once rewrite carries it
+    outputs = list(plan.outputs)
+    n = raw.num_rows
+    units = _row_units(raw, plan.unit_columns)
+    key_positions = [i for i, o in enumerate(outputs) if o.kind != "aggregate"]
+    agg_positions = [i for i, o in enumerate(outputs) if o.kind == "aggregate"]
+    values = {i: raw.column(outputs[i].name).to_pylist() for i in range(len(outputs))}
+    keys = [tuple(values[i][r] for i in key_positions) for r in range(n)]
+    notes: list[str] = []
+    if companions is None:
+        notes.append("companion statistics unavailable: only minimum units was applied")
+    elif not companions.single_scan:
+        notes.append("per-unit contributions could not be computed for part of this query; its magnitude cells "
+                     "went to review")
+
+    findings: dict[Cell, Finding] = {}
+    stats: dict[Cell, CellStats] = {}
+    for i in agg_positions:
+        name = outputs[i].name
+        for r, cells in enumerate(_stats(raw, plan, companions, i, values[i], units)):
+            found, cell = _judge(cells, params, legacy=companions is None)
+            findings[(r, name)], stats[(r, name)] = found, cell
+
+    # The totals and margins this output carries: what adds up to what.
+    additive = [i for i in agg_positions if (outputs[i].function or "count") in ("count", "sum")]
+    branches = (tuple(int(b) for b in raw.column(companions.branch).to_pylist())
+                if companions is not None and companions.branch in raw.column_names else (0,) * n)
+    totals_by_branch = (tuple(tuple(t[i] for i in key_positions) for t in companions.totals)
+                        if companions is not None else ((False,) * len(key_positions),))
+    layout = Layout(keys=tuple(keys), branches=branches, totals=totals_by_branch,
+                    values={outputs[i].name: values[i] for i in additive})
+    equations = linked(layout) if additive and n > 1 else ()
+
+    # Differencing: against the project's earlier shown cells and the other rows of this output.
+    populations, scheme = _difference(raw, companions, outputs, agg_positions, units, findings, equations, params,
+                                      history)
+
+    # Secondary suppression, so no hidden cell can be recovered from those relations.
+    if equations:
+        notes.append(f"{len(equations)} relations between cells (totals, margins) were checked for recovery")
+    level = [sum(totals_by_branch[b]) for b in branches]
+    _complement(findings, equations, outputs, agg_positions, additive, values, units, keys, level, params)
+
+    # Rounding, with totals kept consistent.
+    rounded: dict[Cell, Any] = {}
+    if params.rounding_base > 0:
+        hidden = {c for c, f in findings.items() if f.status is not CellStatus.OK}
+        additive_values = {(r, outputs[i].name): values[i][r] for i in additive for r in range(n)}
+        rounded = rounding(additive_values, hidden, list(equations), params.rounding_base)
+        notes.append(f"counts and sums rounded to base {params.rounding_base}; totals are sums of their rounded parts")
+
+    populations = _shown_only(populations, findings)
+
     cells: list[CellReport] = []
     columns: list[pa.Array] = []
     masks: list[tuple[bool, ...]] = []
-    for out in plan.outputs:
-        values = raw.column(out.name).to_pylist()
+    for i, out in enumerate(outputs):
         typ = raw.schema.field(out.name).type
         if out.kind != "aggregate":
-            columns.append(pa.array(values, type=typ))
-            masks.append(tuple(False for _ in values))
+            columns.append(pa.array(values[i], type=typ))
+            masks.append(tuple(False for _ in values[i]))
             continue
-        protected, mask = [], []
-        for i, value in enumerate(values):
-            safe = min_units(row_units[i], disclosure.min_units)
-            status = CellStatus.OK if safe else CellStatus.SUPPRESSED
+        shown_values, mask = [], []
+        for r, value in enumerate(values[i]):
+            cell = (r, out.name)
+            found = findings[cell]
+            ok = found.status is CellStatus.OK
             cells.append(CellReport(
-                row=i, column=out.name, status=status, rule=None if safe else MIN_UNITS, units=row_units[i],
-                detail="" if safe else f"{row_units[i]} units < {disclosure.min_units}",
+                row=r, column=out.name, status=found.status, rule=found.rule, units=units[r], detail=found.detail,
+                figures=_figures(stats[cell], found, params), secondary=found.rule == SECONDARY,
             ))
-            protected.append(_round(value, disclosure.rounding_base) if safe else None)
-            mask.append(not safe)
-        columns.append(pa.array(protected, type=typ))
+            shown_values.append(_restore_type(rounded.get(cell, value), value) if ok else None)
+            mask.append(not ok)
+        columns.append(pa.array(shown_values, type=typ))
         masks.append(tuple(mask))
-    table = pa.Table.from_arrays(columns, names=[o.name for o in plan.outputs])
-    return Protected(table=table, suppressed=tuple(masks), report=DisclosureReport(tuple(cells), disclosure))
+    table = pa.Table.from_arrays(columns, names=[o.name for o in outputs])
+    report = DisclosureReport(tuple(cells), disclosure, tuple(notes))
+    return Protected(table=table, suppressed=tuple(masks), report=report, populations=populations, scheme=scheme)
+
+
+def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], positions: Sequence[int],
+                units: Sequence[int | None], findings: dict[Cell, Finding], equations: Sequence[Any],
+                params: Parameters, history: diff.History | None) -> tuple[tuple[diff.Population, ...], str]:
+    """Suppress cells that difference with another shown cell; the populations and their scheme."""
+    n = raw.num_rows
+    if companions is None or companions.population not in raw.column_names or not n:
+        return (), ""
+    scheme = diff.scheme(raw.column(companions.canary)[0].as_py())
+    shown: dict[int, dict[str, tuple[str, ...]]] = {}
+    for i in positions:
+        fam = diff.family(companions.unit_label, outputs[i].function, outputs[i].lineage)
+        if fam is None:
+            continue
+        for r in range(n):
+            if findings[(r, outputs[i].name)].status is CellStatus.OK:
+                cols = shown.setdefault(r, {})
+                cols[fam] = cols.get(fam, ()) + (outputs[i].name,)
+    column = raw.column(companions.population).combine_chunks()
+    if not shown or column.null_count == n:
+        return (), scheme
+    flat = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.uint64)
+    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    populations = diff.populations(flat, offsets, units, shown)
+    pairs = [(eq.total[0], part[0]) for eq in equations for part in eq.parts]
+    findings.update(diff.differencing(populations, params, history, scheme=scheme, linked=pairs))
+    return populations, scheme
+
+
+def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs: Sequence[Any],
+                positions: Sequence[int], additive: Sequence[int], values: dict[int, list[Any]],
+                units: Sequence[int | None], keys: Sequence[tuple[Any, ...]], level: Sequence[int],
+                params: Parameters) -> None:
+    """Secondary suppression and linked statistics, repeated until nothing more needs hiding."""
+    n = len(keys)
+    for _ in range(len(positions) + 2):
+        chosen = {}
+        if equations:
+            candidates = {
+                (r, outputs[i].name): Candidate(values[i][r], units[r],
+                                                findings[(r, outputs[i].name)].status is not CellStatus.OK, level[r])
+                for i in additive for r in range(n)
+            }
+            chosen = secondary(equations, candidates, params.min_units)
+            for cell, why in chosen.items():
+                r, col = why.protects
+                findings[cell] = Finding(CellStatus.SUPPRESSED, SECONDARY,
+                                         f"hidden so that row {r} ({_label(keys[r])}) {col} cannot be recovered: "
+                                         f"{why.why}", {"protects": {"row": r, "column": col}})
+        if not _linked_statistics(findings, outputs, positions, n) and not chosen:
+            return
+
+
+def _shown_only(populations: Sequence[diff.Population], findings: dict[Cell, Finding]) -> tuple[diff.Population, ...]:
+    """The populations of the cells finally shown: only those can be subtracted from later."""
+    out = []
+    for p in populations:
+        families = {f: shown for f, cols in p.families.items()
+                    if (shown := tuple(c for c in cols if findings[(p.row, c)].status is CellStatus.OK))}
+        if families:
+            out.append(replace(p, families=families))
+    return tuple(out)
+
+
+def _linked_statistics(findings: dict[Cell, Finding], outputs: Sequence[Any], positions: Sequence[int], n: int) -> bool:
+    """Hide what a row's other statistics would give back; True if anything new was hidden.
+
+    A sum and an average of one measure are hidden together (one is the other times the
+    count); a hidden count is not left recoverable as a visible sum over a visible average.
+    """
+    changed = False
+    measures: dict[tuple[str, ...], list[int]] = {}
+    for i in positions:
+        if outputs[i].function in ("sum", "avg"):
+            measures.setdefault(tuple(outputs[i].lineage), []).append(i)
+    counts = [i for i in positions if (outputs[i].function or "count") == "count"]
+
+    def hide(r: int, i: int, why: str) -> None:
+        nonlocal changed
+        cell = (r, outputs[i].name)
+        if findings[cell].status is CellStatus.OK:
+            findings[cell] = Finding(CellStatus.SUPPRESSED, SECONDARY, why, {})
+            changed = True
+
+    for r in range(n):
+        for group in measures.values():
+            hidden = [i for i in group if findings[(r, outputs[i].name)].status is not CellStatus.OK]
+            for i in group:
+                if hidden:
+                    hide(r, i, f"{outputs[hidden[0]].name} of the same measure is hidden in this row")
+            fns = {outputs[i].function for i in group}
+            if {"sum", "avg"} <= fns and any(findings[(r, outputs[c].name)].status is not CellStatus.OK for c in counts):
+                for i in group:
+                    if outputs[i].function == "avg":
+                        hide(r, i, "the count is hidden in this row; sum / average would give it back")
+    return changed
+

@@ -1,13 +1,18 @@
-"""The per-cell disclosure report an output checker reads, and its analyst-safe summary."""
+"""The per-cell disclosure report an output checker reads, and its analyst-safe summary.
+
+Each aggregate cell has a status (ok, suppressed, review), the rule that decided it, and the
+figures the rule used (units, dominance share, p% ratio, which cell a secondary suppression
+protects). The figures are for checkers inside the trust: ``to_json(figures=False)`` is what
+an analyst's client receives, and the protected table never carries them.
+"""
 
 from __future__ import annotations
 
 import enum
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-from trust.policy.decision import Disclosure
 
 SUPPRESSED_MARKER = "[c]"  # GSS symbol for a confidential (suppressed) value
 
@@ -15,7 +20,7 @@ SUPPRESSED_MARKER = "[c]"  # GSS symbol for a confidential (suppressed) value
 class CellStatus(enum.StrEnum):
     OK = "ok"
     SUPPRESSED = "suppressed"
-    REVIEW = "review"
+    REVIEW = "review"  # withheld from the analyst until an output checker has looked
 
 
 @dataclass(frozen=True)
@@ -26,18 +31,27 @@ class CellReport:
     rule: str | None = None
     units: int | None = None  # figures for checkers inside the trust only
     detail: str = ""
+    figures: Mapping[str, Any] = field(default_factory=dict)
+    secondary: bool = False  # suppressed to protect another cell, not for itself
+
+    @property
+    def hidden(self) -> bool:
+        """Shown as ``[c]`` to the analyst: suppressed, or waiting for review."""
+        return self.status is not CellStatus.OK
 
     def to_json(self, *, figures: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {"row": self.row, "column": self.column, "status": self.status.value, "rule": self.rule}
+        d: dict[str, Any] = {"row": self.row, "column": self.column, "status": self.status.value, "rule": self.rule,
+                             "secondary": self.secondary}
         if figures:
-            d.update(units=self.units, detail=self.detail)
+            d.update(units=self.units, detail=self.detail, figures=dict(self.figures))
         return d
 
 
 @dataclass(frozen=True)
 class DisclosureReport:
     cells: tuple[CellReport, ...]
-    parameters: Disclosure
+    parameters: Any  # trust.policy.decision.Disclosure: the thresholds that applied
+    notes: tuple[str, ...] = ()  # table-level findings for checkers (linked cells found, rounding applied)
 
     @property
     def status(self) -> CellStatus:
@@ -51,15 +65,20 @@ class DisclosureReport:
 
     def summary(self) -> str:
         counts = self.counts()
-        rules = Counter(c.rule for c in self.cells if c.rule)
+        rules = Counter(("secondary" if c.secondary else c.rule) for c in self.cells if c.rule)
         parts = [f"{counts.get(s.value, 0)} {s.value}" for s in CellStatus if counts.get(s.value)]
         why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(rules.items()))})" if rules else ""
-        return f"{len(self.cells)} cells: {', '.join(parts) or 'none'}{why}; minimum {self.parameters.min_units} units per cell"
+        return (f"{len(self.cells)} cells: {', '.join(parts) or 'none'}{why}; "
+                f"minimum {self.parameters.min_units} units per cell")
 
     def to_json(self, *, figures: bool = True) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "summary": self.summary(),
-            "parameters": {"min_units": self.parameters.min_units},
-            "cells": [c.to_json(figures=figures) for c in self.cells],
-        }
+        p = self.parameters
+        params: dict[str, Any] = {"min_units": p.min_units}
+        if figures:
+            params.update(dominance={"n": getattr(p, "dominance_n", None), "k": getattr(p, "dominance_k", None)},
+                          p_percent=getattr(p, "p_percent", None), rounding_base=getattr(p, "rounding_base", None) or None)
+        out: dict[str, Any] = {"status": self.status.value, "summary": self.summary(), "parameters": params,
+                               "cells": [c.to_json(figures=figures) for c in self.cells]}
+        if figures and self.notes:
+            out["notes"] = list(self.notes)
+        return out

@@ -142,23 +142,40 @@ def _output_columns(resolved: Resolved, outputs: tuple[Scope, ...]) -> tuple[Out
 
 
 def _aggregated(outputs: tuple[Scope, ...]) -> bool:
+    """Every output column of every result branch is a group key, an aggregate or a constant."""
     for scope in outputs:
         select = scope.expression
         group = select.args.get("group")
         keys = {k.sql() for k in group.expressions} if group else set()
         has_agg = False
         for proj in select.expressions:
-            if any(True for _ in proj.find_all(exp.AggFunc)):
+            if proj.find(exp.AggFunc) is not None:
                 has_agg = True
                 loose = [c for c in proj.find_all(exp.Column) if aggregate_of(c, proj) is None]
+            elif proj.unalias().sql() in keys:
+                loose = []
             else:
-                loose = [proj.unalias()] if proj.unalias().sql() in keys else list(proj.find_all(exp.Column)) or [proj]
-            for c in loose:
-                if c.sql() not in keys:
-                    return False
+                loose = list(proj.find_all(exp.Column)) or list(proj.find_all(exp.Star))
+            if any(c.sql() not in keys for c in loose):
+                return False
         if not has_agg:
             return False
     return True
+
+
+def _order_refs(resolved: Resolved, outputs: tuple[Scope, ...]) -> set[ColumnRef]:
+    """Catalogue columns behind ORDER BY terms that name an output column (by alias or position)."""
+    order = resolved.tree.args.get("order")
+    if order is None:
+        return set()
+    names = {c.name for c in order.find_all(exp.Column) if not c.table}
+    refs: set[ColumnRef] = set()
+    for scope in outputs:
+        for proj in scope.expression.expressions:
+            if proj.alias_or_name in names:
+                refs |= {r for c in proj.find_all(exp.Column) if id(c) in resolved.lineage
+                         for r in resolved.lineage[id(c)].all}
+    return refs
 
 
 def describe(resolved: Resolved, catalog: Catalog) -> Description:
@@ -167,11 +184,13 @@ def describe(resolved: Resolved, catalog: Catalog) -> Description:
     uses = _uses(resolved, outputs)
     by_ref: dict[ColumnRef, set[str]] = {}
     for u in uses:
-        if u.pass_through:
-            continue
+        if u.context == "projection":
+            continue  # a derived table's projection is described where the outer query uses it
         context = "aggregate" if u.aggregate else u.context
         for ref in u.refs:
             by_ref.setdefault(ref, set()).add(context)
+    for ref in _order_refs(resolved, outputs):
+        by_ref.setdefault(ref, set()).add("order")
     columns = tuple(
         ColumnUse(ref.dataset, ref.column, ref.role.value, tuple(sorted(ctx)), catalog.get(ref.dataset).column(ref.column).flags)
         for ref, ctx in sorted(by_ref.items())
@@ -183,18 +202,23 @@ def describe(resolved: Resolved, catalog: Catalog) -> Description:
         for agg in scope.expression.find_all(exp.AggFunc):
             name = AGGREGATE_NAMES.get(type(agg), agg.key)
             distinct = isinstance(agg.this, exp.Distinct)
-            refs = sorted({r for c in agg.find_all(exp.Column) if id(c) in resolved.lineage for r in resolved.lineage[id(c)].values})
+            refs = sorted({r for c in agg.find_all(exp.Column) if id(c) in resolved.lineage and flows(c, agg)
+                           for r in resolved.lineage[id(c)].values})
             if not refs:
                 aggregates.append(AggregateUse(name, None, None, distinct))
             aggregates.extend(AggregateUse(name, r.dataset, r.column, distinct) for r in refs)
     joins = []
     for u in uses:
         if u.join_key and u.column.parent.this is u.column:
-            other = resolved.lineage[id(u.column.parent.expression)]
+            other_column = u.column.parent.expression
             join = u.column.find_ancestor(exp.Join)
             kind = "left" if join is not None and join.side.upper() == "LEFT" else "inner"
-            for left in sorted(u.refs):
-                for right in sorted(other.all):
+            # "left" is the side already in FROM, "right" the joined table (the optional side of a LEFT JOIN)
+            mine, theirs = u.refs, resolved.lineage[id(other_column)].all
+            if join is not None and u.column.table == join.this.alias_or_name:
+                mine, theirs = theirs, mine
+            for left in sorted(mine):
+                for right in sorted(theirs):
                     joins.append(JoinUse(left.qualified, right.qualified, kind))
     tables = tuple(
         TableUse(ds_id, catalog.get(ds_id).department, catalog.get(ds_id).flags) for ds_id in resolved.datasets

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
@@ -53,41 +54,86 @@ def _cte_names(tree: exp.Expression) -> set[str]:
 
 def _check_tables(tree: exp.Expression, catalog: Catalog) -> None:
     ctes = _cte_names(tree)
+    dataset_tables = {d.table_name for d in catalog}
+    for cte in tree.find_all(exp.CTE):
+        if cte.alias_or_name.lower() in dataset_tables:
+            pos = position(cte)
+            raise NotAllowed(
+                f"The CTE name {cte.alias_or_name!r} is also the name of a dataset; two readings of the query would "
+                f"be possible. Give the CTE another name{f' (line {pos[0]}, column {pos[1]})' if pos else ''}.",
+                rule="cte_shadows_dataset", construct=cte.alias_or_name, position=pos,
+            )
     for table in tree.find_all(exp.Table):
         name, db = table.name.lower(), table.text("db").lower()
+        pos = position(table)
         if not db:
             if name in ctes:
                 continue
             hint = did_you_mean(name, [d.table_name for d in catalog])
-            pos = position(table)
             raise UnknownName(
                 f"{table.name!r} is not a dataset or a CTE. Name datasets as department.dataset "
                 f"(e.g. dwp.uc_claims).{hint} Run `trust catalog list` to see them.",
-                dataset=table.name,
-                position=pos,
+                rule="unknown_dataset", dataset=table.name, position=pos,
             )
-        catalog.get(f"{db}.{name}")
+        try:
+            catalog.get(f"{db}.{name}")
+        except UnknownName as exc:
+            raise UnknownName(exc.message, rule="unknown_dataset", dataset=f"{db}.{name}", position=pos) from None
+
+
+def _check_direct_identifiers(tree: exp.Expression, catalog: Catalog) -> None:
+    """A direct identifier named anywhere in the text is refused, even where the query never uses it
+    (an unused projection would be pruned before it ran, but the trust does not accept it at all)."""
+    datasets = [catalog.get(f"{t.text('db')}.{t.name}") for t in tree.find_all(exp.Table) if t.text("db")]
+    identifiers = {c.name: ds for ds in datasets for c in ds.columns if c.role is Role.DIRECT_IDENTIFIER}
+    for col in tree.find_all(exp.Column):
+        ds = identifiers.get(col.name.lower())
+        if ds is not None:
+            pos = position(col)
+            where = f" (line {pos[0]}, column {pos[1]})" if pos else ""
+            raise NotAllowed(
+                f"{ds.id}.{col.name.lower()} is a direct identifier and cannot be used anywhere in a query. "
+                f"Remove it; link datasets on their linkage key instead{where}.",
+                rule="direct_identifier", construct=col.sql("duckdb"), position=pos,
+            )
+
+
+def _expand_group_by_all(tree: exp.Expression) -> None:
+    """GROUP BY ALL groups by every projection that is not an aggregate (DuckDB's meaning)."""
+    for select in tree.find_all(exp.Select):
+        group = select.args.get("group")
+        if group is None or not group.args.get("all"):
+            continue
+        keys = [p.unalias().copy() for p in select.expressions if p.find(exp.AggFunc) is None]
+        select.set("group", exp.Group(expressions=keys) if keys else None)
 
 
 def _qualify(parsed: Parsed, catalog: Catalog) -> exp.Query:
+    schema = catalog.schema_mapping()
+    tree = parsed.tree.copy()
+    for node in tree.walk():
+        node.comments = None  # the analyst's comments never reach the generated SQL (nor comparisons)
     try:
         tree = qualify(
-            parsed.tree.copy(),
-            schema=catalog.schema_mapping(),
+            tree,
+            schema=schema,
             dialect=DIALECT,
             validate_qualify_columns=True,
             quote_identifiers=True,
         )
-        return pushdown_projections(tree)
+        _expand_group_by_all(tree)
+        tree = pushdown_projections(tree)
+        # Types of every node, for the checks that keep engine errors from depending on data.
+        return annotate_types(tree, schema=schema, dialect=DIALECT)
     except OptimizeError as exc:
         text = str(exc)
-        if "could not be resolved" in text:
-            col = text.split("'")[1] if "'" in text else "?"
+        if "could not be resolved" in text or text.startswith("Unknown column"):
+            col = text.split("'")[1] if "'" in text else text.split(": ")[-1].split(".")[0].strip()
             known = {c.name for d in catalog for c in d.columns}
             raise UnknownName(
-                f"Column {col!r} is unknown or ambiguous here.{did_you_mean(col, known)} "
+                f"Column {col!r} is unknown or ambiguous here.{did_you_mean(col, known - {col})} "
                 "Qualify it with its table alias and check `trust catalog show DATASET`.",
-                column=col,
+                rule="unknown_column", column=col,
             ) from None
         raise NotAllowed(
             f"The query's names could not be resolved ({text.split('. Line')[0]}). "
@@ -113,15 +159,67 @@ def flows(node: exp.Expression, root: exp.Expression) -> bool:
     return True
 
 
+PLAIN_CASTS = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT}
+
+
+def _constant(node: exp.Expression) -> bool:
+    return node.find(exp.Column) is None and is_plain(node)
+
+
+def _bare(node: exp.Expression) -> bool:
+    return bare_column(node) is not None
+
+
+def is_plain(node: exp.Expression) -> bool:
+    """An affine combination of columns: + and -, times or divided by a number, or divided by a bare
+    column (a ratio such as tax_paid / gross_pay), with casts to floating point. No branch, no step
+    (floor, round, casts to whole numbers), no predicate, no product of two columns.
+
+    A plain value treats every row by the same rule, so an aggregate over it cannot weight a few
+    rows of a large group up and the rest down to nothing.
+
+    >>> import sqlglot
+    >>> [is_plain(sqlglot.parse_one(s)) for s in ("a * 12 - b / 2", "a / b", "a * b", "floor(a)", "a / (b - 3)")]
+    [True, True, False, False, False]
+    """
+    if isinstance(node, (exp.Column, exp.Literal, exp.Null)):
+        return True
+    if isinstance(node, (exp.Paren, exp.Neg, exp.Alias)):
+        return is_plain(node.this)
+    if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+        return node.to.this in PLAIN_CASTS and is_plain(node.this)
+    if isinstance(node, (exp.Add, exp.Sub)):
+        return is_plain(node.this) and is_plain(node.expression)
+    if isinstance(node, exp.Mul):
+        return is_plain(node.this) and is_plain(node.expression) and (_constant(node.this) or _constant(node.expression))
+    if isinstance(node, exp.Div):
+        return is_plain(node.this) and (_constant(node.expression) or _bare(node.expression))
+    return False
+
+
+def bare_column(node: exp.Expression) -> exp.Column | None:
+    """The column under parentheses and floating-point casts, if that is all ``node`` is."""
+    while isinstance(node, (exp.Paren, exp.Cast, exp.Alias)) and not isinstance(node, exp.TryCast):
+        if isinstance(node, exp.Cast) and node.to.this not in PLAIN_CASTS:
+            return None
+        node = node.this
+    return node if isinstance(node, exp.Column) else None
+
+
 @dataclass(frozen=True)
 class Lineage:
-    """The catalogue columns a value is made from (``all``), and those whose values flow into it."""
+    """The catalogue columns a value is made from (``all``), those whose values flow into it, and
+    whether it went through anything but plain arithmetic on the way (``shaped``: a CASE, a step
+    such as floor(), a predicate), which matters when it is aggregated."""
 
     all: frozenset[ColumnRef]
     values: frozenset[ColumnRef]
+    shaped: bool = False
+    derived: bool = False  # computed by a subquery, not a catalogue column passed through
 
     def __or__(self, other: Lineage) -> Lineage:
-        return Lineage(self.all | other.all, self.values | other.values)
+        return Lineage(self.all | other.all, self.values | other.values, self.shaped or other.shaped,
+                       self.derived or other.derived)
 
 
 EMPTY = Lineage(frozenset(), frozenset())
@@ -146,13 +244,15 @@ class _Tracer:
                 if proj.alias_or_name == col.name:
                     return self.expression(scope, proj)
         raise UnknownName(f"Column {col.sql()} could not be traced to a dataset. Qualify it with its table alias.",
-                          column=col.name)
+                          rule="unknown_column", column=col.name)
 
     def expression(self, scope: Scope, node: exp.Expression) -> Lineage:
-        out = EMPTY
+        out = Lineage(frozenset(), frozenset(), not is_plain(node), bare_column(node) is None)
         for col in node.find_all(exp.Column):
             lin = self.column(scope, col)
             out = out | (lin if flows(col, node) else Lineage(lin.all, frozenset()))
+            if isinstance(col.parent, exp.Div) and col.arg_key == "expression" and lin.derived:
+                out = Lineage(out.all, out.values, True, True)  # a ratio over a computed denominator
         return out
 
     def projection(self, scope: Scope, name: str) -> Lineage:
@@ -162,12 +262,13 @@ class _Tracer:
             if isinstance(expr, exp.Union):
                 names = expr.named_selects
                 if name not in names:
-                    raise UnknownName(f"Column {name!r} is not an output of the UNION.", column=name)
+                    raise UnknownName(f"Column {name!r} is not an output of the UNION.", rule="unknown_column", column=name)
                 self.memo[key] = self.position(scope, names.index(name))
             else:
                 matches = [p for p in expr.expressions if p.alias_or_name == name]
                 if not matches:
-                    raise UnknownName(f"Column {name!r} is not an output of the subquery.", column=name)
+                    raise UnknownName(f"Column {name!r} is not an output of the subquery.", rule="unknown_column",
+                                      column=name)
                 self.memo[key] = self.expression(scope, matches[0])
         return self.memo[key]
 
@@ -183,6 +284,7 @@ class _Tracer:
 def resolve(parsed: Parsed, catalog: Catalog) -> Resolved:
     """Qualify the tree against ``catalog`` and trace every column to its catalogue columns."""
     _check_tables(parsed.tree, catalog)
+    _check_direct_identifiers(parsed.tree, catalog)
     tree = _qualify(parsed, catalog)
     scopes = tuple(traverse_scope(tree))
     tracer = _Tracer(catalog)

@@ -5,7 +5,11 @@
   in its WHERE. Because every path to the data goes through a leaf, CTEs, subqueries, self-joins
   and unions cannot get around a filter or a mask.
 - Each result row gets ``count(DISTINCT unit_key)`` per dataset it draws on, traced through
-  derived tables, so disclosure control counts people (or businesses), not rows.
+  derived tables, so disclosure control counts people (or businesses), not rows. A dataset on
+  the right of a LEFT JOIN that matched no one in a row counts as absent (NULL), not as 0.
+- Each aggregate's contributor partition (``partition.py``) gets a unit count per part, so a
+  cell is shown only when every part of its group (e.g. the women and the men behind
+  ``sum(CASE WHEN sex = 'F' THEN 1 ELSE 0 END)``) is safe on its own.
 The SQL that runs is generated from this tree, never taken from the analyst's text.
 """
 
@@ -22,6 +26,7 @@ from trust.catalog.model import Catalog, Dataset
 from trust.errors import NotAllowed
 from trust.sql.describe import Description
 from trust.sql.parse import DIALECT
+from trust.sql.partition import partition
 from trust.sql.shape import OutputColumn
 from trust.sql.validate import position
 
@@ -42,6 +47,9 @@ class Plan:
     unit_columns: tuple[str, ...]
     unit_labels: tuple[str, ...]
     datasets: tuple[str, ...]
+    # Per output column, the unit columns that bear on its cells: the datasets' units and the parts
+    # of its own aggregates' partitions. The minimum over all unit columns of a row is also safe.
+    cell_units: tuple[tuple[str, ...], ...] = ()
 
 
 def _quote(value: str) -> str:
@@ -82,25 +90,38 @@ def leaf_sql(ds: Dataset, obligations: Obligations) -> str:
     return sql
 
 
+@dataclass(frozen=True)
+class _Unit:
+    label: str  # the unit key's name (person_id, employer_id)
+    expr: exp.Expression  # the unit's value in the scope that uses it
+    nullable: bool  # from the right side of a LEFT JOIN: NULL where nothing matched
+
+
+def _left_joined(select: exp.Select) -> set[str]:
+    return {j.this.alias_or_name for j in select.args.get("joins") or [] if j.side.upper() == "LEFT"}
+
+
 class _Units:
     """Threads each dataset's unit key up to the result, through derived tables."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.exposed: dict[int, list[tuple[str, str]]] = {}
+        self.exposed: dict[int, list[tuple[str, str, bool]]] = {}
         self.counter = 0
 
-    def at(self, scope: Scope) -> list[tuple[str, exp.Expression]]:
-        out: list[tuple[str, exp.Expression]] = []
+    def at(self, scope: Scope) -> list[_Unit]:
+        out: list[_Unit] = []
+        nullable = _left_joined(scope.expression) if isinstance(scope.expression, exp.Select) else set()
         for alias, (_, source) in scope.selected_sources.items():
             if isinstance(source, exp.Table):
                 ds = self.catalog.get(f"{source.text('db')}.{source.name}")
-                out.append((ds.unit_key, exp.column(ds.unit_key, table=alias, quoted=True)))
+                out.append(_Unit(ds.unit_key, exp.column(ds.unit_key, table=alias, quoted=True), alias in nullable))
             else:
-                out.extend((label, exp.column(name, table=alias, quoted=True)) for label, name in self.expose(source))
+                out.extend(_Unit(label, exp.column(name, table=alias, quoted=True), inner or alias in nullable)
+                           for label, name, inner in self.expose(source))
         return out
 
-    def expose(self, scope: Scope) -> list[tuple[str, str]]:
+    def expose(self, scope: Scope) -> list[tuple[str, str, bool]]:
         if id(scope) in self.exposed:
             return self.exposed[id(scope)]
         expr = scope.expression
@@ -108,27 +129,31 @@ class _Units:
             if expr.args.get("distinct"):
                 raise self._refuse(expr, "UNION (without ALL) in a subquery hides the people behind each row; use UNION ALL")
             branches = [self.expose(b) for b in scope.set_operation_scopes]
-            labels = [[label for label, _ in b] for b in branches]
+            labels = [[label for label, _, _ in b] for b in branches]
             if any(lab != labels[0] for lab in labels):
-                raise self._refuse(expr, "The branches of this UNION ALL draw on different kinds of units "
-                                   "(people and businesses); disclosure control cannot count them together")
-            names = [name for _, name in branches[0]]
-            for b in branches[1:]:
-                if [name for _, name in b] != names:
-                    raise self._refuse(expr, "The branches of this UNION ALL cannot be traced to their units")
-            result = branches[0]
+                raise self._refuse(expr, "The branches of this UNION ALL draw on different kinds or numbers of units "
+                                   "(people, businesses); disclosure control cannot count them together")
+            # UNION ALL is positional: each branch appends its units in the same order, after the same
+            # number of columns, so the first branch's names name them all.
+            result = [(label, name, any(b[i][2] for b in branches)) for i, (label, name, _) in enumerate(branches[0])]
         else:
-            if expr.args.get("group") or expr.args.get("distinct") or any(
-                True for p in expr.expressions for _ in p.find_all(exp.AggFunc)
-            ):
+            if expr.args.get("group") or any(True for p in expr.expressions for _ in p.find_all(exp.AggFunc)):
                 raise self._refuse(expr, "Disclosure control counts the people behind each cell and cannot through "
-                                   "an aggregated or DISTINCT subquery; aggregate once, in the outermost query")
+                                   "an aggregated subquery; aggregate once, in the outermost query")
+            units = self.at(scope)
+            if expr.args.get("distinct"):
+                projected = {p.unalias().sql(DIALECT) for p in expr.expressions}
+                missing = [u.label for u in units if u.expr.sql(DIALECT) not in projected]
+                if missing:
+                    raise self._refuse(expr, "SELECT DISTINCT in a subquery merges rows of different people; include "
+                                       f"the unit key ({', '.join(sorted(set(missing)))}) in its columns so each person "
+                                       "keeps their own rows")
             result = []
-            for label, unit in self.at(scope):
+            for unit in units:
                 name = f"{_UNIT_PREFIX}{self.counter}"
                 self.counter += 1
-                expr.select(exp.alias_(unit, name, quoted=True), append=True, copy=False)
-                result.append((label, name))
+                expr.select(exp.alias_(unit.expr, name, quoted=True), append=True, copy=False)
+                result.append((unit.label, name, unit.nullable))
         self.exposed[id(scope)] = result
         return result
 
@@ -137,6 +162,40 @@ class _Units:
         pos = position(node)
         where = f" (line {pos[0]}, column {pos[1]})" if pos else ""
         return NotAllowed(message + where + ".", rule="untraceable_units", position=pos)
+
+
+def _units(unit: _Unit, when: exp.Expression | None = None) -> exp.Expression:
+    """count(DISTINCT unit) (over the rows where ``when`` holds); NULL instead of 0 where 0 means
+    "no one from this dataset", so disclosure control skips it rather than counting it as a small cell."""
+    value = unit.expr.copy() if when is None else exp.Case(ifs=[exp.If(this=when, true=unit.expr.copy())])
+    count: exp.Expression = exp.Count(this=exp.Distinct(expressions=[value]))
+    if when is not None or unit.nullable:
+        count = exp.Nullif(this=count, expression=exp.Literal.number(0))
+    return count
+
+
+def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.Expression, set[int]]]:
+    """Unit counts for a result row, each with the output columns it bears on: per dataset (all
+    columns), then per part of each aggregate's partition (the columns holding that aggregate)."""
+    everything = set(range(len(select.expressions)))
+    out = [(u.label, _units(u), everything) for u in units]
+    seen: dict[str, list[tuple[str, exp.Expression, set[int]]]] = {}
+    for j, proj in enumerate(select.expressions):
+        for agg in proj.find_all(exp.AggFunc):
+            part = partition(agg)
+            if part is None:
+                continue
+            key = part.part.sql(DIALECT)
+            if key not in seen:
+                seen[key] = []
+                for k in range(part.parts):
+                    when = exp.EQ(this=exp.paren(part.part.copy(), copy=False), expression=exp.Literal.number(k))
+                    seen[key].extend((f"{u.label} in part {k} of {agg.sql(DIALECT)}", _units(u, when), set())
+                                     for u in units)
+                out.extend(seen[key])
+            for _, _, columns in seen[key]:
+                columns.add(j)
+    return out
 
 
 def _output_names(description: Description) -> list[str]:
@@ -158,32 +217,79 @@ def _output_names(description: Description) -> list[str]:
     return names
 
 
-def rewrite(description: Description, catalog: Catalog, obligations: Obligations) -> Plan:
-    """The SQL to run: obligations applied, companions added, generated from the tree."""
+def _rename_order(tree: exp.Expression, renamed: dict[str, str]) -> None:
+    order = tree.args.get("order")
+    if order is None:
+        return
+    for col in order.find_all(exp.Column):
+        if not col.table and col.name in renamed:
+            col.set("this", exp.to_identifier(renamed[col.name], quoted=True))
+
+
+_WHOLE = exp.DataType.INTEGER_TYPES | {exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL}
+_TEMPORAL = exp.DataType.TEMPORAL_TYPES
+
+
+def _never_fails_on_data(tree: exp.Expression) -> None:
+    """Casts that would fail on a row's value return NULL instead (TRY_CAST), and whole-number or
+    decimal arithmetic runs in floating point, so it cannot overflow: whether a query fails must not
+    depend on the data, or the failure itself would answer a question about a person."""
+    for cast in list(tree.find_all(exp.Cast)):
+        if type(cast) is exp.Cast:
+            cast.replace(exp.TryCast(this=cast.this, to=cast.to))
+    nodes = list(tree.find_all(exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Abs, exp.IntDiv))
+    for node in reversed(nodes):  # innermost first, so outer copies carry the inner casts
+        kind = node.type.this if node.type is not None else None
+        operands = [node.args.get(k) for k in ("this", "expression") if node.args.get(k) is not None]
+        if kind in _WHOLE and not any(o.type is not None and o.type.this in _TEMPORAL for o in operands):
+            for operand in operands:
+                operand.replace(exp.TryCast(this=operand.copy(), to=exp.DataType.build("DOUBLE")))
+
+
+def rewrite(description: Description, catalog: Catalog, obligations: Obligations, *,
+            max_rows: int | None = None) -> Plan:
+    """The SQL to run: obligations applied, companions added, generated from the tree.
+
+    With ``max_rows``, at most ``max_rows + 1`` rows come back, enough for disclosure control to
+    see that a result is too large without the engine materialising all of it.
+    """
     resolved = description.resolved
     units = _Units(catalog)
-    companions = [units.at(scope) for scope in description.output_scopes]
+    companions = [_companions(scope.expression, units.at(scope)) for scope in description.output_scopes]
     width = max(len(c) for c in companions)
-    if width == 0:
+    if not any(companions):
         raise NotAllowed("The query reads no dataset; there is nothing to protect or return.", rule="no_dataset")
-    labels = [label for label, _ in companions[0]] + [""] * (width - len(companions[0]))
+    columns = [f"{UNITS_PREFIX}{i}" for i in range(width)]
+    labels = [label for label, _, _ in companions[0]] + [""] * (width - len(companions[0]))
+    cells: list[set[str]] = [set() for _ in description.output_scopes[0].expression.expressions]
     names = _output_names(description)
+    renamed: dict[str, str] = {}
     for scope, comp in zip(description.output_scopes, companions):
         select = scope.expression
         if scope is description.output_scopes[0]:
             for proj, name in zip(select.expressions, names):
+                if proj.alias_or_name != name:
+                    renamed[proj.alias_or_name] = name
                 proj.replace(exp.alias_(proj.unalias() if isinstance(proj, exp.Alias) else proj, name, quoted=True))
         for i in range(width):
-            value: exp.Expression = (
-                exp.Count(this=exp.Distinct(expressions=[comp[i][1]])) if i < len(comp) else exp.cast(exp.null(), "BIGINT")
-            )
-            select.select(exp.alias_(value, f"{UNITS_PREFIX}{i}", quoted=True), append=True, copy=False)
+            value = comp[i][1] if i < len(comp) else exp.cast(exp.null(), "BIGINT")
+            if i < len(comp):
+                for j in comp[i][2]:
+                    cells[j].add(columns[i])
+            select.select(exp.alias_(value, columns[i], quoted=True), append=True, copy=False)
+    _rename_order(resolved.tree, renamed)
+    _never_fails_on_data(resolved.tree)
     for table in list(resolved.tree.find_all(exp.Table)):
         if not table.text("db"):
             continue
         ds = catalog.get(f"{table.text('db')}.{table.name}")
         leaf = sqlglot.parse_one(leaf_sql(ds, obligations), read=DIALECT)
         table.replace(exp.Subquery(this=leaf, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name, quoted=True))))
+    if max_rows is not None:
+        limit = resolved.tree.args.get("limit")
+        current = int(limit.expression.name) if limit is not None else None
+        if current is None or current > max_rows + 1:
+            resolved.tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows + 1)))
     outputs = tuple(
         OutputColumn(name=n, kind=o.kind, function=o.function, lineage=o.lineage)
         for n, o in zip(names, description.shape.outputs)
@@ -191,9 +297,10 @@ def rewrite(description: Description, catalog: Catalog, obligations: Obligations
     return Plan(
         sql=resolved.tree.sql(dialect=DIALECT),
         outputs=outputs,
-        unit_columns=tuple(f"{UNITS_PREFIX}{i}" for i in range(width)),
+        unit_columns=tuple(columns),
         unit_labels=tuple(labels),
         datasets=resolved.datasets,
+        cell_units=tuple(tuple(c for c in columns if c in cell) for cell in cells),
     )
 
 

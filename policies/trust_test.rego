@@ -1,0 +1,34 @@
+# Unit tests for the composed decision (policies/trust.rego). Run: trust policy test
+package tests.trust
+
+import rego.v1
+
+import data.tests.fixtures as fx
+
+test_default_disclosure if {
+	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims"]))
+	d.obligations.disclosure == {"min_units": 10, "dominance": {"n": 2, "k": 0.9}, "p_percent": 0.1, "rounding_base": 0}
+}
+
+test_strictest_dominance_across_departments if {
+	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims", "desnz.businesses"]))
+	d.obligations.disclosure.dominance == {"n": 2, "k": 0.85}
+}
+
+test_dataset_threshold_applies_to_queries_touching_it if {
+	d := fx.decide(fx.ana, "demo-health-research", fx.query(["dwp.pip_awards", "dwp.uc_claims"]))
+	d.allow
+	d.obligations.disclosure.min_units == 20
+}
+
+test_fired_names_each_obligation_rule if {
+	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims", "hmrc.paye_employments"]))
+	fired := {f.rule | some f in d.fired}
+	{"dwp.opt_out", "dwp.date_of_birth_year", "hmrc.top_code", "disclosure.defaults", "disclosure.departments.HMRC"} == fired
+}
+
+test_one_department_denial_refuses_the_whole_query if {
+	d := fx.decide(fx.ana, "demo-skills-earnings", fx.query(["dfe.learners", "hmrc.paye_employments"]))
+	not d.allow
+	fx.rules(d) == {"dfe.legal_gateway"}
+}

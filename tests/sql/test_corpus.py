@@ -1,0 +1,213 @@
+"""The adversarial corpus and the control queries, end to end against the real department servers.
+
+Every adversarial case (tests/sql/corpus/<category>.yaml) is either refused with the rule it names,
+or comes back with no visible cell drawn from fewer units than the policy's threshold and no
+identifier-like value anywhere. Every control query (corpus/control.yaml) is allowed and matches a
+direct DuckDB computation over the same Parquet files, with the decision's row filters and
+column masks applied, cell for cell (suppressed cells excepted).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlglot
+from corpus_cases import CATEGORIES, Case, Control, load_cases, load_controls
+
+from trust.catalog import load_catalog
+from trust.config import REPO_ROOT
+from trust.demo.environment import configure_home, seed_users
+from trust.errors import TrustError
+from trust.service import Trust
+
+CASES = load_cases()
+CONTROLS = load_controls()
+TIMEOUT_S = 5.0
+IDENTIFIER_LIKE = (
+    re.compile(r"^p[0-9a-f]{15}$"),  # person_id
+    re.compile(r"^E9?\d{7}$"),  # employer_id
+    re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$"),  # NINO
+)
+
+
+@pytest.fixture(scope="module")
+def corpus_trust(departments, tmp_path_factory: pytest.TempPathFactory) -> Trust:
+    """One trust for the module: the corpus only reads, and queries are independent."""
+    home = tmp_path_factory.mktemp("corpus-home")
+    configure_home(home, departments.endpoints, query_timeout_s=TIMEOUT_S)
+    trust = Trust.open(home)
+    seed_users(trust)
+    return trust
+
+
+def _outcome(trust: Trust, case: Case | Control) -> Any:
+    return trust.session(case.user, case.project).sql(case.sql)
+
+
+def _rule(exc: TrustError) -> str:
+    return exc.context.get("rule") or type(exc).__name__
+
+
+def _visible_values(out: Any) -> list[Any]:
+    return [v for col in out.table.columns for v in col.to_pylist()]
+
+
+def _check_safe(out: Any, case: Case, data: duckdb.DuckDBPyConnection) -> None:
+    threshold = out.decision["obligations"]["disclosure"]["min_units"]
+    cells = list(out.report.cells)
+    small = [c for c in cells if c.status.value == "ok" and (c.units is None or c.units < threshold)]
+    assert not small, f"{case.id}: cells shown with fewer than {threshold} units: {small[:3]}"
+    for value in _visible_values(out):
+        assert not any(p.match(str(value)) for p in IDENTIFIER_LIKE), f"{case.id}: identifier-like value {value!r}"
+    if case.suppressed:
+        assert any(c.status.value != "ok" for c in cells), f"{case.id}: expected at least one suppressed cell"
+    if case.truth:
+        aggregate = {c.column for c in cells}
+        keys = [n for n in out.table.column_names if n not in aggregate]
+        truth = {tuple(_number(v) for v in r[:-1]): r[-1] for r in data.execute(case.truth).fetchall()}
+        rows = out.table.to_pylist()
+        checked = 0
+        for cell in cells:
+            if cell.status.value != "ok":
+                continue
+            key = tuple(_number(rows[cell.row][k]) for k in keys)
+            assert truth[key] >= threshold, f"{case.id}: row {key} shown but only {truth[key]} units are behind it"
+            checked += 1
+        assert checked or case.suppressed, f"{case.id}: the truth check compared nothing"
+
+
+_LOCAL: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
+def _local(data_dir: Path, decision: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """Views named like the datasets over the local Parquet files, with the decision's obligations."""
+    obligations = decision.get("obligations", {})
+    key = json.dumps([str(data_dir), obligations.get("row_filters"), obligations.get("column_masks")], sort_keys=True)
+    if key in _LOCAL:
+        return _LOCAL[key]
+    con = _LOCAL[key] = duckdb.connect()
+    for ds in load_catalog(REPO_ROOT / "catalog"):
+        folder = data_dir / ds.schema_name / ds.table_name
+        if not folder.exists():
+            continue
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ds.schema_name}")
+        masks = {m["column"]: m["expression"] for m in obligations.get("column_masks", []) if m["dataset"] == ds.id}
+        cols = ", ".join(f"{masks[c.name]} AS {c.name}" if c.name in masks else c.name for c in ds.columns)
+        filters = [f["expression"] for f in obligations.get("row_filters", []) if f["dataset"] == ds.id]
+        where = " WHERE " + " AND ".join(f"({f})" for f in filters) if filters else ""
+        con.execute(f"CREATE VIEW {ds.id} AS SELECT {cols} FROM read_parquet('{folder}/*.parquet'){where}")
+    return con
+
+
+def _number(value: Any) -> Any:
+    return float(value) if isinstance(value, (Decimal, int, float)) and not isinstance(value, bool) else value
+
+
+def _same(got: Any, want: Any) -> bool:
+    got, want = _number(got), _number(want)
+    if isinstance(got, float) and isinstance(want, float):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9) or (math.isnan(got) and math.isnan(want))
+    return got == want
+
+
+def _check_executed(out: Any, trust: Trust, case: Case | Control) -> None:
+    """The SQL that ran is the SQL generated from the checked tree: the same text the gatekeeper's
+    plan holds, a fixed point of sqlglot's reader and writer, free of the analyst's comments, and
+    reading nothing but the catalogue's own files."""
+    checked = trust.check(case.user, case.project, case.sql)
+    assert out.executed_sql == checked.plan.sql
+    tree = sqlglot.parse_one(out.executed_sql, read="duckdb")
+    assert tree.sql(dialect="duckdb") == out.executed_sql
+    assert "--" not in out.executed_sql and "/*" not in out.executed_sql
+    files = {f.url for ds in trust.catalog for f in ds.files}
+    for table in tree.find_all(sqlglot.exp.Table):
+        if isinstance(table.this, sqlglot.exp.Identifier):
+            continue  # a CTE reference
+        reader = table.this
+        name = reader.name if isinstance(reader, sqlglot.exp.Anonymous) else reader.sql_name()
+        assert name.upper() == "READ_PARQUET", f"{case.id}: reads {reader.sql('duckdb')}"
+        urls = {u.name for u in table.this.find_all(sqlglot.exp.Literal) if u.is_string}
+        assert urls and urls <= files, f"{case.id}: reads files outside the catalogue: {urls - files}"
+
+
+# -- the corpus itself ------------------------------------------------------------------------------
+
+def test_corpus_is_large_and_covers_every_category() -> None:
+    counts = collections.Counter(c.category for c in CASES)
+    assert len(CASES) >= 200, f"only {len(CASES)} adversarial cases"
+    assert len(CONTROLS) >= 30, f"only {len(CONTROLS)} control queries"
+    thin = {cat: counts.get(cat, 0) for cat in CATEGORIES if counts.get(cat, 0) < 5}
+    assert not thin, f"categories with fewer than 5 cases: {thin}"
+    parsed = [c.id for c in CASES if c.expect == "safe" and sqlglot.parse_one(c.sql, read="duckdb") is None]
+    assert not parsed
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_adversarial_case(case: Case, corpus_trust: Trust, data_dir: Path) -> None:
+    try:
+        out = _outcome(corpus_trust, case)
+    except TrustError as exc:
+        assert case.expect == "refused", f"{case.id} was refused ({_rule(exc)}: {exc}) but should be safe"
+        assert _rule(exc) in case.rules, f"{case.id}: refused by {_rule(exc)} ({exc}), expected {case.rules}"
+        assert "\n" not in str(exc) and "Traceback" not in str(exc)
+        for value_like in IDENTIFIER_LIKE:
+            assert not any(value_like.match(word.strip("'\".,()")) for word in str(exc).split()), str(exc)
+        return
+    assert case.expect == "safe", f"{case.id} was allowed but should be refused by {case.rules}"
+    _check_safe(out, case, _local(data_dir, dict(out.decision)))
+    _check_executed(out, corpus_trust, case)
+
+
+@pytest.mark.parametrize("control", CONTROLS, ids=[c.id for c in CONTROLS])
+def test_control_query_is_allowed_and_correct(control: Control, corpus_trust: Trust, data_dir: Path) -> None:
+    try:
+        out = _outcome(corpus_trust, control)
+    except TrustError as exc:
+        pytest.fail(f"control {control.id} was refused: {_rule(exc)}: {exc}")
+    _check_executed(out, corpus_trust, control)
+    con = _local(data_dir, dict(out.decision))
+    expected = con.execute(control.direct or control.sql).fetchall()
+    rows = out.table.to_pylist()
+    names = out.table.column_names
+    assert len(rows) == len(expected), f"{control.id}: {len(rows)} rows, direct computation has {len(expected)}"
+    aggregate = {c.column for c in out.report.cells}
+    key_columns = [i for i, n in enumerate(names) if n not in aggregate]
+    by_key: dict[tuple[Any, ...], list[tuple[Any, ...]]] = collections.defaultdict(list)
+    for row in expected:
+        by_key[tuple(_number(row[i]) for i in key_columns)].append(row)
+    suppressed = {(c.row, c.column) for c in out.report.cells if c.status.value != "ok"}
+    shown = 0
+    for r, row in enumerate(rows):
+        values = [row[n] for n in names]
+        key = tuple(_number(values[i]) for i in key_columns)
+        assert by_key.get(key), f"{control.id}: row {key} is not in the direct computation"
+        want = by_key[key].pop()
+        for i, name in enumerate(names):
+            if (r, name) in suppressed:
+                assert values[i] is None
+                continue
+            shown += 1
+            assert _same(values[i], want[i]), f"{control.id}: row {key} column {name}: {values[i]!r} != {want[i]!r}"
+    assert shown > 0, f"{control.id}: every cell was suppressed, so nothing was compared"
+
+
+@pytest.mark.xfail(strict=True, reason="known leak, for disclosure control (trust/sdc): a row whose every cell is "
+                   "suppressed still shows its group keys, so its presence answers a question about a small group")
+def test_fully_suppressed_rows_do_not_show_their_group_keys(corpus_trust: Trust) -> None:
+    session = corpus_trust.session("ana", "demo-employment-support")
+    # The row is there only if someone in the Isles of Scilly (3 claimants) gets more than 5 a month; with
+    # other amounts, its presence or absence would bracket what they get.
+    out = session.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims "
+                      "WHERE la_code = 'E06000053' AND award_amount > 5 GROUP BY la_code")
+    suppressed_rows = {c.row for c in out.report.cells if c.status.value != "ok"}
+    assert suppressed_rows, "the cell was not even suppressed"
+    keys = out.table.column("la_code").to_pylist()
+    assert all(keys[r] is None for r in suppressed_rows), f"group keys of suppressed rows are visible: {keys}"

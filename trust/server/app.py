@@ -1,0 +1,250 @@
+"""The trust's HTTP API (FastAPI), over the same service layer the embedded session uses.
+
+Every request, including one for a path that does not exist, must carry a valid bearer token;
+the middleware authenticates before routing. Errors are the ``TrustError`` the service raised,
+as JSON with its status; anything else is logged with a reference and answered with only that
+reference. Queries run on their own thread pool (``jobs``), so health, catalogue and output
+requests stay quick while long queries run.
+
+    GET  /v1/health                   the server and its queue
+    GET  /v1/me                       who the token belongs to, and their projects
+    GET  /v1/catalog[?project=]       datasets, columns, roles, and which of my projects may use each
+    GET  /v1/catalog/{dataset}        one dataset
+    POST /v1/queries[?wait=s]         {sql, project}: 200 with the output, or 202 with progress
+    GET  /v1/queries/{id}[?wait=s]    poll a query: 200 output, 202 progress, or its error
+    GET  /v1/outputs[?project=]       my projects' outputs, newest first
+    GET  /v1/outputs/{id}             one output: Arrow IPC (Accept: application/vnd.apache.arrow.stream) or JSON
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trust.errors import TrustError, UnknownName
+from trust.outputs.output import Output
+from trust.server import wire
+from trust.server.jobs import QueryJob, QueryJobs
+from trust.service import Trust, User
+
+log = logging.getLogger("trust.server")
+API_VERSION = "1"
+MAX_BODY_BYTES = 1_000_000
+MAX_WAIT_S = 10.0
+
+
+class QueryRequest(BaseModel):
+    sql: str = Field(min_length=1, max_length=1_000_000)
+    project: str = Field(min_length=1, max_length=200)
+
+
+def _problem(status: int, code: str, message: str, **context: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "type": "TrustError", "message": message, **context}, status_code=status)
+
+
+def _internal(exc: BaseException, where: str) -> JSONResponse:
+    ref = secrets.token_hex(4)
+    log.error("internal error %s in %s", ref, where, exc_info=exc)
+    return _problem(500, "internal_error", f"The trust hit an internal error; it has been logged (reference {ref}).",
+                    reference=ref)
+
+
+def trust_error_response(exc: TrustError, where: str) -> JSONResponse:
+    if exc.http_status >= 500 and exc.code == "configuration_error":
+        return _internal(exc, where)  # its message names files and credentials: operators only
+    return JSONResponse(wire.error_body(exc), status_code=exc.http_status)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _wants_arrow(request: Request) -> bool:
+    return wire.ARROW_STREAM in request.headers.get("accept", "") or request.query_params.get("format") == "arrow"
+
+
+def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
+    jobs = QueryJobs(trust, workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Read the departments' footers now rather than on the first query; a department that is
+        # down must not stop the server starting, so failures are only logged (and retried on use).
+        threading.Thread(target=_warm_catalog, args=(trust,), name="trust-catalog", daemon=True).start()
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(title="Labour Market Data Trust", version=API_VERSION, docs_url=None, redoc_url=None,
+                  openapi_url="/v1/openapi.json", lifespan=lifespan)
+    app.state.trust, app.state.jobs = trust, jobs
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        try:
+            length = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            length = MAX_BODY_BYTES + 1
+        if length > MAX_BODY_BYTES:
+            return _problem(413, "too_large", f"The request body is over {MAX_BODY_BYTES:,} bytes.")
+        try:
+            user = await run_in_threadpool(trust.authenticate, _bearer(request))
+        except TrustError as exc:
+            log.warning("refused %s %s from %s: %s", request.method, request.url.path,
+                        request.client.host if request.client else "?", exc.code)
+            response: Response = trust_error_response(exc, "authenticate")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="trust"'
+            return response
+        except Exception as exc:  # noqa: BLE001 - the answer must not leak what went wrong
+            return _internal(exc, "authenticate")
+        request.state.user = user
+        response = await call_next(request)
+        log.info("%s %s %s user=%s %.3fs", request.method, request.url.path, response.status_code, user.name,
+                 time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(TrustError)
+    async def on_trust_error(request: Request, exc: TrustError) -> JSONResponse:
+        return trust_error_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = sorted({".".join(str(p) for p in e.get("loc", ()) if p != "body") for e in exc.errors()})
+        return _problem(400, "bad_request", f"The request is malformed; check {', '.join(fields) or 'its body'}.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _problem(exc.status_code, code, f"{request.method} {request.url.path} is not part of the trust's API.")
+
+    @app.exception_handler(Exception)
+    async def on_internal(request: Request, exc: Exception) -> JSONResponse:
+        return _internal(exc, request.url.path)
+
+    def me(request: Request) -> User:
+        return request.state.user  # type: ignore[no-any-return]
+
+    # -- read-only ---------------------------------------------------------------------------
+    @app.get("/v1/health")
+    def health(request: Request) -> dict[str, Any]:
+        return {"status": "ok", "api": API_VERSION, "user": me(request).name, "queries": jobs.counts(),
+                "query_timeout_s": trust.config.query_timeout_s, "workers": workers}
+
+    @app.get("/v1/me")
+    def whoami(request: Request) -> dict[str, Any]:
+        user = me(request)
+        projects = trust.member_projects(user.name)
+        return {"user": user.name, "roles": list(user.roles), "organisation": user.organisation,
+                "projects": [_project_json(p) for p in projects.values()]}
+
+    @app.get("/v1/catalog")
+    def catalog(request: Request, project: str | None = None, search: str | None = None) -> dict[str, Any]:
+        entries = trust.catalog_for(me(request).name, project)
+        if search:
+            t = search.lower()
+            entries = [(ds, p) for ds, p in entries if t in ds.id or t in ds.title.lower() or t in ds.description.lower()
+                       or any(t in c.name or t in c.description.lower() for c in ds.columns)]
+        return {"project": project, "datasets": [_dataset_json(ds, p) for ds, p in entries]}
+
+    @app.get("/v1/catalog/{dataset_id}")
+    def dataset(request: Request, dataset_id: str, project: str | None = None) -> dict[str, Any]:
+        for ds, usable in trust.catalog_for(me(request).name, project):
+            if ds.id == dataset_id.lower():
+                return _dataset_json(ds, usable)
+        trust.catalog.get(dataset_id)  # raises UnknownName with "did you mean"
+        raise UnknownName(f"No dataset {dataset_id!r} in the catalogue.", dataset=dataset_id)
+
+    @app.get("/v1/outputs")
+    def outputs(request: Request, project: str | None = None) -> dict[str, Any]:
+        return {"outputs": [s.to_json() for s in trust.outputs_for(me(request).name, project)]}
+
+    @app.get("/v1/outputs/{output_id}")
+    def output(request: Request, output_id: str) -> Response:
+        return _output_response(request, trust, trust.output(me(request).name, output_id))
+
+    # -- queries -----------------------------------------------------------------------------
+    @app.post("/v1/queries")
+    async def submit(request: Request, body: QueryRequest, wait: float = 2.0) -> Response:
+        key = request.headers.get("idempotency-key")
+        job = jobs.submit(me(request).name, body.project, body.sql, key[:200] if key else None)
+        return await _answer(request, trust, job, wait)
+
+    @app.get("/v1/queries/{job_id}")
+    async def poll(request: Request, job_id: str, wait: float = 2.0) -> Response:
+        return await _answer(request, trust, jobs.get(me(request).name, job_id), wait)
+
+    return app
+
+
+async def _answer(request: Request, trust: Trust, job: QueryJob, wait: float) -> Response:
+    """The output if the job finishes within ``wait`` seconds, else 202 with its progress."""
+    future = asyncio.wrap_future(job.future)
+    await asyncio.wait({future}, timeout=min(max(wait, 0.0), MAX_WAIT_S))
+    if not future.done():
+        return JSONResponse(job.progress(), status_code=202, headers={"Location": f"/v1/queries/{job.id}"})
+    exc = future.exception()
+    if isinstance(exc, TrustError):
+        return trust_error_response(exc, f"query {job.id}")
+    if exc is not None:
+        return _internal(exc, f"query {job.id}")
+    return await run_in_threadpool(_output_response, request, trust, future.result(), job.id)
+
+
+def _output_response(request: Request, trust: Trust, out: Output, job_id: str | None = None) -> Response:
+    meta = wire.output_meta(out, _datasets_read(trust, out))
+    if job_id:
+        meta["query"] = job_id
+    headers = {"X-Trust-Output": out.id}
+    if _wants_arrow(request):
+        return Response(wire.output_to_arrow(out, meta), media_type=wire.ARROW_STREAM, headers=headers)
+    if out.table.num_rows > wire.JSON_MAX_ROWS:
+        return _problem(406, "too_large_for_json",
+                        f"Output {out.id} has {out.table.num_rows:,} rows; JSON is for up to {wire.JSON_MAX_ROWS:,}. "
+                        f"Ask for Arrow (Accept: {wire.ARROW_STREAM}).", output=out.id)
+    return JSONResponse(wire.output_to_json(out, meta), headers=headers)
+
+
+def _datasets_read(trust: Trust, out: Output) -> dict[str, dict[str, Any]]:
+    read = {}
+    for ds in trust.catalog:
+        if ds.id in out.fingerprints:
+            read[ds.id] = {"department": ds.department, "title": ds.title, "rows": ds.row_count}
+    return read
+
+
+def _project_json(p: dict[str, Any]) -> dict[str, Any]:
+    return {k: p.get(k) for k in ("id", "title", "purpose", "legal_gateway", "datasets", "expires")}
+
+
+def _dataset_json(ds: Any, usable_by: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "id": ds.id, "department": ds.department, "title": ds.title, "description": ds.description,
+        "flags": list(ds.flags), "unit_key": ds.unit_key,
+        "rows": ds.row_count if ds.files else None, "size_bytes": ds.size_bytes if ds.files else None,
+        "fingerprint": ds.fingerprint[:16] if ds.files else None,
+        "usable_by": list(usable_by),
+        "columns": [{"name": c.name, "type": c.type, "role": c.role.value, "description": c.description,
+                     "unit": c.unit, "flags": list(c.flags)} for c in ds.columns],
+    }
+
+
+def _warm_catalog(trust: Trust) -> None:
+    try:
+        trust.catalog  # noqa: B018 - the property registers the catalogue once
+    except Exception:  # noqa: BLE001
+        log.warning("could not read the catalogue at start; will retry on first use", exc_info=True)

@@ -1,0 +1,118 @@
+"""Queries as jobs on a thread pool, so the server answers other requests while one runs.
+
+A client submits SQL and waits a little; if the query is not done it gets the job's state and
+polls (each poll is idempotent and may be retried). A resubmission with the same idempotency key
+from the same user joins the existing job instead of running the query twice. The engine's own
+timer interrupts a query past ``query_timeout_s``; the job then fails with ``QueryTimeout``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from trust.errors import UnknownName
+from trust.outputs.output import Output
+from trust.service import Trust
+
+log = logging.getLogger("trust.server")
+KEEP_FINISHED_S = 900.0  # finished jobs answer polls this long, then are forgotten
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass
+class QueryJob:
+    id: str
+    user: str
+    project: str
+    sql: str
+    key: str | None
+    timeout_s: float
+    future: Future[Output] = field(default_factory=Future)  # replaced by the pool's on submit
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def state(self) -> JobState:
+        if not self.future.done():
+            return JobState.RUNNING if self.started is not None else JobState.QUEUED
+        return JobState.FAILED if self.future.exception() is not None else JobState.DONE
+
+    def progress(self) -> dict[str, Any]:
+        now = self.finished or time.monotonic()
+        return {
+            "query": self.id,
+            "state": self.state.value,
+            "project": self.project,
+            "elapsed_s": round(now - self.submitted, 2),
+            "running_s": round(now - self.started, 2) if self.started is not None else 0.0,
+            "timeout_s": self.timeout_s,
+        }
+
+
+class QueryJobs:
+    def __init__(self, trust: Trust, workers: int) -> None:
+        self.trust = trust
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trust-query")
+        self._jobs: dict[str, QueryJob] = {}
+        self._by_key: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, user: str, project: str, sql: str, key: str | None = None) -> QueryJob:
+        with self._lock:
+            self._prune()
+            if key is not None and (user, key) in self._by_key:
+                return self._jobs[self._by_key[(user, key)]]
+            job = QueryJob(id="q-" + secrets.token_hex(8), user=user, project=project, sql=sql, key=key,
+                           timeout_s=float(self.trust.config.query_timeout_s))
+            job.future = self.executor.submit(self._run, job)
+            self._jobs[job.id] = job
+            if key is not None:
+                self._by_key[(user, key)] = job.id
+        return job
+
+    def get(self, user: str, job_id: str) -> QueryJob:
+        """The caller's own job; someone else's is reported exactly like one that does not exist."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or job.user != user:
+            raise UnknownName(f"No query {job_id!r} of yours is known to the server; finished queries are kept "
+                              f"for {KEEP_FINISHED_S / 60:g} minutes, their outputs for good (GET /v1/outputs).",
+                              query=job_id)
+        return job
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            states = [j.state.value for j in self._jobs.values()]
+        return {s.value: states.count(s.value) for s in (JobState.QUEUED, JobState.RUNNING)}
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, job: QueryJob) -> Output:
+        job.started = time.monotonic()
+        try:
+            return self.trust.run(job.user, job.project, job.sql)
+        finally:
+            job.finished = time.monotonic()
+            log.info("query %s user=%s project=%s %.2fs", job.id, job.user, job.project, job.finished - job.started)
+
+    def _prune(self) -> None:
+        cutoff = time.monotonic() - KEEP_FINISHED_S
+        for job_id in [j.id for j in self._jobs.values() if j.finished is not None and j.finished < cutoff]:
+            job = self._jobs.pop(job_id)
+            if job.key is not None:
+                self._by_key.pop((job.user, job.key), None)

@@ -1,0 +1,390 @@
+"""Companion statistics for disclosure control, computed by the same query as the result.
+
+Each output SELECT (each branch of a UNION ALL) is turned into a two-level aggregation that
+reads the data once::
+
+    SELECT <the analyst's columns, re-aggregated>, <companions>
+    FROM (SELECT <group keys>, <unit> AS __sdc_u, <per-unit partial aggregates>
+          FROM <the analyst's FROM and joins> WHERE <the analyst's WHERE>
+          GROUP BY <group keys>, <unit>) AS __sdc_units
+    GROUP BY <group keys>
+
+The inner level holds one row per unit (person or business) per cell, so one person's many
+rows count once. The outer level re-aggregates the partials into exactly the analyst's values
+(``count`` is the sum of per-unit counts, ``avg`` is sum over count, ``median`` and
+``count(DISTINCT x)`` go through per-unit lists) and adds, per magnitude aggregate, the largest
+per-unit contributions (``max(x, n)``), the total and whether any unit's contribution is
+negative; per ``min``/``max`` the most extreme per-unit values; per row the UNION ALL branch
+it came from and the hashes of its units (the population fingerprint for differencing).
+
+``rewrite`` calls ``add_companions`` once, after its own ``count(DISTINCT unit)`` columns are
+in place; the ``Companions`` it returns tells ``trust.sdc.protect`` which hidden column holds
+what. When a construct cannot be re-aggregated, the SELECT is left as it was and its magnitude
+cells go to review instead (``single_scan`` is then False): never a wrong number, never a
+silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from trust.sql.describe import Description
+from trust.sql.parse import DIALECT
+
+PREFIX = "__sdc_"
+DEFAULT_DEPTH = 10  # largest contributions kept per cell: covers dominance n and min_units up to 10
+CANARY = "labour-market-data-trust/population-v1"  # hashed by the engine: fingerprints compare only within one hash
+MAGNITUDE = {"sum", "avg"}
+EXTREME = {"min", "max"}
+_INNER = f"{PREFIX}units"
+_UNIT = f"{PREFIX}u"
+
+
+class Unavailable(Exception):
+    """This SELECT cannot be re-aggregated per unit; its magnitude cells go to review."""
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """The per-unit figures behind one aggregate of one output column."""
+
+    output: str  # the output column's name
+    position: int  # its position in the result
+    function: str  # sum | avg | min | max
+    top: str  # LIST column: sum/avg: largest per-unit contributions, largest first; min/max: most extreme per-unit values
+    total: str | None  # sum/avg: the underlying sum
+    negative: str | None  # sum/avg: whether any unit's contribution is negative
+    contributors: str | None = None  # sum/avg: units whose contribution is not zero
+
+
+@dataclass(frozen=True)
+class Companions:
+    unit_label: str  # the unit contributions are measured in (person_id, employer_id)
+    contributions: tuple[Contribution, ...]
+    branch: str  # which UNION ALL branch each row came from (0 without a UNION)
+    totals: tuple[tuple[bool, ...], ...]  # per branch, per output column: a constant there (a total row's label)
+    population: str  # LIST of the (64-bit) hashes of each row's units, for differencing
+    canary: str  # the engine's hash of CANARY: fingerprints compare only when it matches
+    depth: int
+    single_scan: bool  # every branch was re-aggregated in one pass
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        cols = [self.branch, self.population, self.canary]
+        for c in self.contributions:
+            cols += [n for n in (c.top, c.total, c.negative, c.contributors) if n]
+        return tuple(cols)
+
+
+@dataclass
+class _Slot:
+    position: int
+    index: int  # the n-th magnitude or extreme aggregate in the column
+    function: str
+    columns: dict[str, str]
+
+
+def _function(agg: exp.Expression) -> str | None:
+    return {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max"}.get(type(agg))
+
+
+def _measured(proj: exp.Expression) -> list[exp.AggFunc]:
+    return [a for a in proj.find_all(exp.AggFunc) if _function(a) in MAGNITUDE | EXTREME]
+
+
+def _sql(node: exp.Expression) -> str:
+    return node.sql(DIALECT)
+
+
+def _parse(text: str) -> exp.Expression:
+    return sqlglot.parse_one(text, read=DIALECT)
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(name, table=_INNER, quoted=True)
+
+
+def _unit_or_null(node: exp.Expression | None, unit: str) -> bool:
+    """True when every non-NULL value of ``node`` is the unit itself (``u`` or ``CASE WHEN c THEN u END``)."""
+    if node is None or isinstance(node, exp.Null):
+        return True
+    node = node.unnest()
+    if _sql(node) == unit:
+        return True
+    if isinstance(node, exp.Case) and node.args.get("this") is None:
+        values = [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
+        return all(_unit_or_null(v, unit) for v in values)
+    if isinstance(node, exp.If):
+        return _unit_or_null(node.args.get("true"), unit) and _unit_or_null(node.args.get("false"), unit)
+    return False
+
+
+def _present(node: exp.Expression | None, unit: str) -> str:
+    """For a ``_unit_or_null`` expression: when it is not NULL, given the unit is not (a boolean SQL text)."""
+    if node is None or isinstance(node, exp.Null):
+        return "FALSE"
+    node = node.unnest()
+    if _sql(node) == unit:
+        return "TRUE"
+    if isinstance(node, exp.Case):
+        whens = " ".join(f"WHEN {_sql(i.this)} THEN {_present(i.args.get('true'), unit)}" for i in node.args["ifs"])
+        return f"CASE {whens} ELSE {_present(node.args.get('default'), unit)} END"
+    return f"CASE WHEN {_sql(node.this)} THEN {_present(node.args.get('true'), unit)} " \
+           f"ELSE {_present(node.args.get('false'), unit)} END"
+
+
+class _Branch:
+    """Builds the two levels of one output SELECT."""
+
+    def __init__(self, select: exp.Select, unit: exp.Expression) -> None:
+        self.select = select
+        self.unit = unit
+        self.unit_sql = _sql(unit)
+        self.partials: list[exp.Expression] = []
+        self.seen: dict[str, str] = {}
+        self.keys: list[exp.Expression] = self._keys()
+
+    def _keys(self) -> list[exp.Expression]:
+        group = self.select.args.get("group")
+        if group is None:
+            return []
+        if any(group.args.get(k) for k in ("rollup", "cube", "grouping_sets", "totals")) or any(
+            isinstance(e, (exp.Rollup, exp.Cube, exp.GroupingSets)) for e in group.expressions
+        ):
+            raise Unavailable("ROLLUP, CUBE and GROUPING SETS")
+        if group.args.get("all"):
+            return [p.unalias() for p in self.select.expressions if not any(True for _ in p.find_all(exp.AggFunc))]
+        return list(group.expressions)
+
+    def partial(self, node: exp.Expression) -> exp.Column:
+        """A per-unit aggregate in the inner level (the same one once, however often it is needed)."""
+        key = _sql(node)
+        if key not in self.seen:
+            self.seen[key] = f"{PREFIX}a{len(self.partials)}"
+            self.partials.append(exp.alias_(node, self.seen[key], quoted=True))
+        return _col(self.seen[key])
+
+    def combine(self, agg: exp.AggFunc) -> exp.Expression:
+        """The outer expression that gives ``agg``'s value from per-unit partials."""
+        arg = agg.this
+        distinct = isinstance(arg, exp.Distinct)
+        if distinct:
+            if len(arg.expressions) != 1:
+                raise Unavailable("an aggregate over several DISTINCT expressions")
+            arg = arg.expressions[0]
+        a = arg.copy() if arg is not None else None
+        if isinstance(agg, exp.Count):
+            if distinct and a is not None and _sql(a.unnest()) == self.unit_sql:
+                return _parse(f"COUNT({_sql(_col(_UNIT))})")  # one inner row per unit: count them
+            if distinct and not _unit_or_null(a, self.unit_sql):
+                p = self.partial(_parse(f"LIST(DISTINCT {_sql(a)})"))
+                return _parse(f"CAST(COALESCE(LENGTH(LIST_DISTINCT(FLATTEN(LIST({_sql(p)})))), 0) AS BIGINT)")
+            if distinct:  # CASE WHEN c THEN unit END: the units with a row where c holds
+                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self.unit_sql)} THEN 1 ELSE 0 END)"))
+                unit = _sql(_col(_UNIT))
+                return _parse(f"CAST(COALESCE(SUM({_sql(p)}) FILTER (WHERE {unit} IS NOT NULL), 0) AS BIGINT)")
+            p = self.partial(agg.copy())
+            return _parse(f"CAST(COALESCE(SUM({_sql(p)}), 0) AS BIGINT)")
+        if a is None:
+            raise Unavailable(f"{agg.key}() without an argument")
+        if isinstance(agg, (exp.Sum, exp.Avg)) and distinct:
+            p = self.partial(_parse(f"LIST(DISTINCT {_sql(a)})"))
+            fn = "LIST_SUM" if isinstance(agg, exp.Sum) else "LIST_AVG"
+            return _parse(f"{fn}(LIST_DISTINCT(FLATTEN(LIST({_sql(p)}))))")
+        if isinstance(agg, exp.Sum):
+            return _parse(f"SUM({_sql(self.partial(exp.Sum(this=a)))})")
+        if isinstance(agg, exp.Avg):
+            s = self.partial(exp.Sum(this=a))
+            n = self.partial(exp.Count(this=a.copy()))
+            return _parse(f"CAST(SUM({_sql(s)}) AS DOUBLE) / NULLIF(SUM({_sql(n)}), 0)")
+        if isinstance(agg, (exp.Min, exp.Max)) and not agg.expressions:
+            fn = "MIN" if isinstance(agg, exp.Min) else "MAX"
+            return _parse(f"{fn}({_sql(self.partial(type(agg)(this=a)))})")
+        holistic = {exp.Median: ("median", None), exp.Quantile: ("quantile_disc", "quantile"),
+                    exp.PercentileCont: ("quantile_cont", "expression"), exp.PercentileDisc: ("quantile_disc", "expression")}
+        if type(agg) in holistic and not distinct:
+            name, q = holistic[type(agg)]
+            p = self.partial(_parse(f"LIST({_sql(a)})"))
+            extra = f", {_sql(agg.args[q])}" if q and agg.args.get(q) is not None else ""
+            return _parse(f"LIST_AGGREGATE(FLATTEN(LIST({_sql(p)})), '{name}'{extra})")
+        raise Unavailable(f"aggregate {agg.key}")
+
+    def reaggregate(self, node: exp.Expression) -> exp.Expression:
+        """A copy of ``node`` reading the inner level: aggregates combined, group keys by name."""
+        node = node.copy()
+        for agg in [a for a in node.find_all(exp.AggFunc) if a.find_ancestor(exp.AggFunc) is None]:
+            if isinstance(agg.parent, exp.Filter):
+                raise Unavailable("FILTER on an aggregate")
+            combined = self.combine(agg)
+            if agg is node:
+                return combined
+            agg.replace(combined)
+        keys = {_sql(k): f"{PREFIX}g{i}" for i, k in enumerate(self.keys)}
+
+        def by_key(n: exp.Expression) -> exp.Expression:
+            if not isinstance(n, (exp.Literal, exp.Null, exp.Boolean)) and _sql(n) in keys:
+                return _col(keys[_sql(n)])
+            return n
+
+        node = node.transform(by_key, copy=False)
+        for col in node.find_all(exp.Column):
+            if col.table and col.table != _INNER:
+                raise Unavailable(f"column {_sql(col)} is neither a group key nor aggregated")
+        return node
+
+    def magnitude(self, agg: exp.AggFunc, depth: int) -> dict[str, exp.Expression]:
+        """The outer companions of one sum/avg/min/max: per-unit figures of its argument."""
+        arg = agg.this
+        if isinstance(arg, exp.Distinct) or arg is None:
+            raise Unavailable("DISTINCT inside a magnitude aggregate")
+        fn = _function(agg)
+        if fn in MAGNITUDE:
+            s = _sql(self.partial(exp.Sum(this=arg.copy())))
+            return {
+                "top": _parse(f"MAX(CAST({s} AS DOUBLE), {depth})"),
+                "total": _parse(f"CAST(SUM({s}) AS DOUBLE)"),
+                "negative": _parse(f"COALESCE(BOOL_OR({s} < 0), FALSE)"),
+                "contributors": _parse(f"COUNT(*) FILTER (WHERE {s} <> 0)"),
+            }
+        inner = "MIN" if fn == "min" else "MAX"
+        p = _sql(self.partial(_parse(f"{inner}({_sql(arg)})")))
+        return {"top": _parse(f"CAST({inner}({p}, {depth}) AS VARCHAR[])")}
+
+    def apply(self, slots: list[_Slot], outputs: int, depth: int, branch: int) -> None:
+        select = self.select
+        projections = []
+        for proj in select.expressions:
+            alias = proj.alias if isinstance(proj, exp.Alias) else None
+            value = self.reaggregate(proj.unalias() if alias else proj)
+            projections.append(exp.alias_(value, alias, quoted=True) if alias else value)
+        having = select.args.get("having")
+        new_having = exp.Having(this=self.reaggregate(having.this)) if having is not None else None
+        order = select.args.get("order")
+        new_order = self.reaggregate(order) if order is not None else None
+        extra: dict[str, exp.Expression] = {}
+        for slot in slots:
+            found = _measured(select.expressions[slot.position]) if slot.position < outputs else []
+            if slot.index < len(found) and _function(found[slot.index]) == slot.function:
+                for key, value in self.magnitude(found[slot.index], depth).items():
+                    extra[slot.columns[key]] = value
+        # Units are grouped by their 64-bit hash: faster than by text, and the hash is the population
+        # fingerprint's element. Two units colliding would count as one: fewer units, larger shares.
+        unit = _parse(f"CASE WHEN ({self.unit_sql}) IS NULL THEN NULL ELSE HASH({self.unit_sql}) END")
+        inner = exp.Select(expressions=[exp.alias_(k.copy(), f"{PREFIX}g{i}", quoted=True) for i, k in enumerate(self.keys)]
+                           + [exp.alias_(unit, _UNIT, quoted=True)] + self.partials)
+        inner.set("from_", select.args.get("from_"))
+        inner.set("joins", select.args.get("joins"))
+        inner.set("where", select.args.get("where"))
+        inner.set("group", exp.Group(expressions=[k.copy() for k in self.keys] + [unit.copy()]))
+        select.set("expressions", projections)
+        select.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(
+            this=exp.to_identifier(_INNER, quoted=True)))))
+        select.set("joins", None)
+        select.set("where", None)
+        select.set("group", exp.Group(expressions=[_col(f"{PREFIX}g{i}") for i in range(len(self.keys))])
+                   if self.keys else None)
+        select.set("having", new_having)
+        if order is not None:
+            select.set("order", new_order)
+        unit = _sql(_col(_UNIT))
+        for slot in slots:
+            for key, name in slot.columns.items():
+                select.select(exp.alias_(extra.get(name) or _null(key, slot.function), name, quoted=True),
+                              append=True, copy=False)
+        _common(select, branch, _parse(f"LIST({unit}) FILTER (WHERE {unit} IS NOT NULL)"))
+
+
+def _null(key: str, function: str) -> exp.Expression:
+    if key == "top":
+        return _parse("CAST(NULL AS VARCHAR[])" if function in EXTREME else "CAST(NULL AS DOUBLE[])")
+    return _parse({"negative": "CAST(NULL AS BOOLEAN)", "contributors": "CAST(NULL AS BIGINT)"}.get(key, "CAST(NULL AS DOUBLE)"))
+
+
+def _common(select: exp.Select, branch: int, population: exp.Expression) -> None:
+    select.select(exp.alias_(exp.Literal.number(branch), f"{PREFIX}branch", quoted=True), append=True, copy=False)
+    select.select(exp.alias_(population, f"{PREFIX}population", quoted=True), append=True, copy=False)
+    select.select(exp.alias_(_parse(f"HASH('{CANARY}')"), f"{PREFIX}canary", quoted=True), append=True, copy=False)
+
+
+def _constant(proj: exp.Expression) -> bool:
+    return not any(True for _ in proj.find_all(exp.Column, exp.AggFunc))
+
+
+def _measure_unit(select: exp.Select, slots: list[_Slot], units: Sequence[tuple[str, exp.Expression]],
+                  outputs: int) -> tuple[str, exp.Expression]:
+    """The unit whose contributions count: that of the dataset the first measure comes from."""
+    for slot in slots:
+        if slot.position >= outputs or slot.function not in MAGNITUDE:
+            continue
+        found = _measured(select.expressions[slot.position])
+        if slot.index < len(found):
+            tables = {c.table for c in found[slot.index].find_all(exp.Column)}
+            for label, expr in units:
+                if isinstance(expr, exp.Column) and expr.table in tables:
+                    return label, expr
+    return units[0]
+
+
+def add_companions(description: Description, units: Sequence[Sequence[tuple[str, exp.Expression]]], *,
+                   depth: int = DEFAULT_DEPTH) -> Companions:
+    """Turn each output SELECT into its two-level form with companion columns appended.
+
+    ``units`` holds, per output scope, the (label, unit expression) of each dataset it reads, as
+    ``rewrite`` traced them. Call once, after rewrite's own companion columns are appended.
+    """
+    scopes = description.output_scopes
+    outputs = len(description.shape.outputs)
+    names = [p.alias_or_name for p in scopes[0].expression.expressions[:outputs]]
+    slots: list[_Slot] = []
+    for scope in scopes:
+        for position, proj in enumerate(scope.expression.expressions[:outputs]):
+            for index, agg in enumerate(_measured(proj)):
+                if not any(s.position == position and s.index == index for s in slots):
+                    fn = _function(agg) or ""
+                    base = f"{PREFIX}{position}_{index}_"
+                    cols = {"top": base + "top"}
+                    if fn in MAGNITUDE:
+                        cols |= {"total": base + "total", "negative": base + "negative",
+                                 "contributors": base + "contributors"}
+                    slots.append(_Slot(position, index, fn, cols))
+    slots.sort(key=lambda s: (s.position, s.index))
+    labels = []
+    single = True
+    for branch, scope in enumerate(scopes):
+        select = scope.expression
+        scope_units = list(units[branch]) if branch < len(units) else []
+        if not scope_units:
+            single = False
+            _fallback(select, slots, branch)
+            continue
+        label, unit = _measure_unit(select, slots, scope_units, outputs)
+        labels.append(label)
+        try:
+            _Branch(select, unit).apply(slots, outputs, depth, branch)
+        except Unavailable:
+            single = False
+            _fallback(select, slots, branch)
+    totals = tuple(tuple(_constant(p.unalias()) and o.kind == "group_key"
+                         for p, o in zip(s.expression.expressions[:outputs], description.shape.outputs))
+                   for s in scopes)
+    contributions = tuple(
+        Contribution(output=names[s.position], position=s.position, function=s.function, top=s.columns["top"],
+                     total=s.columns.get("total"), negative=s.columns.get("negative"),
+                     contributors=s.columns.get("contributors"))
+        for s in slots
+    )
+    return Companions(unit_label=labels[0] if labels else "", contributions=contributions,
+                      branch=f"{PREFIX}branch", totals=totals, population=f"{PREFIX}population",
+                      canary=f"{PREFIX}canary", depth=depth, single_scan=single)
+
+
+def _fallback(select: exp.Select, slots: list[_Slot], branch: int) -> None:
+    """Leave the SELECT as it was: companions NULL, so its magnitude cells go to review."""
+    for slot in slots:
+        for key, name in slot.columns.items():
+            select.select(exp.alias_(_null(key, slot.function), name, quoted=True), append=True, copy=False)
+    _common(select, branch, _parse("CAST(NULL AS UBIGINT[])"))
