@@ -28,11 +28,9 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -195,27 +193,36 @@ class AcroWorker:
 
 # -- the trust --------------------------------------------------------------------------------------
 
+SERVER = r"""
+import socket, sys, uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+app = Starlette(routes=[Mount("/", app=StaticFiles(directory=sys.argv[1]))])
+uvicorn.Server(uvicorn.Config(app, lifespan="off", access_log=False, log_config=None, log_level="warning")).run(
+    sockets=[sock])
+"""
+
+
 class StaticServer:
-    """The benchmark folder over HTTP (range requests), as a department's server would serve it."""
+    """The benchmark folder over HTTP (range requests) from its own process, as a department would serve it.
+
+    Its own process, not a thread: an engine waiting on a server that needs this process's GIL can deadlock.
+    """
 
     def __init__(self, directory: Path) -> None:
-        import uvicorn
-        from starlette.applications import Starlette
-        from starlette.routing import Mount
-        from starlette.staticfiles import StaticFiles
-
-        app = Starlette(routes=[Mount("/", app=StaticFiles(directory=directory))])
-        self.server = uvicorn.Server(uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
-                                                    log_level="warning"))
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.directory = directory
 
     def __enter__(self) -> StaticServer:
-        self.thread.start()
         import httpx
 
+        self.process = subprocess.Popen([sys.executable, "-c", SERVER, str(self.directory)], stdout=subprocess.PIPE,
+                                        text=True)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
         for _ in range(500):
             try:
                 httpx.get(self.url + "/")
@@ -225,8 +232,8 @@ class StaticServer:
         raise RuntimeError("benchmark file server did not start")
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def catalog_for(url: str, limits: Limits) -> Catalog:

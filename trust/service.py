@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from trust.audit.log import AuditLog
 from trust.catalog import Catalog, access_for, load_catalog, register
@@ -150,14 +151,16 @@ class Trust:
             resolved = resolve(parsed, catalog)
             description = describe(resolved, catalog)
             check_structure(description)
-            if len(description.shape.joins) > cfg.max_joins:
-                raise QueryRejected(f"The query has {len(description.shape.joins)} joins; the limit is {cfg.max_joins}.",
+            joins = sum(1 for _ in description.resolved.tree.find_all(exp.Join))  # shape.joins dedupes key pairs
+            if joins > cfg.max_joins:
+                raise QueryRejected(f"The query has {joins} joins; the limit is {cfg.max_joins}. Join fewer datasets.",
                                     rule="too_many_joins")
             document = self.policy_input(user, project, description.shape.to_policy_input())
             decision = self.policy.decide(document)
             if not decision.allow:
                 raise PolicyDenied([dict(d) for d in decision.deny])
-            plan = rewrite(description, catalog, obligations_from(decision.row_filters, decision.column_masks))
+            plan = rewrite(description, catalog, obligations_from(decision.row_filters, decision.column_masks),
+                           max_rows=cfg.max_output_groups)
         except RecursionError:
             raise QueryRejected("The query is nested too deeply to analyse; simplify it with CTEs.",
                                 rule="nesting_too_deep") from None
@@ -192,7 +195,11 @@ class Trust:
             report=protected.report,
             decision=checked.decision.to_json(),
             fingerprints={d.id: d.fingerprint for d in datasets},
-            stats={"elapsed_s": round(result.elapsed_s, 4), "rows": protected.table.num_rows},
+            # Rows held by the datasets read: the engine reads every row of the needed columns, less
+            # any row groups its statistics let it skip.
+            stats={"elapsed_s": round(result.elapsed_s, 4), "rows": protected.table.num_rows,
+                   "datasets": {d.id: d.row_count for d in datasets},
+                   "rows_scanned": sum(d.row_count for d in datasets)},
         )
         self._save(output)
         return output
@@ -300,6 +307,115 @@ class Trust:
             projects = self.member_projects(user_name)
         return [(ds, tuple(p for p, spec in projects.items() if ds.id in spec.get("datasets", ())))
                 for ds in self.catalog]
+
+    # -- the airlock: release requests, reviews and bundles (issue 7; composed in trust/outputs/airlock.py) --
+    def request_release(self, user_name: str, outputs: Any, justification: str, *, cell_reasons: Any = None,
+                        submit: bool = True, key: str | None = None) -> Any:
+        """Ask for ``outputs`` (ids, of one of your projects) to leave the trust; submitted unless ``submit=False``.
+
+        ``cell_reasons`` maps an output id to {"ROW:COLUMN": reason} for its cells in review. A retry
+        with the same ``key`` returns the first request instead of making another.
+        """
+        from trust.outputs import airlock
+
+        return airlock.request_release(self, user_name, outputs, justification, cell_reasons=cell_reasons,
+                                       submit=submit, key=key)
+
+    def submit_release(self, user_name: str, request_id: str) -> Any:
+        from trust.outputs import airlock
+
+        return airlock.submit_release(self, user_name, request_id)
+
+    def withdraw_release(self, user_name: str, request_id: str) -> Any:
+        from trust.outputs import airlock
+
+        return airlock.withdraw_release(self, user_name, request_id)
+
+    def edit_release(self, user_name: str, request_id: str, *, justification: str | None = None,
+                     cell_reasons: Any = None, outputs: Any = None) -> Any:
+        from trust.outputs import airlock
+
+        return airlock.edit_release(self, user_name, request_id, justification=justification,
+                                    cell_reasons=cell_reasons, outputs=outputs)
+
+    def review_release(self, checker: str, request_id: str, decisions: Any) -> Any:
+        """``decisions`` maps every output id of the request to (approve | reject | changes, comment)."""
+        from trust.outputs import airlock
+
+        return airlock.review_release(self, checker, request_id, decisions)
+
+    def release_request(self, user_name: str, request_id: str) -> Any:
+        from trust.outputs import airlock
+
+        return airlock.release_request(self, user_name, request_id)
+
+    def release_requests(self, user_name: str, *, project: str | None = None, states: Any = None) -> list[Any]:
+        from trust.outputs import airlock
+
+        return airlock.release_requests(self, user_name, project=project, states=states)
+
+    def release_queue(self, checker: str) -> list[Any]:
+        from trust.outputs import airlock
+
+        return airlock.release_queue(self, checker)
+
+    def release_output_authors(self, request: Any) -> set[str]:
+        from trust.outputs import airlock
+
+        return airlock.release_output_authors(self, request)
+
+    def release_archive(self, user_name: str, request_id: str) -> Path:
+        from trust.outputs import airlock
+
+        return airlock.release_archive(self, user_name, request_id)
+
+    def resume_releases(self) -> list[str]:
+        """Release every approved request a crash left unreleased (the server calls this as it starts)."""
+        from trust.outputs import airlock
+
+        return airlock.resume(self)
+
+    def open_checker_session(self, token: str | None) -> Any:
+        """Sign an output checker in to the web pages with their bearer token; the session goes in a cookie."""
+        from trust.server import checker_sessions
+
+        user = self.authenticate(token)
+        if "output_checker" not in user.roles:
+            self.audit.append("access_denied", user.name, None, what="checker_pages")
+            raise NotAuthorised(f"Only output checkers sign in to these pages; {user.name} is not one.")
+        return checker_sessions.open_session(self.store, self.audit, user.name)
+
+    def checker_session(self, secret: str | None) -> tuple[User, Any] | None:
+        """The signed-in checker and their session, or None if the cookie names no live session."""
+        from trust.server import checker_sessions
+
+        session = checker_sessions.find_session(self.store, secret)
+        if session is None:
+            return None
+        try:
+            user = self.user(session.user)
+        except TrustError:
+            return None
+        return (user, session) if "output_checker" in user.roles else None
+
+    def close_checker_session(self, secret: str) -> None:
+        from trust.server import checker_sessions
+
+        checker_sessions.end_session(self.store, self.audit, secret)
+
+    def transparency_report(self) -> Any:
+        """What data was used, by which project, for which purpose, and what was released (trust.audit.export)."""
+        from trust.audit.export import transparency_report
+        from trust.outputs import release_store
+        from trust.outputs.repository import list_outputs
+
+        with self.store.connect() as con:
+            requests = [release_store.load_request(con, r.id) for r in release_store.list_requests(con, limit=100_000)]
+        return transparency_report(
+            self.audit.events(), requests,
+            output_datasets={o.id: o.datasets for o in list_outputs(self.store, limit=1_000_000)},
+            projects=self.projects(), departments={d.id: d.department for d in self.registrations()},
+            organisations={u.name: u.organisation for u in self.users()}, chain=self.audit.verify())
 
 
 class Session:

@@ -74,6 +74,49 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX cell_populations_lookup ON cell_populations(project, scheme, family, units);
     """,
+    # 4: the airlock (trust/outputs/release.py): release requests, the outputs each bundles, the output
+    # checkers' reviews, and the checkers' web sessions (trust/server/checker_sessions.py).
+    """
+    CREATE TABLE release_requests (
+        id TEXT PRIMARY KEY,             -- rel-1a2b3c4d5e6f
+        author TEXT NOT NULL REFERENCES users(name),
+        project TEXT NOT NULL,
+        justification TEXT NOT NULL,
+        state TEXT NOT NULL,             -- trust.outputs.release.ReleaseState
+        round INTEGER NOT NULL DEFAULT 1,  -- one more each time a returned request is resubmitted
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        idempotency_key TEXT,            -- the author's: a retried request joins the first
+        bundle_sha256 TEXT,              -- SHA-256 of the released bundle's manifest
+        UNIQUE (author, idempotency_key)
+    );
+    CREATE INDEX release_requests_by_state ON release_requests(state, updated);
+    CREATE TABLE release_outputs (
+        request_id TEXT NOT NULL REFERENCES release_requests(id),
+        output_id TEXT NOT NULL REFERENCES outputs(id),
+        position INTEGER NOT NULL,
+        cell_reasons TEXT NOT NULL DEFAULT '{}',  -- JSON {"ROW:COLUMN": reason} for cells in review
+        PRIMARY KEY (request_id, output_id)
+    );
+    CREATE TABLE release_reviews (
+        request_id TEXT NOT NULL REFERENCES release_requests(id),
+        round INTEGER NOT NULL,
+        reviewer TEXT NOT NULL REFERENCES users(name),
+        output_id TEXT NOT NULL,
+        decision TEXT NOT NULL,          -- approve | reject | changes
+        comment TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (request_id, round, reviewer, output_id)
+    );
+    CREATE TABLE checker_sessions (
+        id_sha256 TEXT PRIMARY KEY,      -- only a hash of the cookie is kept
+        user_name TEXT NOT NULL REFERENCES users(name),
+        csrf TEXT NOT NULL,
+        created TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        ended TEXT
+    );
+    """,
 )
 
 

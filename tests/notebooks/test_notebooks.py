@@ -2,6 +2,8 @@
 
 The departments and ``trust serve`` run as processes; the notebook runs in a Jupyter kernel of
 this interpreter (nbclient), which knows the server only by ``TRUST_URL`` and ``TRUST_TOKEN``.
+Two output checkers (carol and dev) approve whatever release request the analyst submits, through
+the server's API, as people would through their pages.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from trust.client import Client
 from trust.config import REPO_ROOT
 from trust.server.launch import issue_token, launch_departments, launch_trust
 
@@ -26,8 +31,35 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     home = tmp_path_factory.mktemp("notebook-trust-home")
     scale = float(json.loads((data_dir / ".complete").read_text())["scale"])
-    with launch_departments(home, data_dir, scale=scale), launch_trust(home) as running:
+    with launch_departments(home, data_dir, scale=scale), launch_trust(home) as running, \
+            checkers(running.url, [issue_token(home, "carol"), issue_token(home, "dev")]):
         yield running.url, issue_token(home, "ana")
+
+
+@contextmanager
+def checkers(url: str, tokens: list[str]) -> Iterator[None]:
+    """Output checkers who approve every output of every request waiting for them, each once."""
+    stop = threading.Event()
+
+    def work() -> None:
+        clients = [Client(url, token=t, progress=False) for t in tokens]
+        names = [c.me()["user"] for c in clients]
+        while not stop.wait(0.3):
+            for client, name in zip(clients, names):
+                for request in client.releases(state="submitted,under_review"):
+                    if name not in request.reviewers_this_round:
+                        client.review_release(request.id, {o: ("approve", "Checked in the notebook test.")
+                                                           for o in request.output_ids})
+        for client in clients:
+            client.close()
+
+    thread = threading.Thread(target=work, name="checkers", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
 
 
 def kernel_env(url: str, token: str) -> dict[str, str]:
@@ -63,4 +95,6 @@ def test_notebook_runs_clean(path: Path, server: tuple[str, str], tmp_path: Path
         assert "trust-suppressed" in html and "[c]" in html  # the small area
         assert "Refused by policy" in html  # the denial, as a message
         assert "rows scanned" in html and "cells:" in html
+        assert "trust-release" in html  # the request, as submitted
+        assert "released: the bundle is ready" in text and "manifest verified" in text  # the journey's end
     (tmp_path / path.name).write_text(nbformat.writes(nb))  # the executed copy, for a person to look at

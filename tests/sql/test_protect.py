@@ -61,6 +61,8 @@ REFUSED = [
     ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region ORDER BY sum(award_amount)", "order_by_aggregate"),
     ("SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY region ORDER BY n", "order_by_aggregate"),
     ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region ORDER BY 2", "order_by_aggregate"),
+    ("SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY 1 UNION ALL SELECT 'x', count(*) FROM dwp.uc_claims "
+     "ORDER BY n", "order_by_aggregate"),
     ("SELECT DISTINCT region FROM dwp.uc_claims", "row_level_output"),
     ("SELECT region FROM dwp.uc_claims GROUP BY region", "row_level_output"),
     ("SELECT region, la_code, count(*) FROM dwp.uc_claims GROUP BY region", "row_level_output"),

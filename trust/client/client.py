@@ -13,6 +13,7 @@ its progress (in Jupyter, a line that updates in place; in a terminal, on stderr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -25,6 +26,7 @@ import httpx
 
 from trust.client.catalogue import Catalogue, DatasetInfo
 from trust.client.progress import Progress, progress_for
+from trust.client.releases import ReleaseMethods
 from trust.errors import ConfigurationError, QueryTimeout, TrustError
 from trust.outputs.output import Output
 from trust.outputs.repository import OutputSummary
@@ -42,7 +44,7 @@ class ServerUnavailable(TrustError):
     code = "server_unavailable"
 
 
-class Client:
+class Client(ReleaseMethods):
     """A connection to a trust server, as one user (the token's)."""
 
     def __init__(
@@ -155,8 +157,10 @@ class Client:
 
     def _output(self, response: httpx.Response) -> Output:
         if response.headers.get("content-type", "").startswith(wire.ARROW_STREAM):
-            return wire.output_from_arrow(response.content)
-        return wire.output_from_json(response.json())
+            out = wire.output_from_arrow(response.content)
+        else:
+            out = wire.output_from_json(response.json())
+        return dataclasses.replace(out, origin=self)  # so out.request_release(...) asks this server
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One call, retried on connection failures and gateway errors; errors become ``TrustError``."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from trust.client.catalogue import Catalogue, DatasetInfo
 from trust.errors import NotAuthorised, PolicyDenied, QueryRejected, QueryTimeout, TrustError
-from trust.outputs.output import Output
+from trust.outputs.output import Output, format_value
 from trust.outputs.repository import OutputSummary
 from trust.sdc.report import SUPPRESSED_MARKER
 
@@ -30,16 +30,6 @@ _STYLE = """<style>
 
 def _e(value: Any) -> str:
     return html.escape(str(value))
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
@@ -70,9 +60,9 @@ def output_html(out: Output) -> str:
             if value == SUPPRESSED_MARKER:
                 cells.append(f'<td class="trust-suppressed" title="suppressed by disclosure control">{SUPPRESSED_MARKER}</td>')
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                cells.append(f'<td class="trust-num">{_e(_fmt(value))}</td>')
+                cells.append(f'<td class="trust-num">{_e(format_value(value))}</td>')
             else:
-                cells.append(f"<td>{_e(_fmt(value))}</td>")
+                cells.append(f"<td>{_e(format_value(value))}</td>")
         shown.append(cells)
     more = f'<p class="trust-meta">… {len(rows) - MAX_ROWS:,} more rows (out.to_pandas() has them all)</p>' \
         if len(rows) > MAX_ROWS else ""
@@ -111,7 +101,7 @@ def error_html(exc: TrustError) -> str:
 
 def catalog_html(catalogue: Catalogue) -> str:
     rows = [[f"<td><code>{_e(d.id)}</code></td>", f"<td>{_e(d.department)}</td>", f"<td>{_e(d.title)}</td>",
-             f'<td class="trust-num">{_e(_fmt(d.rows))}</td>', f"<td>{len(d.columns)}</td>",
+             f'<td class="trust-num">{_e(format_value(d.rows))}</td>', f"<td>{len(d.columns)}</td>",
              f"<td>{_e(', '.join(d.usable_by) or '—')}</td>"] for d in catalogue]
     scope = f" for project {_e(catalogue.project)}" if catalogue.project else ""
     return (f'{_STYLE}<div class="trust-catalog"><p><strong>Catalogue{scope}</strong>: {len(catalogue)} datasets</p>'

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ class Output:
     decision: Mapping[str, Any]
     fingerprints: Mapping[str, str]
     stats: Mapping[str, Any] = field(default_factory=dict)
+    origin: Any = field(default=None, compare=False, repr=False)  # the trust.Client it came from; None in-process
 
     @property
     def columns(self) -> list[str]:
@@ -59,26 +59,41 @@ class Output:
                             df.at[r, name] = marker
         return df
 
+    def request_release(self, justification: str, *, with_outputs: Sequence[Output | str] = (),
+                        cell_reasons: Mapping[Any, str] | None = None, trust: Any = None) -> Any:
+        """Ask for this output (and ``with_outputs``, of the same project) to leave the trust.
+
+        Returns the ``ReleaseRequest``, submitted to two output checkers. ``cell_reasons`` gives,
+        for each of this output's cells in review, why it is safe: ``{(row, column): reason}``.
+        An output from ``trust.Client`` asks its server; an embedded one asks ``trust`` (a ``Trust``
+        or ``Session``; by default the trust at ``$TRUST_HOME``), as its author.
+
+            >>> request = out.request_release("Regional counts for the evaluation report, March 2027.")  # doctest: +SKIP
+            >>> request.state                                                                              # doctest: +SKIP
+            <ReleaseState.SUBMITTED: 'submitted'>
+        """
+        ids = [self.id, *(o if isinstance(o, str) else o.id for o in with_outputs)]
+        reasons = {self.id: dict(cell_reasons)} if cell_reasons else None
+        if self.origin is not None:
+            return self.origin.request_release(ids, justification, cell_reasons=reasons)
+        if trust is None:
+            from trust.service import Trust
+
+            trust = Trust.open()
+        service = getattr(trust, "trust", trust)  # a Session holds its Trust
+        return service.request_release(self.user, ids, justification, cell_reasons=reasons)
+
     def __str__(self) -> str:
         return render_text(self.columns, self.rows(), footer=self.report.summary())
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = []
-        for row in self.rows():
-            tds = "".join(
-                f'<td class="trust-suppressed" title="suppressed">{SUPPRESSED_MARKER}</td>' if v == SUPPRESSED_MARKER
-                else f"<td>{html.escape(_fmt(v))}</td>" for v in row
-            )
-            body.append(f"<tr>{tds}</tr>")
-        return (
-            f'<div class="trust-output"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            f"<p><small>{html.escape(self.report.summary())}; datasets: {html.escape(', '.join(self.fingerprints))}; "
-            f"output {html.escape(self.id)}</small></p></div>"
-        )
+        from trust.client.display import output_html  # one renderer for embedded and client outputs
+
+        return output_html(self)
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """How a cell is shown: thousands separators, two decimals for fractions, blank for null."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -89,7 +104,7 @@ def _fmt(value: Any) -> str:
 
 
 def render_text(columns: list[str], rows: list[tuple[Any, ...]], *, footer: str = "", limit: int = 40) -> str:
-    shown = [[_fmt(v) for v in row] for row in rows[:limit]]
+    shown = [[format_value(v) for v in row] for row in rows[:limit]]
     widths = [max([len(c)] + [len(r[i]) for r in shown]) for i, c in enumerate(columns)]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
     out = [line, "  ".join("-" * w for w in widths)]

@@ -14,6 +14,8 @@ requests stay quick while long queries run.
     GET  /v1/queries/{id}[?wait=s]    poll a query: 200 output, 202 progress, or its error
     GET  /v1/outputs[?project=]       my projects' outputs, newest first
     GET  /v1/outputs/{id}             one output: Arrow IPC (Accept: application/vnd.apache.arrow.stream) or JSON
+    ...  /v1/releases…                release requests, reviews and bundles (trust/server/releases.py)
+    ...  /checker/…                   the output checkers' pages, with their own sign-in (trust/server/checker.py)
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trust.errors import TrustError, UnknownName
 from trust.outputs.output import Output
 from trust.server import wire
+from trust.server.checker import add_checker_pages, is_checker_path
 from trust.server.jobs import QueryJob, QueryJobs
+from trust.server.releases import add_release_routes
 from trust.service import Trust, User
 
 log = logging.getLogger("trust.server")
@@ -86,6 +90,7 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
         # Read the departments' footers now rather than on the first query; a department that is
         # down must not stop the server starting, so failures are only logged (and retried on use).
         threading.Thread(target=_warm_catalog, args=(trust,), name="trust-catalog", daemon=True).start()
+        await run_in_threadpool(_resume_releases, trust)  # before the server says it is ready
         yield
         jobs.shutdown()
 
@@ -102,6 +107,8 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
             length = MAX_BODY_BYTES + 1
         if length > MAX_BODY_BYTES:
             return _problem(413, "too_large", f"The request body is over {MAX_BODY_BYTES:,} bytes.")
+        if is_checker_path(request.url.path):  # the checkers' pages sign in with a session cookie instead
+            return await call_next(request)
         try:
             user = await run_in_threadpool(trust.authenticate, _bearer(request))
         except TrustError as exc:
@@ -188,7 +195,24 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     async def poll(request: Request, job_id: str, wait: float = 2.0) -> Response:
         return await _answer(request, trust, jobs.get(me(request).name, job_id), wait)
 
+    add_routes(app, trust)
     return app
+
+
+def add_routes(app: FastAPI, trust: Trust) -> None:
+    """The airlock's routes: the release API and the output checkers' pages."""
+    add_release_routes(app, trust)
+    add_checker_pages(app, trust)
+
+
+def _resume_releases(trust: Trust) -> None:
+    try:
+        released = trust.resume_releases()
+    except Exception:  # noqa: BLE001 - the server must start; the approved requests wait for the next start
+        log.exception("could not resume approved releases")
+        return
+    if released:
+        log.info("released %d approved request(s) left by an earlier run: %s", len(released), ", ".join(released))
 
 
 async def _answer(request: Request, trust: Trust, job: QueryJob, wait: float) -> Response:

@@ -243,6 +243,8 @@ class _Tracer:
             for proj in scope.expression.expressions:
                 if proj.alias_or_name == col.name:
                     return self.expression(scope, proj)
+        if not col.table and isinstance(scope.expression, exp.Union):
+            return self.projection(scope, col.name)  # ORDER BY on a UNION names its output columns
         raise UnknownName(f"Column {col.sql()} could not be traced to a dataset. Qualify it with its table alias.",
                           rule="unknown_column", column=col.name)
 

@@ -1,0 +1,94 @@
+"""A trust with users and stored outputs but no departments: the airlock needs nothing else.
+
+``make_output`` stores a small protected table with the cell statuses a test asks for, through
+the same ``Trust._save`` the pipeline uses, so requests, reviews and bundles see real rows.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from trust.demo.environment import seed_users
+from trust.outputs.output import Output
+from trust.outputs.repository import suppression_mask
+from trust.policy.decision import Disclosure
+from trust.sdc.report import CellReport, CellStatus, DisclosureReport
+from trust.service import Trust
+
+PROJECT = "demo-employment-support"  # ana is its member
+OTHER_PROJECT = "demo-dwp-caseload"  # bob's
+JUSTIFICATION = "Claimant counts by region for the employment support evaluation report, March 2027."
+
+MakeOutput = Callable[..., Output]
+
+
+@pytest.fixture
+def offline(trust_home: Path) -> Trust:
+    t = Trust.open(trust_home)
+    seed_users(t)
+    return t
+
+
+def store_output(trust: Trust, *, user: str = "ana", project: str = PROJECT, statuses: dict[int, str] | None = None,
+                 rows: int = 4) -> Output:
+    """An output of ``rows`` regions with a count; ``statuses`` maps a row to suppressed or review."""
+    statuses = statuses or {}
+    regions = [f"E1200000{i + 1}" for i in range(rows)]
+    counts = [100 + 7 * i for i in range(rows)]
+    cells = []
+    for r in range(rows):
+        status = CellStatus(statuses.get(r, "ok"))
+        rule = {"suppressed": "min_units", "review": "negative"}.get(status.value)
+        units = 3 if status is CellStatus.SUPPRESSED else counts[r]
+        cells.append(CellReport(r, "claimants", status, rule, units, f"{units} units" if rule else "",
+                                {"units": units, "dominance_share": 0.42}))
+    shown = [None if statuses.get(r) else c for r, c in enumerate(counts)]
+    table = pa.table({"region": regions, "claimants": pa.array(shown, pa.int64())})
+    report = DisclosureReport(tuple(cells), Disclosure())
+    decision = {"allow": True, "deny": [], "obligations": {
+        "row_filters": [{"dataset": "dwp.uc_claims", "expression": "NOT opted_out"}], "column_masks": [],
+        "disclosure": Disclosure().to_json()}}
+    out = Output(id="out-" + secrets.token_hex(6), user=user, project=project, created="2026-11-21T10:00:00+00:00",
+                 sql="SELECT region, count(*) AS claimants FROM dwp.uc_claims GROUP BY region",
+                 executed_sql="SELECT 1", table=table, suppressed=suppression_mask(table, report), report=report,
+                 decision=decision, fingerprints={"dwp.uc_claims": "f" * 64})
+    trust._save(out)
+    return out
+
+
+@pytest.fixture
+def make_output(offline: Trust) -> MakeOutput:
+    def make(**kwargs: object) -> Output:
+        return store_output(offline, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def live_server(offline: Trust) -> Iterator[str]:
+    """``offline``'s API on loopback, in a thread of this process."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from trust.server.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(offline, workers=2), host="127.0.0.1", port=0,
+                                           log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, name="trust-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the in-process trust server did not start")
+        time.sleep(0.02)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    yield f"http://{host}:{port}"
+    server.should_exit = True
+    thread.join(10)

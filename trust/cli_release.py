@@ -1,0 +1,175 @@
+"""``trust release list | status | download`` and ``trust audit export``.
+
+Registered into the main parser by ``trust.cli.build_parser`` with ``register(sub, add)``. The
+release commands talk to a trust server when ``--url`` or ``TRUST_URL`` is set (as the user of
+``TRUST_TOKEN``: an analyst's view), and otherwise open the trust at ``--home`` in-process, as
+``--user`` (an operator's view, through the same service layer).
+
+    trust release status rel-1a2b3c4d5e6f            # state, outputs, reviews, history
+    trust release list --state submitted,under_review
+    trust release download rel-1a2b3c4d5e6f --to releases/
+    trust audit export --out transparency/           # transparency.json, usage.csv, releases.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trust.errors import ConfigurationError
+
+
+class _Remote:
+    """The release commands over HTTP, as the token's user."""
+
+    def __init__(self, url: str) -> None:
+        from trust.client import Client
+
+        self.client = Client(url, progress=False)
+
+    def status(self, request_id: str) -> Any:
+        return self.client.release(request_id)
+
+    def list(self, project: str | None, states: list[str] | None) -> list[Any]:
+        return self.client.releases(project=project, state=",".join(states) if states else None)
+
+    def download(self, request_id: str, to: Path) -> Path:
+        return self.client.download_release(request_id, to)
+
+
+class _Local:
+    """The release commands in-process, over the trust at ``--home``, as ``--user``."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from trust.service import Trust
+
+        if not args.user:
+            raise ConfigurationError("Say whose view to show: --user NAME (or set TRUST_URL and TRUST_TOKEN to ask "
+                                     "a trust server as yourself).")
+        self.trust, self.user = Trust.open(Path(args.home) if args.home else None), args.user
+
+    def status(self, request_id: str) -> Any:
+        return self.trust.release_request(self.user, request_id)
+
+    def list(self, project: str | None, states: list[str] | None) -> list[Any]:
+        from trust.outputs.release import ReleaseState
+
+        wanted = [ReleaseState(s) for s in states] if states else None
+        return self.trust.release_requests(self.user, project=project, states=wanted)
+
+    def download(self, request_id: str, to: Path) -> Path:
+        import shutil
+        import zipfile
+
+        archive = self.trust.release_archive(self.user, request_id)
+        to.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(to)
+        shutil.copy2(archive, to / request_id / archive.name)
+        return to / request_id
+
+
+def _backend(args: argparse.Namespace) -> _Remote | _Local:
+    url = args.url or os.environ.get("TRUST_URL")
+    return _Remote(url) if url else _Local(args)
+
+
+def _states(text: str | None) -> list[str] | None:
+    from trust.errors import TrustError
+    from trust.outputs.release import ReleaseState
+
+    if not text:
+        return None
+    states = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in states if s not in {x.value for x in ReleaseState}]
+    if unknown:
+        raise TrustError(f"Unknown state(s) {', '.join(unknown)}; states are "
+                         f"{', '.join(s.value for s in ReleaseState)}.")
+    return states
+
+
+def cmd_release_status(args: argparse.Namespace) -> int:
+    request = _backend(args).status(args.request)
+    if args.json:
+        import json
+
+        print(json.dumps(request.to_json(), indent=1))
+    else:
+        print(request)
+    return 0
+
+
+def cmd_release_list(args: argparse.Namespace) -> int:
+    from trust.outputs.output import render_text
+    from trust.outputs.release_text import meaning
+
+    requests = _backend(args).list(args.project, _states(args.state))
+    rows = [(r.id, r.state.value, r.project, r.author, len(r.outputs), r.updated[:19].replace("T", " "), meaning(r))
+            for r in requests]
+    print(render_text(["request", "state", "project", "author", "outputs", "changed", "meaning"], rows, limit=10_000))
+    return 0
+
+
+def cmd_release_download(args: argparse.Namespace) -> int:
+    folder = _backend(args).download(args.request, Path(args.to))
+    print(f"{folder} (every file checked against manifest.json)")
+    return 0
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from trust.audit.export import write_report
+    from trust.service import Trust
+
+    trust = Trust.open(Path(args.home) if args.home else None)
+    report = trust.transparency_report()
+    written = write_report(report, Path(args.out))
+    trust.audit.append("audit_exported", "admin", None, files={p.name: d for p, d in written.items()},
+                       chain=report.chain)
+    for path in written:
+        print(path)
+    if not report.chain_intact:
+        print(f"warning: the audit chain is broken ({report.chain}); the report says so", file=sys.stderr)
+    return 0
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> Any:
+    """The subcommand group an existing command already has (``trust audit`` is made in trust.cli)."""
+    for action in parser._actions:  # argparse keeps no public handle on a parser's subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest="sub", required=True)
+
+
+def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``trust release …`` and ``trust audit export`` to ``trust``'s subparsers."""
+    release = sub.add_parser("release", help="Release requests: what may leave the trust.").add_subparsers(
+        dest="sub", required=True)
+
+    def remote_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--url", default=None, help="a trust server (default $TRUST_URL); the token is $TRUST_TOKEN")
+        p.add_argument("--user", default=os.environ.get("TRUST_USER"),
+                       help="without a server: whose view, in-process over --home (default $TRUST_USER)")
+        return p
+
+    st = remote_options(add("status", cmd_release_status, "Show a release request: state, outputs, reviews, history.",
+                            release))
+    st.add_argument("request")
+    st.add_argument("--json", action="store_true", help="the request as JSON")
+    ls = remote_options(add("list", cmd_release_list, "List the release requests you may see.", release))
+    ls.add_argument("--project", default=None)
+    ls.add_argument("--state", default=None, help="comma-separated states, e.g. submitted,under_review")
+    dl = remote_options(add("download", cmd_release_download,
+                            "Download a released bundle (its author only), checked against its manifest.", release))
+    dl.add_argument("request")
+    dl.add_argument("--to", default=".", help="folder to unpack it in (default: here)")
+
+    audit = _subcommands(sub.choices["audit"]) if "audit" in sub.choices else \
+        sub.add_parser("audit", help="The audit trail.").add_subparsers(dest="sub", required=True)
+    ex = add("export", cmd_audit_export,
+             "Write the transparency report: what data was used, by which project, for which purpose, and what "
+             "was released (JSON and CSV).", audit)
+    ex.add_argument("--out", default="transparency", help="folder to write into (default ./transparency)")

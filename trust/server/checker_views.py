@@ -1,0 +1,126 @@
+"""What the output checkers' pages show, prepared as plain values for the templates.
+
+An output becomes rows of cells, each with its text (the value, or ``[c]``), its status class
+(the colour, always with a word or symbol too, never colour alone), and the figures a checker
+needs: distinct units, the dominance share, the p% ratio. Cells that are not ok are listed
+again with their rule, figures and the analyst's reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trust.outputs.output import Output, format_value
+from trust.outputs.release import ReleaseRequest, ReleaseState
+from trust.outputs.release_text import meaning
+from trust.sdc.report import SUPPRESSED_MARKER, CellReport, CellStatus
+
+MAX_PAGE_ROWS = 200  # rows of one table shown on the page; the figures list still covers every flagged cell
+
+STATE_LABELS = {
+    ReleaseState.DRAFT: "Draft", ReleaseState.SUBMITTED: "Waiting for review",
+    ReleaseState.UNDER_REVIEW: "Under review", ReleaseState.APPROVED: "Approved",
+    ReleaseState.REJECTED: "Rejected", ReleaseState.RETURNED: "Returned for changes",
+    ReleaseState.RELEASED: "Released", ReleaseState.WITHDRAWN: "Withdrawn",
+}
+
+
+@dataclass(frozen=True)
+class CellView:
+    text: str
+    css: str  # cell-ok, cell-suppressed, cell-secondary, cell-review, cell-key
+    label: str = ""  # the status in words, for cells that are not ok
+    units: str = ""
+    title: str = ""
+    numeric: bool = False
+
+
+@dataclass(frozen=True)
+class FlaggedCell:
+    row: int
+    group: str
+    column: str
+    status: str
+    rule: str
+    units: str
+    dominance: str
+    p_ratio: str
+    detail: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OutputView:
+    id: str
+    sql: str
+    created: str
+    author: str
+    summary: str
+    thresholds: str
+    datasets: list[str]
+    columns: list[str]
+    rows: list[list[CellView]]
+    hidden_rows: int
+    flagged: list[FlaggedCell]
+    counts: Mapping[str, int]
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def _status(cell: CellReport) -> tuple[str, str]:
+    if cell.status is CellStatus.SUPPRESSED:
+        return ("cell-secondary", "suppressed (secondary)") if cell.secondary else ("cell-suppressed", "suppressed")
+    if cell.status is CellStatus.REVIEW:
+        return "cell-review", "in review"
+    return "cell-ok", ""
+
+
+def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
+    by_cell = {(c.row, c.column): c for c in out.report.cells}
+    measured = {c.column for c in out.report.cells}
+    keys = [c for c in out.columns if c not in measured]
+    rows, flagged = [], []
+    table_rows = out.rows(marker=SUPPRESSED_MARKER)
+    for r, values in enumerate(table_rows):
+        group = ", ".join(format_value(values[out.columns.index(k)]) for k in keys) or f"row {r}"
+        cells = []
+        for name, value in zip(out.columns, values):
+            cell = by_cell.get((r, name))
+            if cell is None:
+                cells.append(CellView(format_value(value), "cell-key"))
+                continue
+            css, label = _status(cell)
+            figures = dict(cell.figures or {})
+            units = cell.units if cell.units is not None else figures.get("units")
+            title = "; ".join(p for p in (label, cell.rule or "", cell.detail) if p)
+            text = SUPPRESSED_MARKER if value == SUPPRESSED_MARKER else format_value(value)
+            cells.append(CellView(text, css, label, "" if units is None else f"{units:,} units", title,
+                                  numeric=not isinstance(value, str) or value == SUPPRESSED_MARKER))
+            if cell.status is not CellStatus.OK:
+                flagged.append(FlaggedCell(
+                    r, group, name, label, ("secondary" if cell.secondary else cell.rule) or "",
+                    "" if units is None else f"{units:,}", _pct(figures.get("dominance_share")),
+                    _pct(figures.get("p_ratio")), cell.detail, reasons.get(f"{r}:{name}", "")))
+        if r < MAX_PAGE_ROWS:
+            rows.append(cells)
+    p = out.report.parameters
+    thresholds = (f"minimum {p.min_units} units per cell; dominance ({getattr(p, 'dominance_n', '?')}, "
+                  f"{_pct(getattr(p, 'dominance_k', None))}); p% {_pct(getattr(p, 'p_percent', None))}")
+    if getattr(p, "rounding_base", 0):
+        thresholds += f"; rounded to base {p.rounding_base}"
+    return OutputView(
+        id=out.id, sql=out.sql.strip(), created=out.created, author=out.user, summary=out.report.summary(),
+        thresholds=thresholds, datasets=sorted(out.fingerprints), columns=list(out.columns), rows=rows,
+        hidden_rows=max(0, len(table_rows) - MAX_PAGE_ROWS), flagged=flagged, counts=dict(out.report.counts()))
+
+
+def state_label(request: ReleaseRequest) -> str:
+    return STATE_LABELS[request.state]
+
+
+def state_meaning(request: ReleaseRequest) -> str:
+    return meaning(request)

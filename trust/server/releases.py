@@ -1,0 +1,103 @@
+"""The release API (bearer token), over the service's airlock methods.
+
+    POST  /v1/releases                   {outputs, justification, cell_reasons?, submit?}: 201 with the request
+    GET   /v1/releases[?project=&state=] the requests I may see, most recently changed first
+    GET   /v1/releases/{id}              one request: state, outputs, reviews I may see, history
+    PATCH /v1/releases/{id}              {justification?, cell_reasons?, outputs?}: while draft or returned
+    POST  /v1/releases/{id}/submit       submit a draft, or resubmit a returned request
+    POST  /v1/releases/{id}/withdraw     the author withdraws it
+    POST  /v1/releases/{id}/reviews      an output checker's review: {decisions: {output: {decision, comment}}}
+    GET   /v1/releases/{id}/bundle       the released bundle (zip), for its author; the download is audited
+
+A submission may carry an ``Idempotency-Key``: a retry with the same key returns the first request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from trust.errors import TrustError
+from trust.outputs.release import ReleaseRequest, ReleaseState
+from trust.service import Trust
+
+
+class NewRelease(BaseModel):
+    outputs: list[str] = Field(min_length=1, max_length=100)
+    justification: str = Field(max_length=10_000)
+    cell_reasons: dict[str, dict[str, str]] = Field(default_factory=dict)
+    submit: bool = True
+
+
+class ReleaseChange(BaseModel):
+    justification: str | None = Field(default=None, max_length=10_000)
+    cell_reasons: dict[str, dict[str, str]] | None = None
+    outputs: list[str] | None = Field(default=None, max_length=100)
+
+
+class Decision(BaseModel):
+    decision: str = Field(max_length=20)
+    comment: str = Field(default="", max_length=10_000)
+
+
+class NewReview(BaseModel):
+    decisions: dict[str, Decision]
+
+
+def _states(text: str) -> list[ReleaseState]:
+    try:
+        return [ReleaseState(s.strip()) for s in text.split(",")]
+    except ValueError:
+        raise TrustError(f"Unknown state in {text!r}; states are {', '.join(s.value for s in ReleaseState)}.") from None
+
+
+def _json(request: ReleaseRequest, status: int = 200) -> JSONResponse:
+    return JSONResponse(request.to_json(), status_code=status)
+
+
+def add_release_routes(app: FastAPI, trust: Trust) -> None:
+    def me(request: Request) -> str:
+        return str(request.state.user.name)
+
+    @app.post("/v1/releases")
+    def create(request: Request, body: NewRelease) -> JSONResponse:
+        key = request.headers.get("idempotency-key")
+        made = trust.request_release(me(request), body.outputs, body.justification, cell_reasons=body.cell_reasons,
+                                     submit=body.submit, key=key[:200] if key else None)
+        return _json(made, 201)
+
+    @app.get("/v1/releases")
+    def listing(request: Request, project: str | None = None, state: str | None = None) -> dict[str, Any]:
+        states = _states(state) if state else None
+        return {"releases": [r.to_json() for r in trust.release_requests(me(request), project=project, states=states)]}
+
+    @app.get("/v1/releases/{request_id}")
+    def one(request: Request, request_id: str) -> JSONResponse:
+        return _json(trust.release_request(me(request), request_id))
+
+    @app.patch("/v1/releases/{request_id}")
+    def change(request: Request, request_id: str, body: ReleaseChange) -> JSONResponse:
+        return _json(trust.edit_release(me(request), request_id, justification=body.justification,
+                                        cell_reasons=body.cell_reasons, outputs=body.outputs))
+
+    @app.post("/v1/releases/{request_id}/submit")
+    def submit(request: Request, request_id: str) -> JSONResponse:
+        return _json(trust.submit_release(me(request), request_id))
+
+    @app.post("/v1/releases/{request_id}/withdraw")
+    def withdraw(request: Request, request_id: str) -> JSONResponse:
+        return _json(trust.withdraw_release(me(request), request_id))
+
+    @app.post("/v1/releases/{request_id}/reviews")
+    def review(request: Request, request_id: str, body: NewReview) -> JSONResponse:
+        decisions = {o: (d.decision, d.comment) for o, d in body.decisions.items()}
+        return _json(trust.review_release(me(request), request_id, decisions))
+
+    @app.get("/v1/releases/{request_id}/bundle")
+    def bundle(request: Request, request_id: str) -> FileResponse:
+        path = trust.release_archive(me(request), request_id)
+        return FileResponse(path, media_type="application/zip", filename=path.name,
+                            headers={"X-Trust-Release": request_id, "Cache-Control": "no-store"})
