@@ -19,6 +19,7 @@ demo: setup
 	$(VENV)/bin/trust demo
 
 test: setup
+	sh scripts/install-browser.sh
 	$(PY) -m pytest -q
 
 lint: setup

@@ -269,7 +269,8 @@ def governed_plan(sql: str, catalog: Catalog, *, companions: bool = True) -> tup
         return plan.sql if not companions else resolved.tree.sql(DIALECT), plan
     comps = add_companions(description, _table_units(description, catalog))
     return resolved.tree.sql(DIALECT), SimpleNamespace(outputs=plan.outputs, unit_columns=plan.unit_columns,
-                                                       unit_labels=plan.unit_labels, companions=comps)
+                                                       unit_labels=plan.unit_labels, companions=comps,
+                                                       cell_units=getattr(plan, "cell_units", ()))
 
 
 def trust_once(sql: str, catalog: Catalog, limits: Limits) -> tuple[dict[str, float], Any]:
@@ -289,15 +290,16 @@ def _median(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def time_sql(sql: str, catalog: Catalog, limits: Limits, repeat: int) -> float:
-    """Engine time of one SQL text over the catalogue's file (median after a warm-up)."""
+def time_variants(variants: dict[str, str], catalog: Catalog, limits: Limits, repeat: int) -> dict[str, float]:
+    """Engine time of each SQL text over the catalogue's file: interleaved, the best of ``repeat`` runs."""
     access = access_for([catalog.get(DATASET)], {})
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeat + 1):
-        t = time.perf_counter()
-        execute(sql, access, limits)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times[1:])
+        for name, sql in variants.items():
+            t = time.perf_counter()
+            execute(sql, access, limits)
+            times[name].append(time.perf_counter() - t)
+    return {name: min(t[1:]) for name, t in times.items()}
 
 
 def alternatives(url: str, kind: str) -> dict[str, str]:
@@ -449,8 +451,9 @@ def write(results: dict[str, Any], path: Path) -> None:
                   f"totals and the grand total, four reads of the file): ACRO {a:.2f} s, trust {t['total_s']:.3f} s."
                   if a else "", ""]
     lines += ["## The cost of companion statistics", "",
-              "The same aggregation over the same remote file, engine time only (median, each including a fresh "
-              "sandbox of about a quarter of a second):", "", "| query | counts | sums |", "|---|---:|---:|"]
+              "The same aggregation over the same remote file, engine time only (each including a fresh sandbox of "
+              "about a quarter of a second; the variants run in turn, best of several runs, so machine load "
+              "affects them alike):", "", "| query | counts | sums |", "|---|---:|---:|"]
     for name in results["engine"]["counts"]:
         lines.append(f"| {name} | {results['engine']['counts'][name]:.3f} s | {results['engine']['sums'][name]:.3f} s |")
     lines += ["", "The governed query is the two-level aggregation of `trust/sql/companions.py`: one read of the "
@@ -530,12 +533,11 @@ def main() -> None:
             if runs[kind]["acro"]:
                 results["acro"][kind] = statistics.median(runs[kind]["acro"])
         for kind in TIMED:
-            engine = {name: time_sql(text, catalog, limits, args.repeat) for name, text in alternatives(url, kind).items()}
-            engine["unit counts only (rewrite without the companions)"] = time_sql(
-                governed_plan(QUERIES[kind], catalog, companions=False)[0], catalog, limits, args.repeat)
-            engine["governed: two-level, one read (the trust)"] = time_sql(
-                governed_plan(QUERIES[kind], catalog)[0], catalog, limits, args.repeat)
-            results["engine"][kind] = engine
+            variants = dict(alternatives(url, kind))
+            variants["unit counts only (rewrite without the companions)"] = governed_plan(
+                QUERIES[kind], catalog, companions=False)[0]
+            variants["governed: two-level, one read (the trust)"] = governed_plan(QUERIES[kind], catalog)[0]
+            results["engine"][kind] = time_variants(variants, catalog, limits, args.repeat + 2)
     if acro is not None:
         dump = WORK / "sdc_bench" / "acro_cells.json"
         acro.ask(f"dump {dump}")

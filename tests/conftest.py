@@ -7,6 +7,7 @@ under ``tmp_path`` pointing at those servers, so state never leaks between tests
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,11 @@ from trust.demo.environment import DEFAULT_SEED, configure_home, seed_users
 from trust.demo.generate import ensure_generated
 from trust.demo.servers import DepartmentServers
 from trust.service import Trust
+
+# The suites written around ``[c]`` rows run with small rows marked; the default, withholding them
+# whole, is tested in tests/integration/test_withhold.py. (Set before any trust is opened, including
+# module-scoped ones and the server processes the tests start, which inherit the environment.)
+os.environ.setdefault("TRUST_SMALL_ROWS", "mark")
 
 TEST_SCALE = 0.5
 DEMO_PROJECT = "demo-employment-support"

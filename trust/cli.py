@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trust.config import REPO_ROOT, trust_home
 from trust.cli_policy import register as register_policy
+from trust.cli_release import register as register_release
 from trust.cli_server import register as register_server_commands
 from trust.errors import TrustError
 
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_server_commands(sub, add)
     register_policy(sub, add)
+    register_release(sub, add)
     return p
 
 

@@ -28,6 +28,7 @@ from trust.outputs.output import Output
 from trust.policy import select_policy
 from trust.policy.embedded import policy_data
 from trust.sdc.protect import protect
+from trust.sdc.withhold import withhold
 from trust.sql.describe import describe
 from trust.sql.parse import parse
 from trust.sql.protect import check_structure
@@ -180,6 +181,8 @@ class Trust:
             result = execute(plan.sql, access_for(datasets, self.config.credentials), self.limits,
                              departments=tuple(sorted({d.department for d in datasets})))
             protected = protect(result.table, plan, checked.decision.disclosure, max_rows=self.config.max_output_groups)
+            if self.config.small_rows != "mark":
+                protected = withhold(protected)
         except TrustError as exc:
             self.audit.append("query_failed", user_name, project_id, sql=sql, error=type(exc).__name__, message=exc.message)
             raise
@@ -217,7 +220,8 @@ class Trust:
             )
         self.audit.append("output_created", out.user, out.project, output=out.id, datasets=sorted(out.fingerprints),
                           fingerprints=dict(out.fingerprints), status=out.report.status.value,
-                          cells=dict(out.report.counts()), executed_sql_sha256=_sha(out.executed_sql))
+                          cells=dict(out.report.counts()), executed_sql_sha256=_sha(out.executed_sql),
+                          sql_sha256=_sha(out.sql), decision=out.decision)
 
     # -- identity, access and stored outputs (the server's side; issue 6) -------------------
     # Imported here so the embedded pipeline above does not depend on the server's modules.

@@ -69,7 +69,7 @@ class DisclosureReport:
         parts = [f"{counts.get(s.value, 0)} {s.value}" for s in CellStatus if counts.get(s.value)]
         why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(rules.items()))})" if rules else ""
         return (f"{len(self.cells)} cells: {', '.join(parts) or 'none'}{why}; "
-                f"minimum {self.parameters.min_units} units per cell")
+                f"minimum {self.parameters.min_units} units per cell (rows from fewer are not shown)")
 
     def to_json(self, *, figures: bool = True) -> dict[str, Any]:
         p = self.parameters

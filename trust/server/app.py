@@ -89,10 +89,13 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Read the departments' footers now rather than on the first query; a department that is
         # down must not stop the server starting, so failures are only logged (and retried on use).
-        threading.Thread(target=_warm_catalog, args=(trust,), name="trust-catalog", daemon=True).start()
+        warm = threading.Thread(target=_warm_catalog, args=(trust,), name="trust-catalog", daemon=True)
+        warm.start()
         await run_in_threadpool(_resume_releases, trust)  # before the server says it is ready
         yield
         jobs.shutdown()
+        # DuckDB's threads must not outlive the interpreter (it aborts): let a warm-up still reading finish.
+        await run_in_threadpool(warm.join, 10.0)
 
     app = FastAPI(title="Labour Market Data Trust", version=API_VERSION, docs_url=None, redoc_url=None,
                   openapi_url="/v1/openapi.json", lifespan=lifespan)

@@ -1,0 +1,55 @@
+"""The default for rows below the minimum: withheld whole, so a row's presence answers no question.
+
+A ``[c]`` row still shows its group keys: ``WHERE la_code = 'E06000053' AND award_amount > X``
+would come back or not depending on the three claimants' awards. Withheld, "no one" and "one to
+nine people" give the same answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from trust.service import Trust
+
+
+@pytest.fixture
+def ana(trust: Trust, trust_home: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRUST_SMALL_ROWS", "withhold")  # the shipped default
+    withholding = Trust.open(trust_home)
+    assert withholding.config.small_rows == "withhold"
+    return withholding.session("ana", "demo-employment-support")
+
+
+def test_default_is_withhold(trust_home: Path, monkeypatch: pytest.MonkeyPatch):
+    from trust.config import SETTINGS
+
+    assert next(s for s in SETTINGS if s.name == "small_rows").default == "withhold"
+
+
+def test_small_areas_are_withheld_and_the_boundary_passes(ana, data_dir):
+    out = ana.sql("SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code")
+    direct = dict(duckdb.execute(
+        f"SELECT la_code, count(DISTINCT person_id) FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') "
+        "WHERE NOT opted_out GROUP BY la_code").fetchall())
+    shown = dict(out.rows())
+    assert shown == {la: n for la, n in direct.items() if n >= 10}
+    assert direct["E06000053"] == 3 and direct["E09000001"] == 7  # Isles of Scilly, City of London
+    assert direct["E06000017"] == 10 and shown["E06000017"] == 10  # Rutland: a cell of exactly 10 passes
+    note = next(n for n in out.report.notes if "withheld" in n)
+    assert "E06000053" in note and "E09000001" in note  # the checkers see what was withheld
+    assert "E06000053" not in str(out) and "E06000053" not in out.to_pandas().to_string()
+    assert "not shown" in out.report.summary()
+    assert "notes" not in out.report.to_json(figures=False)  # the note never reaches the analyst
+
+
+@pytest.mark.parametrize("threshold", [5, 800, 1000000000])
+def test_withheld_rows_answer_no_question(ana, threshold):
+    out = ana.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims "
+                  f"WHERE la_code = 'E06000053' AND award_amount > {threshold} GROUP BY la_code")
+    assert out.rows() == []
+    nobody = ana.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000053' "
+                     "AND award_amount < 0 GROUP BY la_code")
+    assert out.report.summary() == nobody.report.summary()
