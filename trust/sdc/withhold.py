@@ -39,8 +39,10 @@ def withhold(protected: Protected) -> Protected:
         described.append(f"{label} ({units} units)")
     note = (f"{len(small)} row(s) withheld for fewer than {report.parameters.min_units} units: "
             + "; ".join(described))
+    populations = tuple(dataclasses.replace(p, row=renumber[p.row]) for p in protected.populations if p.row in renumber)
     return dataclasses.replace(
         protected,
+        populations=populations,
         table=table,
         suppressed=suppressed,
         report=dataclasses.replace(report, cells=cells, notes=tuple(report.notes) + (note,)),
