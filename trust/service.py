@@ -27,6 +27,7 @@ from trust.errors import NotAuthorised, PolicyDenied, QueryRejected, TrustError,
 from trust.outputs.output import Output
 from trust.policy import select_policy
 from trust.policy.embedded import policy_data
+from trust.sdc import differencing
 from trust.sdc.protect import protect
 from trust.sdc.withhold import withhold
 from trust.sql.describe import describe
@@ -161,7 +162,8 @@ class Trust:
             if not decision.allow:
                 raise PolicyDenied([dict(d) for d in decision.deny])
             plan = rewrite(description, catalog, obligations_from(decision.row_filters, decision.column_masks),
-                           max_rows=cfg.max_output_groups)
+                           max_rows=cfg.max_output_groups,
+                           depth=max(10, decision.disclosure.min_units, decision.disclosure.dominance_n))
         except RecursionError:
             raise QueryRejected("The query is nested too deeply to analyse; simplify it with CTEs.",
                                 rule="nesting_too_deep") from None
@@ -180,7 +182,8 @@ class Trust:
         try:
             result = execute(plan.sql, access_for(datasets, self.config.credentials), self.limits,
                              departments=tuple(sorted({d.department for d in datasets})))
-            protected = protect(result.table, plan, checked.decision.disclosure, max_rows=self.config.max_output_groups)
+            protected = protect(result.table, plan, checked.decision.disclosure, max_rows=self.config.max_output_groups,
+                                history=differencing.StoredHistory(self.store, project_id))
             if self.config.small_rows != "mark":
                 protected = withhold(protected)
         except TrustError as exc:
@@ -205,6 +208,8 @@ class Trust:
                    "rows_scanned": sum(d.row_count for d in datasets)},
         )
         self._save(output)
+        # The shown cells' populations, so the project's later outputs cannot difference with them.
+        differencing.record(self.store, project_id, output.id, protected.scheme, protected.populations)
         return output
 
     def _save(self, out: Output) -> None:

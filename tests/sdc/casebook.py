@@ -217,9 +217,9 @@ def python_raw(case: Case, spec: Spec) -> pa.Table:
                 data.setdefault(f"__units_{1 + 2 * k}", []).append(len(null) or None)
                 data.setdefault(f"__units_{2 + 2 * k}", []).append(len(some) or None)
             data.setdefault("__sdc_branch", []).append(b)
-            data.setdefault("__sdc_population", []).append(sorted(unit_hash(u) for u in units))
+            data.setdefault("__sdc_population", []).append(",".join(str(unit_hash(u)) for u in sorted(units)) or None)
             data.setdefault("__sdc_canary", []).append(unit_hash("python"))
-    types = {"__sdc_population": pa.list_(pa.uint64()), "__sdc_canary": pa.uint64()}
+    types = {"__sdc_population": pa.string(), "__sdc_canary": pa.uint64()}
     types |= {k: pa.int64() for k in data if k.startswith("__units_")}
     for c in comp.contributions:
         types[c.top] = pa.list_(pa.string() if c.function in ("min", "max") else pa.float64())
@@ -228,8 +228,12 @@ def python_raw(case: Case, spec: Spec) -> pa.Table:
 
 def plan_for(case: Case, spec: Spec, companions: Companions | None) -> SimpleNamespace:
     args = list(dict.fromkeys(a for _n, _f, _d, a in spec.cells if a != "*"))
+    # As rewrite's cell_units: each cell's dataset units, and the parts of its own aggregate's argument.
+    cell_units = tuple(("__units_0",) for _ in spec.by) + tuple(
+        ("__units_0",) + (() if a == "*" else (f"__units_{1 + 2 * args.index(a)}", f"__units_{2 + 2 * args.index(a)}"))
+        for _n, _f, _d, a in spec.cells)
     return SimpleNamespace(outputs=_outputs(case, spec), unit_columns=tuple(f"__units_{k}" for k in range(1 + 2 * len(args))),
-                           unit_labels=(case.unit,) * (1 + 2 * len(args)), companions=companions)
+                           unit_labels=(case.unit,) * (1 + 2 * len(args)), cell_units=cell_units, companions=companions)
 
 
 @dataclass
@@ -369,7 +373,8 @@ def engine_plan(case: Case, spec: Spec, catalog: Any) -> tuple[str, Any]:
         units.append(found)
     companions = add_companions(description, units)
     return resolved.tree.sql(DIALECT), SimpleNamespace(outputs=plan.outputs, unit_columns=plan.unit_columns,
-                                                       unit_labels=plan.unit_labels, companions=companions)
+                                                       unit_labels=plan.unit_labels, companions=companions,
+                                                       cell_units=getattr(plan, "cell_units", ()))
 
 
 def run_duckdb(case: Case, tmp: Path) -> list[Protected]:

@@ -92,10 +92,8 @@ def _plans(sql: str, catalog: Catalog):
 
 QUERIES = [
     "SELECT region, count(*) AS n, sum(award_amount) AS s, avg(award_amount) AS a FROM dwp.uc_claims GROUP BY region",
-    "SELECT region, count(award_amount) AS n, count(DISTINCT person_id) AS people, count(DISTINCT la_code) AS las "
-    "FROM dwp.uc_claims GROUP BY region",
-    "SELECT region, median(award_amount) AS m, quantile_cont(award_amount, 0.25) AS q, min(award_amount) AS lo, "
-    "max(claim_start) AS hi FROM dwp.uc_claims GROUP BY region",
+    "SELECT region, count(award_amount) AS n, count(DISTINCT person_id) AS people FROM dwp.uc_claims GROUP BY region",
+    "SELECT region, min(award_amount) AS lo, max(claim_start) AS hi FROM dwp.uc_claims GROUP BY region",
     "SELECT region, sex, count(*) AS n FROM dwp.uc_claims WHERE NOT opted_out GROUP BY region, sex "
     "HAVING count(*) > 5 ORDER BY n DESC, region",
     "SELECT CASE WHEN award_amount > 50 THEN 'high' ELSE 'low' END AS band, sum(award_amount) AS s "
@@ -109,7 +107,16 @@ QUERIES = [
     "LEFT JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY u.region",
     "WITH w AS (SELECT person_id, region, award_amount FROM dwp.uc_claims WHERE sex = 'F') "
     "SELECT region, sum(award_amount) AS s, sum(award_amount) / count(*) AS ratio FROM w GROUP BY region",
-    "SELECT tax_month, count(DISTINCT employer_id) AS employers FROM hmrc.paye_employments GROUP BY 1",
+    "SELECT region, sex, count(*) AS n FROM dwp.uc_claims GROUP BY region, sex UNION ALL SELECT region, 'All', count(*) "
+    "FROM dwp.uc_claims GROUP BY region UNION ALL SELECT 'All', sex, count(*) FROM dwp.uc_claims GROUP BY sex "
+    "UNION ALL SELECT 'All', 'All', count(*) FROM dwp.uc_claims",
+]
+# Aggregates that would need per-unit lists: run as written, their sums and averages go to review.
+FALLBACK = [
+    "SELECT tax_month, count(DISTINCT employer_id) AS employers, sum(gross_pay) AS pay FROM hmrc.paye_employments "
+    "GROUP BY 1",
+    "SELECT region, median(award_amount) AS m, quantile_cont(award_amount, 0.25) AS q FROM dwp.uc_claims GROUP BY region",
+    "SELECT tax_month, sum(DISTINCT gross_pay) AS d FROM hmrc.paye_employments GROUP BY 1",
 ]
 
 
@@ -129,10 +136,10 @@ def _direct(catalog: Catalog) -> duckdb.DuckDBPyConnection:
     return con
 
 
-@pytest.mark.parametrize("sql", QUERIES)
+@pytest.mark.parametrize("sql", QUERIES + FALLBACK)
 def test_the_analysts_numbers_are_unchanged(sql, catalog):
     plain, governed, plan, companions = _plans(sql, catalog)
-    assert companions.single_scan
+    assert companions.single_scan is (sql not in FALLBACK)
     got = duckdb.connect().execute(governed).to_arrow_table()
     want = _direct(catalog).execute(sql).to_arrow_table()
     names = [o.name for o in plan.outputs]
@@ -154,15 +161,10 @@ def test_the_analysts_numbers_are_unchanged(sql, catalog):
         assert units_got == sorted((tuple(r[c] for c in plan.unit_columns) for r in ref.to_pylist()), key=repr)
 
 
-def test_a_distinct_sum_has_no_per_unit_contributions_and_goes_to_review(catalog):
-    plain, governed, _plan, companions = _plans(
-        "SELECT tax_month, sum(DISTINCT gross_pay) AS d FROM hmrc.paye_employments GROUP BY 1", catalog)
-    assert not companions.single_scan
-    con = duckdb.connect()
-    got = con.execute(governed).to_arrow_table().to_pylist()
-    assert all(r[companions.contributions[0].top] is None for r in got)
-    if plain is not None:
-        assert sorted(r["d"] for r in got) == sorted(r["d"] for r in con.execute(plain).to_arrow_table().to_pylist())
+def test_a_fallback_has_no_per_unit_contributions(catalog):
+    _plain, governed, _plan, companions = _plans(FALLBACK[0], catalog)
+    rows = duckdb.connect().execute(governed).to_arrow_table().to_pylist()
+    assert all(r[companions.contributions[0].top] is None and r[companions.population] is None for r in rows)
 
 
 def test_per_unit_figures(catalog):
@@ -179,7 +181,7 @@ def test_per_unit_figures(catalog):
         assert row[c.total] == pytest.approx(sum(subtotals))
         assert row[c.negative] == any(s < 0 for s in subtotals)
         assert row[c.contributors] == sum(1 for s in subtotals if s != 0)
-        assert len(row[companions.population]) == len({p for r, p, _s in per_unit if r == region})
+        assert len(row[companions.population].split(",")) == len({p for r, p, _s in per_unit if r == region})
 
 
 def test_dominance_is_measured_in_the_measures_own_units(catalog):

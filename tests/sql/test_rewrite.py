@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -33,12 +34,26 @@ def _leaves(plan: Plan) -> list[exp.Subquery]:
     return [t.find_ancestor(exp.Subquery) for t in tree.find_all(exp.Table) if not isinstance(t.this, exp.Identifier)]
 
 
-def test_generated_sql_is_a_fixed_point_and_carries_no_analyst_text(catalog: Catalog) -> None:
-    plan = _plan("select REGION, count(*) as N from DWP.UC_CLAIMS /* read_parquet('/etc/passwd') */ group by 1 -- x",
-                 catalog)
-    assert sqlglot.parse_one(plan.sql, read="duckdb").sql("duckdb") == plan.sql
+def _run(plan: Plan) -> list[dict]:
+    """The plan's SQL run in DuckDB: every column, hidden ones included, per result row, sorted."""
+    rows = duckdb.connect().execute(plan.sql).to_arrow_table().to_pylist()
+    return sorted(rows, key=lambda r: repr([r[o.name] for o in plan.outputs]))
+
+
+def test_generated_sql_is_a_fixed_point_and_carries_no_analyst_text(catalog: Catalog, local_catalog) -> None:
+    sql = "select REGION, count(*) as N from DWP.UC_CLAIMS /* read_parquet('/etc/passwd') */ group by 1 -- x"
+    plan = _plan(sql, catalog)
+    tree = sqlglot.parse_one(plan.sql, read="duckdb")
+    assert tree.sql("duckdb") == plan.sql
     assert "/etc/passwd" not in plan.sql and "/*" not in plan.sql and "--" not in plan.sql
-    assert plan.sql.startswith('SELECT "uc_claims"."region" AS "region", COUNT(*) AS "n"')
+    names = [p.alias_or_name for p in tree.expressions]
+    assert names[:2] == ["region", "n"] and all(n.startswith("__") for n in names[2:])
+    # and it computes the analyst's numbers: the opted-out claimant is filtered, the region key kept
+    local = local_catalog({"dwp.uc_claims": [
+        {"person_id": "p1", "region": "R1", "opted_out": False}, {"person_id": "p2", "region": "R1", "opted_out": False},
+        {"person_id": "p3", "region": "R1", "opted_out": True}, {"person_id": "p4", "region": "R2", "opted_out": False},
+    ]})
+    assert [(r["region"], r["n"]) for r in _run(_plan(sql, local))] == [("R1", 2), ("R2", 1)]
 
 
 def test_every_table_becomes_a_leaf_over_its_files_with_filters_and_masks(catalog: Catalog) -> None:
@@ -60,19 +75,27 @@ def test_a_self_join_filters_both_sides(catalog: Catalog) -> None:
     assert plan.sql.count("WHERE (NOT opted_out)") == 2
 
 
-def test_units_companion_per_dataset(catalog: Catalog) -> None:
-    plan = _plan("SELECT u.region, count(*) FROM dwp.uc_claims u JOIN hmrc.paye_employments p "
-                 "ON p.person_id = u.person_id GROUP BY 1", catalog, no_obligations())
+CLAIMS = [{"person_id": "p1", "region": "R1"}, {"person_id": "p2", "region": "R1"}, {"person_id": "p3", "region": "R1"},
+          {"person_id": "p4", "region": "R2"}, {"person_id": "p5", "region": "R3"}]
+# p1 has three jobs, p2 and p4 one each; p3 and p5 none; p9 is not a claimant
+JOBS = [{"person_id": p, "employer_id": f"e{i}"} for i, p in enumerate(["p1", "p1", "p1", "p2", "p4", "p9"])]
+
+
+def test_units_companion_per_dataset(local_catalog) -> None:
+    local = local_catalog({"dwp.uc_claims": CLAIMS, "hmrc.paye_employments": JOBS})
+    plan = _plan("SELECT u.region, count(*) AS n FROM dwp.uc_claims u JOIN hmrc.paye_employments p "
+                 "ON p.person_id = u.person_id GROUP BY 1", local, no_obligations())
     assert plan.unit_columns == ("__units_0", "__units_1") and plan.unit_labels == ("person_id", "person_id")
-    assert 'COUNT(DISTINCT "u"."person_id") AS "__units_0"' in plan.sql
-    assert 'COUNT(DISTINCT "p"."person_id") AS "__units_1"' in plan.sql
+    got = [(r["region"], r["n"], r["__units_0"], r["__units_1"]) for r in _run(plan)]
+    assert got == [("R1", 4, 2, 2), ("R2", 1, 1, 1)]  # four rows, but p1's three jobs count as one person
 
 
-def test_left_join_side_counts_as_absent_not_zero(catalog: Catalog) -> None:
-    plan = _plan("SELECT u.region, count(*) FROM dwp.uc_claims u LEFT JOIN hmrc.paye_employments p "
-                 "ON p.person_id = u.person_id GROUP BY 1", catalog, no_obligations())
-    assert 'COUNT(DISTINCT "u"."person_id") AS "__units_0"' in plan.sql
-    assert 'NULLIF(COUNT(DISTINCT "p"."person_id"), 0) AS "__units_1"' in plan.sql
+def test_left_join_side_counts_as_absent_not_zero(local_catalog) -> None:
+    local = local_catalog({"dwp.uc_claims": CLAIMS, "hmrc.paye_employments": JOBS})
+    plan = _plan("SELECT u.region, count(*) AS n FROM dwp.uc_claims u LEFT JOIN hmrc.paye_employments p "
+                 "ON p.person_id = u.person_id GROUP BY 1", local, no_obligations())
+    got = [(r["region"], r["n"], r["__units_0"], r["__units_1"]) for r in _run(plan)]
+    assert got == [("R1", 5, 3, 2), ("R2", 1, 1, 1), ("R3", 1, 1, None)]  # no one matched in R3: absent, not 0
 
 
 def test_conditional_aggregate_counts_every_part(catalog: Catalog) -> None:
@@ -84,13 +107,20 @@ def test_conditional_aggregate_counts_every_part(catalog: Catalog) -> None:
     assert plan.cell_units == (("__units_0",), ("__units_0",), ("__units_0", "__units_1", "__units_2", "__units_3"))
 
 
-def test_units_thread_through_derived_tables_and_unions(catalog: Catalog) -> None:
-    plan = _plan("""SELECT region, count(*) FROM (
+def test_units_thread_through_derived_tables_and_unions(local_catalog) -> None:
+    local = local_catalog({"dwp.uc_claims": [
+        {"person_id": "p1", "region": "R1", "sex": "F", "age_band": "25-34"},
+        {"person_id": "p2", "region": "R1", "sex": "F", "age_band": "65+"},
+        {"person_id": "p3", "region": "R1", "sex": "M", "age_band": "65+"},
+        {"person_id": "p4", "region": "R2", "sex": "M", "age_band": "16-24"},
+    ]})
+    plan = _plan("""SELECT region, count(*) AS n FROM (
                       SELECT region, person_id FROM dwp.uc_claims WHERE sex = 'F'
                       UNION ALL SELECT region, person_id FROM dwp.uc_claims WHERE age_band = '65+') t GROUP BY 1""",
-                 catalog, no_obligations())
-    assert 'COUNT(DISTINCT "t"."__unit_0") AS "__units_0"' in plan.sql
-    assert plan.sql.count('"person_id" AS "__unit_') == 2
+                 local, no_obligations())
+    assert plan.sql.count('"person_id" AS "__unit_') == 2  # each branch passes its unit up
+    # p2 is in both branches: two rows, one person
+    assert [(r["region"], r["n"], r["__units_0"]) for r in _run(plan)] == [("R1", 4, 3)]
 
 
 def test_distinct_derived_table_keeps_its_unit(catalog: Catalog) -> None:
@@ -116,12 +146,17 @@ def test_untraceable_units_are_refused(sql: str, catalog: Catalog) -> None:
     assert info.value.rule == "untraceable_units"
 
 
-def test_casts_never_fail_on_data(catalog: Catalog) -> None:
-    plan = _plan("SELECT region, count(*) FROM dwp.uc_claims WHERE CAST(la_code AS INTEGER) > 0 "
-                 "AND la_code::DATE > DATE '2020-01-01' GROUP BY 1", catalog, no_obligations())
-    tree = sqlglot.parse_one(plan.sql, read="duckdb").find(exp.Where)
-    assert not [c for c in tree.find_all(exp.Cast) if type(c) is exp.Cast]
-    assert len(list(tree.find_all(exp.TryCast))) == 3
+def test_casts_never_fail_on_data(local_catalog) -> None:
+    local = local_catalog({"dwp.uc_claims": [
+        {"person_id": "p1", "region": "R1", "la_code": "E06000053"}, {"person_id": "p2", "region": "R1", "la_code": "12"},
+    ]})
+    plan = _plan("SELECT region, count(*) AS n FROM dwp.uc_claims WHERE CAST(la_code AS INTEGER) > 0 "
+                 "AND la_code::DATE > DATE '2020-01-01' GROUP BY 1", local, no_obligations())
+    tree = sqlglot.parse_one(plan.sql, read="duckdb")
+    where = next(w for w in tree.find_all(exp.Where) if any(c.name == "la_code" for c in w.find_all(exp.Column)))
+    assert not [c for c in where.find_all(exp.Cast) if type(c) is exp.Cast]
+    assert len(list(where.find_all(exp.TryCast))) == 3
+    assert _run(plan) == []  # 'E06000053' is not a number and '12' not a date: no rows, and no error naming them
 
 
 def test_whole_number_arithmetic_runs_in_floating_point(catalog: Catalog) -> None:

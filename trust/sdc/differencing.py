@@ -98,11 +98,12 @@ def family(unit_label: str, function: str | None, lineage: Sequence[str]) -> str
     return None  # min, max, quantiles are not additive
 
 
-def populations(hashes: np.ndarray, offsets: np.ndarray, units: Sequence[int | None],
+def populations(hashes: np.ndarray, offsets: np.ndarray,
                 shown: Mapping[int, Mapping[str, tuple[str, ...]]]) -> tuple[Population, ...]:
     """Sketches of the rows with shown cells, from the engine's per-row lists of unit hashes."""
     sketches = build_many(hashes, offsets)
-    return tuple(Population(r, int(units[r] or 0), sketches[r], fams) for r, fams in sorted(shown.items()) if fams)
+    sizes = np.diff(offsets)
+    return tuple(Population(r, int(sizes[r]), sketches[r], fams) for r, fams in sorted(shown.items()) if fams)
 
 
 def _finding(d: int, exact: bool, where: str, limit: int) -> Finding:
@@ -142,9 +143,9 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
                     continue
                 got = small_difference(p.sketch, q.sketch, limit)
                 if got is not None:
-                    later, earlier = (p, q) if p.row > q.row else (q, p)
+                    later, first = (p, q) if p.row > q.row else (q, p)
                     for c in later.families[fam]:
-                        out[(later.row, c)] = _finding(got[0], got[1], f"row {earlier.row} of this output", limit)
+                        out[(later.row, c)] = _finding(got[0], got[1], f"row {first.row} of this output", limit)
         if history is None:
             continue
         earlier = history.candidates(scheme, fam, max(0, sizes[0] - limit + 1), sizes[-1] + limit - 1)

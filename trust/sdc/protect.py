@@ -47,8 +47,20 @@ class Protected:
 
 
 def _row_units(raw: pa.Table, columns: Sequence[str]) -> list[int | None]:
+    """Per row, the smallest non-empty unit count among ``columns`` (every dataset, every part)."""
     units_cols = [raw.column(name).to_pylist() for name in columns if name in raw.column_names]
     return [min((u[i] for u in units_cols if u[i] is not None), default=None) for i in range(raw.num_rows)]
+
+
+def _cell_units(raw: pa.Table, plan: Any, positions: Sequence[int]) -> dict[int, list[int | None]]:
+    """Per aggregate column, the units each of its cells is judged on: the smallest unit count of its row.
+
+    Cells of one row are shown together, so an analyst can subtract one from another: ``count(*)`` minus
+    ``count(CASE WHEN la <> 'X' THEN 1 END)`` counts the people in ``X``. Rewrite counts the units of every
+    dataset and of every part its conditional aggregates split the row into (``plan.unit_columns``); a cell
+    is only as safe as the smallest of them, never just its own part (``plan.cell_units``)."""
+    whole = _row_units(raw, plan.unit_columns)
+    return {i: whole for i in positions}
 
 
 def _stats(raw: pa.Table, plan: Any, companions: Any, position: int, values: list[Any],
@@ -116,7 +128,7 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     companions = getattr(plan, "companions", None)  # becomes plan.companions once rewrite carries it
     outputs = list(plan.outputs)
     n = raw.num_rows
-    units = _row_units(raw, plan.unit_columns)
+    agg_units = _cell_units(raw, plan, [i for i, o in enumerate(outputs) if o.kind == "aggregate"])
     key_positions = [i for i, o in enumerate(outputs) if o.kind != "aggregate"]
     agg_positions = [i for i, o in enumerate(outputs) if o.kind == "aggregate"]
     values = {i: raw.column(outputs[i].name).to_pylist() for i in range(len(outputs))}
@@ -132,9 +144,9 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     stats: dict[Cell, CellStats] = {}
     for i in agg_positions:
         name = outputs[i].name
-        for r, cells in enumerate(_stats(raw, plan, companions, i, values[i], units)):
-            found, cell = _judge(cells, params, legacy=companions is None)
-            findings[(r, name)], stats[(r, name)] = found, cell
+        for r, candidates in enumerate(_stats(raw, plan, companions, i, values[i], agg_units[i])):
+            found, judged = _judge(candidates, params, legacy=companions is None)
+            findings[(r, name)], stats[(r, name)] = found, judged
 
     # The totals and margins this output carries: what adds up to what.
     additive = [i for i in agg_positions if (outputs[i].function or "count") in ("count", "sum")]
@@ -147,14 +159,13 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     equations = linked(layout) if additive and n > 1 else ()
 
     # Differencing: against the project's earlier shown cells and the other rows of this output.
-    populations, scheme = _difference(raw, companions, outputs, agg_positions, units, findings, equations, params,
-                                      history)
+    populations, scheme = _difference(raw, companions, outputs, agg_positions, findings, equations, params, history)
 
     # Secondary suppression, so no hidden cell can be recovered from those relations.
     if equations:
         notes.append(f"{len(equations)} relations between cells (totals, margins) were checked for recovery")
     level = [sum(totals_by_branch[b]) for b in branches]
-    _complement(findings, equations, outputs, agg_positions, additive, values, units, keys, level, params)
+    _complement(findings, equations, outputs, agg_positions, additive, values, agg_units, keys, level, params)
 
     # Rounding, with totals kept consistent.
     rounded: dict[Cell, Any] = {}
@@ -166,7 +177,7 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
 
     populations = _shown_only(populations, findings)
 
-    cells: list[CellReport] = []
+    reports: list[CellReport] = []
     columns: list[pa.Array] = []
     masks: list[tuple[bool, ...]] = []
     for i, out in enumerate(outputs):
@@ -180,8 +191,8 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
             cell = (r, out.name)
             found = findings[cell]
             ok = found.status is CellStatus.OK
-            cells.append(CellReport(
-                row=r, column=out.name, status=found.status, rule=found.rule, units=units[r], detail=found.detail,
+            reports.append(CellReport(
+                row=r, column=out.name, status=found.status, rule=found.rule, units=agg_units[i][r], detail=found.detail,
                 figures=_figures(stats[cell], found, params), secondary=found.rule == SECONDARY,
             ))
             shown_values.append(_restore_type(rounded.get(cell, value), value) if ok else None)
@@ -189,13 +200,13 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
         columns.append(pa.array(shown_values, type=typ))
         masks.append(tuple(mask))
     table = pa.Table.from_arrays(columns, names=[o.name for o in outputs])
-    report = DisclosureReport(tuple(cells), disclosure, tuple(notes))
+    report = DisclosureReport(tuple(reports), disclosure, tuple(notes))
     return Protected(table=table, suppressed=tuple(masks), report=report, populations=populations, scheme=scheme)
 
 
 def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], positions: Sequence[int],
-                units: Sequence[int | None], findings: dict[Cell, Finding], equations: Sequence[Any],
-                params: Parameters, history: diff.History | None) -> tuple[tuple[diff.Population, ...], str]:
+                findings: dict[Cell, Finding], equations: Sequence[Any], params: Parameters,
+                history: diff.History | None) -> tuple[tuple[diff.Population, ...], str]:
     """Suppress cells that difference with another shown cell; the populations and their scheme."""
     n = raw.num_rows
     if companions is None or companions.population not in raw.column_names or not n:
@@ -213,10 +224,14 @@ def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], position
     column = raw.column(companions.population).combine_chunks()
     if not shown or column.null_count == n:
         return (), scheme
-    flat = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.uint64)
-    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+    lists = pc.split_pattern(pc.fill_null(column.cast(pa.string()), ""), ",")  # "h1,h2,..." -> [h1, h2, ...]
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = pc.list_flatten(lists)
+    lengths[pc.equal(column.cast(pa.string()), "").to_numpy(zero_copy_only=False) | column.is_null().to_numpy(
+        zero_copy_only=False)] = 0
+    flat = pc.cast(pc.filter(values, pc.not_equal(values, "")), pa.uint64()).to_numpy(zero_copy_only=False)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    populations = diff.populations(flat, offsets, units, shown)
+    populations = diff.populations(flat, offsets, shown)
     pairs = [(eq.total[0], part[0]) for eq in equations for part in eq.parts]
     findings.update(diff.differencing(populations, params, history, scheme=scheme, linked=pairs))
     return populations, scheme
@@ -224,7 +239,7 @@ def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], position
 
 def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs: Sequence[Any],
                 positions: Sequence[int], additive: Sequence[int], values: dict[int, list[Any]],
-                units: Sequence[int | None], keys: Sequence[tuple[Any, ...]], level: Sequence[int],
+                units: dict[int, list[int | None]], keys: Sequence[tuple[Any, ...]], level: Sequence[int],
                 params: Parameters) -> None:
     """Secondary suppression and linked statistics, repeated until nothing more needs hiding."""
     n = len(keys)
@@ -232,7 +247,7 @@ def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs
         chosen = {}
         if equations:
             candidates = {
-                (r, outputs[i].name): Candidate(values[i][r], units[r],
+                (r, outputs[i].name): Candidate(values[i][r], units[i][r],
                                                 findings[(r, outputs[i].name)].status is not CellStatus.OK, level[r])
                 for i in additive for r in range(n)
             }

@@ -11,11 +11,16 @@ reads the data once::
 
 The inner level holds one row per unit (person or business) per cell, so one person's many
 rows count once. The outer level re-aggregates the partials into exactly the analyst's values
-(``count`` is the sum of per-unit counts, ``avg`` is sum over count, ``median`` and
-``count(DISTINCT x)`` go through per-unit lists) and adds, per magnitude aggregate, the largest
-per-unit contributions (``max(x, n)``), the total and whether any unit's contribution is
-negative; per ``min``/``max`` the most extreme per-unit values; per row the UNION ALL branch
-it came from and the hashes of its units (the population fingerprint for differencing).
+(``count`` is the sum of per-unit counts, ``avg`` is sum over count, ``count(DISTINCT unit)``
+counts inner rows) and adds, per magnitude aggregate, the largest per-unit contributions
+(``max(x, n)``), the total, the non-zero contributors and whether any unit's contribution is
+negative; per ``min``/``max`` the most extreme per-unit values; per row the UNION ALL branch it
+came from and the hashes of its units (the population fingerprint for differencing).
+
+No ``LIST`` aggregate is generated: in DuckDB 1.5.5 a UNION ALL of three or more branches with
+``list()`` over about a million rows deadlocks, and ``interrupt()`` does not end it. Hashes
+travel as ``string_agg`` text; aggregates that would need per-unit lists (``median``,
+quantiles, ``count(DISTINCT x)`` of a non-unit, ``sum(DISTINCT x)``) take the fallback below.
 
 ``rewrite`` calls ``add_companions`` once, after its own ``count(DISTINCT unit)`` columns are
 in place; the ``Companions`` it returns tells ``trust.sdc.protect`` which hidden column holds
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -42,6 +48,7 @@ MAGNITUDE = {"sum", "avg"}
 EXTREME = {"min", "max"}
 _INNER = f"{PREFIX}units"
 _UNIT = f"{PREFIX}u"
+_SET = f"{PREFIX}set"
 
 
 class Unavailable(Exception):
@@ -67,7 +74,7 @@ class Companions:
     contributions: tuple[Contribution, ...]
     branch: str  # which UNION ALL branch each row came from (0 without a UNION)
     totals: tuple[tuple[bool, ...], ...]  # per branch, per output column: a constant there (a total row's label)
-    population: str  # LIST of the (64-bit) hashes of each row's units, for differencing
+    population: str  # the (64-bit) hashes of each row's units, comma-separated, for differencing
     canary: str  # the engine's hash of CANARY: fingerprints compare only when it matches
     depth: int
     single_scan: bool  # every branch was re-aggregated in one pass
@@ -88,19 +95,19 @@ class _Slot:
     columns: dict[str, str]
 
 
-def _function(agg: exp.Expression) -> str | None:
+def _function(agg: Any) -> str | None:
     return {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max"}.get(type(agg))
 
 
-def _measured(proj: exp.Expression) -> list[exp.AggFunc]:
-    return [a for a in proj.find_all(exp.AggFunc) if _function(a) in MAGNITUDE | EXTREME]
+def _measured(proj: Any) -> list[Any]:
+    return [a for a in proj.find_all(exp.AggFunc) if (_function(a) or "") in MAGNITUDE | EXTREME]
 
 
-def _sql(node: exp.Expression) -> str:
-    return node.sql(DIALECT)
+def _sql(node: Any) -> str:
+    return str(node.sql(DIALECT))
 
 
-def _parse(text: str) -> exp.Expression:
+def _parse(text: str) -> Any:
     return sqlglot.parse_one(text, read=DIALECT)
 
 
@@ -108,7 +115,7 @@ def _col(name: str) -> exp.Column:
     return exp.column(name, table=_INNER, quoted=True)
 
 
-def _unit_or_null(node: exp.Expression | None, unit: str) -> bool:
+def _unit_or_null(node: Any, unit: str) -> bool:
     """True when every non-NULL value of ``node`` is the unit itself (``u`` or ``CASE WHEN c THEN u END``)."""
     if node is None or isinstance(node, exp.Null):
         return True
@@ -123,7 +130,7 @@ def _unit_or_null(node: exp.Expression | None, unit: str) -> bool:
     return False
 
 
-def _present(node: exp.Expression | None, unit: str) -> str:
+def _present(node: Any, unit: str) -> str:
     """For a ``_unit_or_null`` expression: when it is not NULL, given the unit is not (a boolean SQL text)."""
     if node is None or isinstance(node, exp.Null):
         return "FALSE"
@@ -140,13 +147,34 @@ def _present(node: exp.Expression | None, unit: str) -> str:
 class _Branch:
     """Builds the two levels of one output SELECT."""
 
-    def __init__(self, select: exp.Select, unit: exp.Expression) -> None:
+    def __init__(self, select: exp.Select, unit: exp.Expression, others: Sequence[exp.Expression] = ()) -> None:
         self.select = select
         self.unit = unit
         self.unit_sql = _sql(unit)
-        self.partials: list[exp.Expression] = []
+        # Other datasets' units (a join of people to businesses): counted in grouping sets of their own.
+        self.others = [o for o in dict((_sql(o), o) for o in others).values() if _sql(o) != self.unit_sql]
+        self.partials: list[Any] = []
         self.seen: dict[str, str] = {}
         self.keys: list[exp.Expression] = self._keys()
+
+    def _set(self, j: int) -> int:
+        """GROUPING(u, v0, v1, ...) of the grouping set of unit j (0: the unit; 1..: the others)."""
+        k = len(self.others)
+        return sum(1 << (k - i) for i in range(k + 1) if i != j)
+
+    def where(self, *conditions: str, unit: int = 0) -> str:
+        """`` FILTER (WHERE ...)`` for an outer aggregate: the grouping set of ``unit``, and ``conditions``."""
+        conds = list(conditions)
+        if self.others:
+            conds.append(f"{_sql(_col(_SET))} = {self._set(unit)}")
+        return f" FILTER (WHERE {' AND '.join(conds)})" if conds else ""
+
+    def _which(self, node: exp.Expression | None) -> int | None:
+        """Which unit ``node`` is (or is NULL or): 0 for the unit, j for the j-th other, None for neither."""
+        for j, u in enumerate([self.unit, *self.others]):
+            if _unit_or_null(node, _sql(u)):
+                return j
+        return None
 
     def _keys(self) -> list[exp.Expression]:
         group = self.select.args.get("group")
@@ -177,41 +205,39 @@ class _Branch:
                 raise Unavailable("an aggregate over several DISTINCT expressions")
             arg = arg.expressions[0]
         a = arg.copy() if arg is not None else None
+        w = self.where()
         if isinstance(agg, exp.Count):
-            if distinct and a is not None and _sql(a.unnest()) == self.unit_sql:
-                return _parse(f"COUNT({_sql(_col(_UNIT))})")  # one inner row per unit: count them
-            if distinct and not _unit_or_null(a, self.unit_sql):
-                p = self.partial(_parse(f"LIST(DISTINCT {_sql(a)})"))
-                return _parse(f"CAST(COALESCE(LENGTH(LIST_DISTINCT(FLATTEN(LIST({_sql(p)})))), 0) AS BIGINT)")
-            if distinct:  # CASE WHEN c THEN unit END: the units with a row where c holds
-                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self.unit_sql)} THEN 1 ELSE 0 END)"))
-                unit = _sql(_col(_UNIT))
-                return _parse(f"CAST(COALESCE(SUM({_sql(p)}) FILTER (WHERE {unit} IS NOT NULL), 0) AS BIGINT)")
+            j = self._which(a) if distinct else None
+            if distinct and j is None:
+                raise Unavailable("count(DISTINCT ...) of something other than a unit")
+            if distinct and j is not None:
+                col = _sql(_col(self._unit_column(j)))
+                if a is not None and _sql(a.unnest()) == _sql([self.unit, *self.others][j]):
+                    return _parse(f"COUNT({col}){self.where(unit=j)}")  # one inner row per unit: count them
+                # CASE WHEN c THEN unit END: the units with a row where c holds
+                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, _sql([self.unit, *self.others][j]))} "
+                                        "THEN 1 ELSE 0 END)"))
+                return _parse(f"CAST(COALESCE(SUM({_sql(p)}){self.where(f'{col} IS NOT NULL', unit=j)}, 0) AS BIGINT)")
             p = self.partial(agg.copy())
-            return _parse(f"CAST(COALESCE(SUM({_sql(p)}), 0) AS BIGINT)")
+            return _parse(f"CAST(COALESCE(SUM({_sql(p)}){w}, 0) AS BIGINT)")
         if a is None:
             raise Unavailable(f"{agg.key}() without an argument")
-        if isinstance(agg, (exp.Sum, exp.Avg)) and distinct:
-            p = self.partial(_parse(f"LIST(DISTINCT {_sql(a)})"))
-            fn = "LIST_SUM" if isinstance(agg, exp.Sum) else "LIST_AVG"
-            return _parse(f"{fn}(LIST_DISTINCT(FLATTEN(LIST({_sql(p)}))))")
+        if distinct:
+            raise Unavailable(f"{agg.key}(DISTINCT ...)")
         if isinstance(agg, exp.Sum):
-            return _parse(f"SUM({_sql(self.partial(exp.Sum(this=a)))})")
+            return _parse(f"SUM({_sql(self.partial(exp.Sum(this=a)))}){w}")
         if isinstance(agg, exp.Avg):
             s = self.partial(exp.Sum(this=a))
             n = self.partial(exp.Count(this=a.copy()))
-            return _parse(f"CAST(SUM({_sql(s)}) AS DOUBLE) / NULLIF(SUM({_sql(n)}), 0)")
+            return _parse(f"CAST(SUM({_sql(s)}){w} AS DOUBLE) / NULLIF(SUM({_sql(n)}){w}, 0)")
         if isinstance(agg, (exp.Min, exp.Max)) and not agg.expressions:
             fn = "MIN" if isinstance(agg, exp.Min) else "MAX"
-            return _parse(f"{fn}({_sql(self.partial(type(agg)(this=a)))})")
-        holistic = {exp.Median: ("median", None), exp.Quantile: ("quantile_disc", "quantile"),
-                    exp.PercentileCont: ("quantile_cont", "expression"), exp.PercentileDisc: ("quantile_disc", "expression")}
-        if type(agg) in holistic and not distinct:
-            name, q = holistic[type(agg)]
-            p = self.partial(_parse(f"LIST({_sql(a)})"))
-            extra = f", {_sql(agg.args[q])}" if q and agg.args.get(q) is not None else ""
-            return _parse(f"LIST_AGGREGATE(FLATTEN(LIST({_sql(p)})), '{name}'{extra})")
+            return _parse(f"{fn}({_sql(self.partial(type(agg)(this=a)))}){w}")
         raise Unavailable(f"aggregate {agg.key}")
+
+    @staticmethod
+    def _unit_column(j: int) -> str:
+        return _UNIT if j == 0 else f"{PREFIX}v{j - 1}"
 
     def reaggregate(self, node: exp.Expression) -> exp.Expression:
         """A copy of ``node`` reading the inner level: aggregates combined, group keys by name."""
@@ -242,17 +268,18 @@ class _Branch:
         if isinstance(arg, exp.Distinct) or arg is None:
             raise Unavailable("DISTINCT inside a magnitude aggregate")
         fn = _function(agg)
+        w = self.where()
         if fn in MAGNITUDE:
             s = _sql(self.partial(exp.Sum(this=arg.copy())))
             return {
-                "top": _parse(f"MAX(CAST({s} AS DOUBLE), {depth})"),
-                "total": _parse(f"CAST(SUM({s}) AS DOUBLE)"),
-                "negative": _parse(f"COALESCE(BOOL_OR({s} < 0), FALSE)"),
-                "contributors": _parse(f"COUNT(*) FILTER (WHERE {s} <> 0)"),
+                "top": _parse(f"MAX(CAST({s} AS DOUBLE), {depth}){w}"),
+                "total": _parse(f"CAST(SUM({s}){w} AS DOUBLE)"),
+                "negative": _parse(f"COALESCE(BOOL_OR({s} < 0){w}, FALSE)"),
+                "contributors": _parse(f"COUNT(*){self.where(f'{s} <> 0')}"),
             }
         inner = "MIN" if fn == "min" else "MAX"
         p = _sql(self.partial(_parse(f"{inner}({_sql(arg)})")))
-        return {"top": _parse(f"CAST({inner}({p}, {depth}) AS VARCHAR[])")}
+        return {"top": _parse(f"CAST({inner}({p}, {depth}){w} AS VARCHAR[])")}
 
     def apply(self, slots: list[_Slot], outputs: int, depth: int, branch: int) -> None:
         select = self.select
@@ -273,13 +300,21 @@ class _Branch:
                     extra[slot.columns[key]] = value
         # Units are grouped by their 64-bit hash: faster than by text, and the hash is the population
         # fingerprint's element. Two units colliding would count as one: fewer units, larger shares.
-        unit = _parse(f"CASE WHEN ({self.unit_sql}) IS NULL THEN NULL ELSE HASH({self.unit_sql}) END")
+        hashed = [_parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
+                  for u in [self.unit, *self.others]]
+        names = [self._unit_column(j) for j in range(len(hashed))]
         inner = exp.Select(expressions=[exp.alias_(k.copy(), f"{PREFIX}g{i}", quoted=True) for i, k in enumerate(self.keys)]
-                           + [exp.alias_(unit, _UNIT, quoted=True)] + self.partials)
+                           + [exp.alias_(h, n, quoted=True) for h, n in zip(hashed, names)] + self.partials)
         inner.set("from_", select.args.get("from_"))
         inner.set("joins", select.args.get("joins"))
         inner.set("where", select.args.get("where"))
-        inner.set("group", exp.Group(expressions=[k.copy() for k in self.keys] + [unit.copy()]))
+        if self.others:
+            sets = [exp.Tuple(expressions=[k.copy() for k in self.keys] + [h.copy()]) for h in hashed]
+            inner.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
+            inner.select(exp.alias_(exp.func("GROUPING", *[h.copy() for h in hashed]), _SET, quoted=True),
+                         append=True, copy=False)
+        else:
+            inner.set("group", exp.Group(expressions=[k.copy() for k in self.keys] + [hashed[0].copy()]))
         select.set("expressions", projections)
         select.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(
             this=exp.to_identifier(_INNER, quoted=True)))))
@@ -295,7 +330,7 @@ class _Branch:
             for key, name in slot.columns.items():
                 select.select(exp.alias_(extra.get(name) or _null(key, slot.function), name, quoted=True),
                               append=True, copy=False)
-        _common(select, branch, _parse(f"LIST({unit}) FILTER (WHERE {unit} IS NOT NULL)"))
+        _common(select, branch, _parse(f"STRING_AGG(CAST({unit} AS VARCHAR), ','){self.where(f'{unit} IS NOT NULL')}"))
 
 
 def _null(key: str, function: str) -> exp.Expression:
@@ -355,7 +390,7 @@ def add_companions(description: Description, units: Sequence[Sequence[tuple[str,
     labels = []
     single = True
     for branch, scope in enumerate(scopes):
-        select = scope.expression
+        select: Any = scope.expression
         scope_units = list(units[branch]) if branch < len(units) else []
         if not scope_units:
             single = False
@@ -364,7 +399,7 @@ def add_companions(description: Description, units: Sequence[Sequence[tuple[str,
         label, unit = _measure_unit(select, slots, scope_units, outputs)
         labels.append(label)
         try:
-            _Branch(select, unit).apply(slots, outputs, depth, branch)
+            _Branch(select, unit, [u for _, u in scope_units]).apply(slots, outputs, depth, branch)
         except Unavailable:
             single = False
             _fallback(select, slots, branch)
@@ -387,4 +422,4 @@ def _fallback(select: exp.Select, slots: list[_Slot], branch: int) -> None:
     for slot in slots:
         for key, name in slot.columns.items():
             select.select(exp.alias_(_null(key, slot.function), name, quoted=True), append=True, copy=False)
-    _common(select, branch, _parse("CAST(NULL AS UBIGINT[])"))
+    _common(select, branch, _parse("CAST(NULL AS VARCHAR)"))

@@ -24,6 +24,7 @@ from sqlglot.optimizer.scope import Scope
 
 from trust.catalog.model import Catalog, Dataset
 from trust.errors import NotAllowed
+from trust.sql.companions import DEFAULT_DEPTH, Companions, add_companions
 from trust.sql.describe import Description
 from trust.sql.parse import DIALECT
 from trust.sql.partition import partition
@@ -50,6 +51,8 @@ class Plan:
     # Per output column, the unit columns that bear on its cells: the datasets' units and the parts
     # of its own aggregates' partitions. The minimum over all unit columns of a row is also safe.
     cell_units: tuple[tuple[str, ...], ...] = ()
+    # Which hidden columns hold the per-unit contributions, branches and populations (trust.sql.companions).
+    companions: Companions | None = None
 
 
 def _quote(value: str) -> str:
@@ -247,15 +250,17 @@ def _never_fails_on_data(tree: exp.Expression) -> None:
 
 
 def rewrite(description: Description, catalog: Catalog, obligations: Obligations, *,
-            max_rows: int | None = None) -> Plan:
+            max_rows: int | None = None, depth: int = DEFAULT_DEPTH) -> Plan:
     """The SQL to run: obligations applied, companions added, generated from the tree.
 
     With ``max_rows``, at most ``max_rows + 1`` rows come back, enough for disclosure control to
-    see that a result is too large without the engine materialising all of it.
+    see that a result is too large without the engine materialising all of it. ``depth`` is how many
+    of the largest per-unit contributions each magnitude cell brings back (at least dominance's n).
     """
     resolved = description.resolved
     units = _Units(catalog)
-    companions = [_companions(scope.expression, units.at(scope)) for scope in description.output_scopes]
+    scope_units = [units.at(scope) for scope in description.output_scopes]
+    companions = [_companions(scope.expression, u) for scope, u in zip(description.output_scopes, scope_units)]
     width = max(len(c) for c in companions)
     if not any(companions):
         raise NotAllowed("The query reads no dataset; there is nothing to protect or return.", rule="no_dataset")
@@ -279,6 +284,7 @@ def rewrite(description: Description, catalog: Catalog, obligations: Obligations
             select.select(exp.alias_(value, columns[i], quoted=True), append=True, copy=False)
     _rename_order(resolved.tree, renamed)
     _never_fails_on_data(resolved.tree)
+    sdc = add_companions(description, [[(u.label, u.expr) for u in us] for us in scope_units], depth=depth)
     for table in list(resolved.tree.find_all(exp.Table)):
         if not table.text("db"):
             continue
@@ -301,6 +307,7 @@ def rewrite(description: Description, catalog: Catalog, obligations: Obligations
         unit_labels=tuple(labels),
         datasets=resolved.datasets,
         cell_units=tuple(tuple(c for c in columns if c in cell) for cell in cells),
+        companions=sdc,
     )
 
 
