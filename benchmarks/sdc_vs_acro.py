@@ -34,7 +34,6 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -50,9 +49,8 @@ from trust.engine.execute import execute  # noqa: E402
 from trust.engine.sandbox import Limits  # noqa: E402
 from trust.sdc.cells import Parameters  # noqa: E402
 from trust.sdc.protect import protect  # noqa: E402
-from trust.sql.companions import add_companions  # noqa: E402
 from trust.sql.describe import describe  # noqa: E402
-from trust.sql.parse import DIALECT, parse  # noqa: E402
+from trust.sql.parse import parse  # noqa: E402
 from trust.sql.protect import check_structure  # noqa: E402
 from trust.sql.resolve import resolve  # noqa: E402
 from trust.sql.rewrite import no_obligations, rewrite  # noqa: E402
@@ -61,6 +59,7 @@ from trust.sql.validate import validate  # noqa: E402
 WORK = REPO_ROOT / "benchmarks" / ".work"
 ACRO_VENV = WORK / "acro-venv"
 ACRO_VERSION = "1.0.2"
+ACRO_REQUIREMENTS = Path(__file__).resolve().parent / "acro-requirements.txt"  # exact pins, acro==ACRO_VERSION
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 DATASET = "bench.claims"
 
@@ -159,7 +158,7 @@ def acro_python() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(ACRO_VENV)], check=True)
     probe = subprocess.run([str(python), "-c", "import acro, pyarrow"], capture_output=True)
     if probe.returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"acro=={ACRO_VERSION}", "pyarrow"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(ACRO_REQUIREMENTS)], check=True)
     return python
 
 
@@ -243,34 +242,14 @@ def catalog_for(url: str, limits: Limits) -> Catalog:
     return register(Catalog({DATASET: ds}), {}, {}, limits)
 
 
-def _table_units(description: Any, catalog: Catalog) -> list[list[tuple[str, Any]]]:
-    """Each output scope's (unit label, unit column), as rewrite traces them (used until rewrite calls the hook)."""
-    from sqlglot import exp
-
-    out = []
-    for scope in description.output_scopes:
-        found = []
-        for alias, (_, source) in scope.selected_sources.items():
-            if isinstance(source, exp.Table) and source.text("db"):
-                ds = catalog.get(f"{source.text('db')}.{source.name}")
-                found.append((ds.unit_key, exp.column(ds.unit_key, table=alias, quoted=True)))
-        out.append(found)
-    return out
-
-
-def governed_plan(sql: str, catalog: Catalog, *, companions: bool = True) -> tuple[str, Any]:
+def governed_plan(sql: str, catalog: Catalog) -> tuple[str, Any]:
+    """The trust's SQL stages: the plan's SQL carries the companion statistics (``rewrite`` adds them)."""
     parsed = parse(sql)
     validate(parsed)
-    resolved = resolve(parsed, catalog)
-    description = describe(resolved, catalog)
+    description = describe(resolve(parsed, catalog), catalog)
     check_structure(description)
     plan = rewrite(description, catalog, no_obligations())
-    if not companions or getattr(plan, "companions", None) is not None:
-        return plan.sql if not companions else resolved.tree.sql(DIALECT), plan
-    comps = add_companions(description, _table_units(description, catalog))
-    return resolved.tree.sql(DIALECT), SimpleNamespace(outputs=plan.outputs, unit_columns=plan.unit_columns,
-                                                       unit_labels=plan.unit_labels, companions=comps,
-                                                       cell_units=getattr(plan, "cell_units", ()))
+    return plan.sql, plan
 
 
 def trust_once(sql: str, catalog: Catalog, limits: Limits) -> tuple[dict[str, float], Any]:
@@ -314,8 +293,10 @@ def alternatives(url: str, kind: str) -> dict[str, str]:
                      list(hash(person_id)) AS population FROM u GROUP BY region, sector)
         SELECT c.*, k.units, k.top, k.total, k.neg, k.population FROM c JOIN k
           ON c.region IS NOT DISTINCT FROM k.region AND c.sector IS NOT DISTINCT FROM k.sector"""
+    units_only = f"SELECT region, sector, {agg}, count(DISTINCT person_id) AS units FROM {src} GROUP BY region, sector"
     return {
         "plain DuckDB, no disclosure control": plain,
+        "unit counts only (count(DISTINCT person_id) per cell, no contributions)": units_only,
         "per-unit subquery joined back, one read (materialised CTE)":
             join_back.format(**{"with": "WITH", "mat": "MATERIALIZED", "src": src, "agg": agg}),
         "per-unit subquery joined back, two reads": join_back.format(**{"with": "WITH", "mat": "NOT MATERIALIZED",
@@ -459,8 +440,8 @@ def write(results: dict[str, Any], path: Path) -> None:
     lines += ["", "The governed query is the two-level aggregation of `trust/sql/companions.py`: one read of the "
               "file, an inner GROUP BY (cell, hash of person) and an outer GROUP BY cell that re-aggregates the "
               "analyst's values and adds the per-person largest contributions (`max(x, 10)`), totals, negatives, "
-              "non-zero contributors and the unit hashes. 'Unit counts only' is the rewrite before companions "
-              "(`count(DISTINCT person_id)` per cell). The join-back shapes compute the same companions with a "
+              "non-zero contributors and the unit hashes. 'Unit counts only' is the least any person-level "
+              "control needs (`count(DISTINCT person_id)` per cell). The join-back shapes compute the same companions with a "
               "separate per-person subquery joined to the plain aggregation.", ""]
     lines += ["## Where the two disagree, cell by cell", ""]
     for kind, comp in results["compare"].items():
@@ -534,8 +515,6 @@ def main() -> None:
                 results["acro"][kind] = statistics.median(runs[kind]["acro"])
         for kind in TIMED:
             variants = dict(alternatives(url, kind))
-            variants["unit counts only (rewrite without the companions)"] = governed_plan(
-                QUERIES[kind], catalog, companions=False)[0]
             variants["governed: two-level, one read (the trust)"] = governed_plan(QUERIES[kind], catalog)[0]
             results["engine"][kind] = time_variants(variants, catalog, limits, args.repeat + 2)
     if acro is not None:

@@ -18,11 +18,6 @@ from trust.demo.generate import ensure_generated
 from trust.demo.servers import DepartmentServers
 from trust.service import Trust
 
-# The suites written around ``[c]`` rows run with small rows marked; the default, withholding them
-# whole, is tested in tests/integration/test_withhold.py. (Set before any trust is opened, including
-# module-scoped ones and the server processes the tests start, which inherit the environment.)
-os.environ.setdefault("TRUST_SMALL_ROWS", "mark")
-
 TEST_SCALE = 0.5
 DEMO_PROJECT = "demo-employment-support"
 DWP_PROJECT = "demo-dwp-caseload"

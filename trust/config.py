@@ -61,9 +61,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_depth", 12, "Deepest nesting of subqueries and expressions accepted."),
     Setting("max_output_groups", 10000, "Most rows (cells per measure) one output may have."),
     Setting("max_joins", 6, "Most joins one query may have."),
-    Setting("small_rows", "withhold", "Rows drawn from fewer than the minimum units: 'withhold' (default: not shown, "
-            "so a row's presence answers no question) or 'mark' (shown with every value as [c]; only for tables "
-            "whose group keys are public classifications)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -184,8 +184,7 @@ class Trust:
                              departments=tuple(sorted({d.department for d in datasets})))
             protected = protect(result.table, plan, checked.decision.disclosure, max_rows=self.config.max_output_groups,
                                 history=differencing.StoredHistory(self.store, project_id))
-            if self.config.small_rows != "mark":
-                protected = withhold(protected)
+            protected = withhold(protected)  # a small row's presence would answer a question: never shown
         except TrustError as exc:
             self.audit.append("query_failed", user_name, project_id, sql=sql, error=type(exc).__name__, message=exc.message)
             raise

@@ -117,6 +117,11 @@ MIGRATIONS: tuple[str, ...] = (
         ended TEXT
     );
     """,
+    # 5: what defined each stored cell (trust/sdc/differencing.py): the same people reached by another
+    # definition must look like a few people between the two, or the difference "none" would show.
+    """
+    ALTER TABLE cell_populations ADD COLUMN definition TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 

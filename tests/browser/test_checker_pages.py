@@ -52,7 +52,8 @@ def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser
         "cell => getComputedStyle(cell).backgroundColor")
     assert colour != ok_colour
     figures = carol.locator(f"#figures-{airlock.small}")
-    expect(figures).to_contain_text("min_units")
+    expect(figures).to_contain_text("dominance")
+    expect(carol.locator(f"#notes-{airlock.small}")).to_contain_text("withheld")  # checkers see the small rows
     expect(figures.locator("tbody tr")).to_have_count(len(hidden))
     expect(carol.locator(f"#table-{airlock.cross} td.cell-ok").first).to_contain_text("units")
 
@@ -87,15 +88,19 @@ def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser
     assert verify_bundle(folder) == []
     with open(folder / "outputs" / airlock.small / "table.csv") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["la_code", "claimants"] and sum(r[1] == SUPPRESSED_MARKER for r in rows[1:]) == len(hidden)
+    assert rows[0] == ["sic_section", "businesses", "turnover"]
+    assert sum(r[2] == SUPPRESSED_MARKER for r in rows[1:]) == len(hidden)
     sheet = load_workbook(folder / "outputs" / airlock.small / "table.xlsx")["table"]
-    assert sum(c.value == SUPPRESSED_MARKER for c in sheet["B"]) == len(hidden)
+    assert sum(c.value == SUPPRESSED_MARKER for c in sheet["C"]) == len(hidden)
     about = json.loads((folder / "request.json").read_text())
     assert [a["name"] for a in about["approvers"]] == ["carol", "dev"] and about["justification"] == JUSTIFICATION
     disclosure = json.loads((folder / "outputs" / airlock.small / "disclosure.json").read_text())
     assert all("units" not in c for c in disclosure["cells"])  # checkers' figures never leave
-    decision = (folder / "outputs" / airlock.small / "decision.json").read_text()
-    assert "opted_out" not in decision and "dwp.uc_claims" in decision  # row filters named, never spelled out
+    assert "withheld" not in json.dumps(disclosure)  # nor whether any small group exists
+    decision = json.loads((folder / "outputs" / airlock.small / "decision.json").read_text())
+    assert decision["disclosure"]["dominance"] == {"n": 2, "k": 0.85}  # DESNZ's magnitude thresholds applied
+    cross = (folder / "outputs" / airlock.cross / "decision.json").read_text()
+    assert "opted_out" not in cross and "dwp.uc_claims" in cross  # row filters named, never spelled out
 
     kinds = _events(airlock, request.id)
     assert [k for k in kinds if k[0] == "release_transition"] == [

@@ -12,7 +12,9 @@ import trust
 from trust.client.display import error_html, output_html
 from trust.errors import PolicyDenied
 
-SMALL_AREA = "SELECT la_code, count(*) AS claimants FROM dwp.uc_claims WHERE region = 'E12000009' GROUP BY la_code"
+# Two businesses hold most of one section's turnover: a row shown with a [c] cell.
+SMALL_AREA = ("SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
+              "GROUP BY sic_section")
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def test_a_cell_shows_the_protected_table(shell: InteractiveShell):
     html = _html(cap)
     assert 'class="trust-suppressed"' in html and "[c]" in html
     assert "cells:" in html and "suppressed" in html  # the one-line disclosure summary
-    assert "dwp.uc_claims (" in html and "rows scanned" in html
+    assert "desnz.businesses (" in html and "rows scanned" in html
     out = shell.user_ns["small"]
     assert isinstance(out, trust.Output) and out.project == "demo-employment-support"
 

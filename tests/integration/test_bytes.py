@@ -11,7 +11,11 @@ from trust.service import Trust
 
 
 def _files(root: Path) -> set[str]:
-    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+    """Files under ``root``; a folder another process removes while it is walked is skipped."""
+    found: set[str] = set()
+    for folder, _dirs, names in os.walk(root, onerror=lambda _e: None):
+        found.update(os.path.join(folder, n) for n in names)
+    return found
 
 
 def _could_be_ours(path: str) -> bool:

@@ -44,34 +44,58 @@ def test_cross_department_query_matches_a_direct_computation(ana, data_dir):
     assert set(out.fingerprints) == {"dwp.uc_claims", "hmrc.paye_employments"}
 
 
-def test_small_areas_are_suppressed_and_the_boundary_passes(ana, data_dir):
+TURNOVER = "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses GROUP BY sic_section"
+
+
+def _businesses(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA desnz")
+    con.execute(f"CREATE VIEW desnz.businesses AS SELECT * FROM read_parquet('{data_dir}/desnz/businesses/*.parquet')")
+    return con
+
+
+def test_small_areas_are_withheld_and_the_boundary_passes(ana, data_dir):
     out = ana.sql("SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code")
     direct = dict(_local(data_dir).execute(
         "SELECT la_code, count(DISTINCT person_id) FROM dwp.uc_claims GROUP BY la_code").fetchall())
-    shown = {la: n for la, n in out.rows()}
-    for la, units in direct.items():
-        if units < 10:
-            assert shown[la] == SUPPRESSED_MARKER, la
-        else:
-            assert shown[la] == units, la
-    assert shown["E06000053"] == SUPPRESSED_MARKER  # Isles of Scilly: 3 claimants
-    assert shown["E09000001"] == SUPPRESSED_MARKER  # City of London: 7 claimants
-    assert 10 in direct.values() and any(shown[la] == 10 for la, n in direct.items() if n == 10)
+    assert dict(out.rows()) == {la: n for la, n in direct.items() if n >= 10}
+    assert direct["E06000053"] == 3 and direct["E09000001"] == 7  # Isles of Scilly, City of London: not shown
+    assert 10 in direct.values()  # a cell of exactly 10 is shown (the comparison above)
     frame = out.to_pandas()
-    assert (frame["claimants"] == SUPPRESSED_MARKER).sum() == sum(1 for n in direct.values() if n < 10)
-    assert frame.attrs == {} and "__units_0" not in frame.columns
+    assert frame.attrs == {} and list(frame.columns) == ["la_code", "claimants"]
+
+
+def test_a_dominated_cell_shows_c_in_every_rendering(ana, data_dir):
+    out = ana.sql(TURNOVER)
+    direct = {s: (n, t, top) for s, n, t, top in _businesses(data_dir).execute(
+        "SELECT sic_section, count(DISTINCT employer_id), sum(turnover), max(turnover, 2) FROM desnz.businesses "
+        "GROUP BY sic_section").fetchall()}
+    dominated = {s for s, (n, t, top) in direct.items() if n >= 10 and sum(top) >= 0.9 * t}
+    assert dominated, "the demo data has no sector where two businesses hold 90% of turnover"
+    rows = {r[0]: r for r in out.rows()}
+    for section in dominated:
+        assert rows[section] == (section, direct[section][0], SUPPRESSED_MARKER)  # the count is safe, the sum not
+    frame = out.to_pandas().set_index("sic_section")
+    assert all(frame.loc[s, "turnover"] == SUPPRESSED_MARKER for s in dominated)
     arrow = out.to_arrow()
-    assert arrow.column("claimants").null_count == sum(1 for n in direct.values() if n < 10)
+    assert arrow.column_names == ["sic_section", "businesses", "turnover"]
+    assert arrow.column("turnover").null_count >= len(dominated)
+    assert SUPPRESSED_MARKER in out._repr_html_() and SUPPRESSED_MARKER in str(out)
 
 
-def test_report_names_rule_and_figures_per_cell(ana):
-    out = ana.sql("SELECT la_code, count(*) AS n, avg(award_amount) AS mean FROM dwp.uc_claims "
-                  "WHERE la_code = 'E06000053' GROUP BY la_code")
-    cells = {c.column: c for c in out.report.cells}
-    assert set(cells) == {"n", "mean"}
-    assert all(c.status.value == "suppressed" and c.rule == "min_units" and c.units == 3 for c in cells.values())
-    assert out.rows() == [("E06000053", SUPPRESSED_MARKER, SUPPRESSED_MARKER)]
-    assert "suppressed" in out.report.summary()
+def test_report_names_rule_and_figures_per_cell(ana, data_dir):
+    out = ana.sql(TURNOVER)
+    section, n, total, top = _businesses(data_dir).execute(
+        "SELECT sic_section, count(DISTINCT employer_id), sum(turnover), max(turnover, 2) FROM desnz.businesses "
+        "GROUP BY sic_section HAVING count(DISTINCT employer_id) >= 10 "
+        "ORDER BY (list_sum(max(turnover, 2)) / sum(turnover)) DESC LIMIT 1").fetchone()
+    row = next(r for r, values in enumerate(out.rows()) if values[0] == section)
+    cells = {c.column: c for c in out.report.cells if c.row == row}
+    assert cells["businesses"].status.value == "ok" and cells["businesses"].units == n
+    hidden = cells["turnover"]
+    assert (hidden.status.value, hidden.rule, hidden.units) == ("suppressed", "dominance", n)
+    assert math.isclose(hidden.figures["dominance_share"], sum(top) / total, rel_tol=1e-6)
+    assert "suppressed" in out.report.summary() and "dominance" in out.report.summary()
 
 
 def test_units_count_people_not_rows(ana):

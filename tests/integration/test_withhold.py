@@ -16,17 +16,18 @@ from trust.service import Trust
 
 
 @pytest.fixture
-def ana(trust: Trust, trust_home: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TRUST_SMALL_ROWS", "withhold")  # the shipped default
-    withholding = Trust.open(trust_home)
-    assert withholding.config.small_rows == "withhold"
-    return withholding.session("ana", "demo-employment-support")
+def ana(trust: Trust):
+    return trust.session("ana", "demo-employment-support")
 
 
-def test_default_is_withhold(trust_home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_there_is_no_setting_to_show_small_rows(trust: Trust, trust_home: Path, monkeypatch: pytest.MonkeyPatch):
     from trust.config import SETTINGS
 
-    assert next(s for s in SETTINGS if s.name == "small_rows").default == "withhold"
+    assert not [s for s in SETTINGS if "small" in s.name or "withhold" in s.name]
+    monkeypatch.setenv("TRUST_SMALL_ROWS", "mark")  # the retired setting has no effect
+    out = Trust.open(trust_home).session("ana", "demo-employment-support").sql(
+        "SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000053' GROUP BY la_code")
+    assert out.table.num_rows == 0
 
 
 def test_small_areas_are_withheld_and_the_boundary_passes(ana, data_dir):

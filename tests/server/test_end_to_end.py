@@ -6,6 +6,7 @@ analyst's output, a timed-out query; and the server answering others while a que
 
 from __future__ import annotations
 
+import json
 import statistics
 import threading
 import time
@@ -30,6 +31,8 @@ WHERE p.tax_year = '2024-25'
 GROUP BY u.region ORDER BY u.region
 """
 SMALL_AREA = "SELECT la_code, count(*) AS claimants FROM dwp.uc_claims WHERE region = 'E12000009' GROUP BY la_code ORDER BY la_code"
+TURNOVER = ("SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
+            "GROUP BY sic_section ORDER BY sic_section")
 BOB_AREAS = "SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code ORDER BY la_code"
 # Joining PAYE to itself on person_id multiplies rows per person: minutes of work at test scale.
 LONG = """
@@ -58,12 +61,15 @@ def test_a_query_returns_the_protected_output_with_its_provenance(ana_client: tr
     assert out.to_pandas().shape == (9, 3)
 
 
-def test_a_suppressed_small_area_shows_c(ana_client: trust.Client):
-    out = ana_client.sql(SMALL_AREA)
-    shown = dict(out.rows())
-    assert shown["E06000053"] == SUPPRESSED_MARKER  # Isles of Scilly
+def test_a_small_area_is_withheld_and_a_dominated_cell_shows_c(ana_client: trust.Client):
+    areas = ana_client.sql(SMALL_AREA)
+    assert "E06000053" not in dict(areas.rows())  # Isles of Scilly: 3 claimants, not even as [c]
+    assert areas.report.status.value == "ok" and "withheld" not in json.dumps(areas.report.to_json(figures=False))
+    out = ana_client.sql(TURNOVER)
+    shown = {r[0]: r[1:] for r in out.rows()}
+    assert shown["A"][1] == SUPPRESSED_MARKER and isinstance(shown["A"][0], int)  # the count is safe, the sum not
     assert out.report.status.value == "suppressed"
-    assert out.to_arrow().column("claimants").null_count == sum(1 for v in shown.values() if v == SUPPRESSED_MARKER)
+    assert out.to_arrow().column("turnover").null_count == sum(1 for v in shown.values() if v[1] == SUPPRESSED_MARKER)
     assert "suppressed" in out.report.summary()
     stored = ana_client.output(out.id)  # fetched back from the trust's store
     assert stored.rows() == out.rows() and stored.suppressed == out.suppressed
@@ -166,14 +172,14 @@ def test_someone_elses_query_cannot_be_polled(stack: Stack):
 
 
 def test_outputs_travel_as_arrow_or_json(stack: Stack, ana_client: trust.Client):
-    out = ana_client.sql(SMALL_AREA)
+    out = ana_client.sql(TURNOVER)
     auth = {"Authorization": f"Bearer {stack.token('ana')}"}
     as_json = httpx.get(f"{stack.url}/v1/outputs/{out.id}", headers=auth)
     assert as_json.headers["content-type"] == "application/json"
     body = as_json.json()
-    assert body["columns"] == ["la_code", "claimants"]
-    scilly = next(r for r in body["rows"] if r[0] == "E06000053")
-    assert scilly[1] is None  # suppressed cells are null; the report says why
+    assert body["columns"] == ["sic_section", "businesses", "turnover"]
+    farming = next(r for r in body["rows"] if r[0] == "A")
+    assert farming[2] is None  # suppressed cells are null; the report says why
     assert any(c["status"] == "suppressed" and "units" not in c for c in body["output"]["report"]["cells"])
     as_arrow = httpx.get(f"{stack.url}/v1/outputs/{out.id}", headers={**auth, "Accept": wire.ARROW_STREAM})
     assert as_arrow.headers["content-type"] == wire.ARROW_STREAM

@@ -50,7 +50,8 @@ def report_from_json(raw: Mapping[str, Any], parameters: Disclosure) -> Disclosu
         extra = {k: c[k] for k in ("figures", "secondary") if k in known and c.get(k) is not None}
         cells.append(CellReport(row=int(c["row"]), column=str(c["column"]), status=CellStatus(c["status"]),
                                 rule=c.get("rule"), units=c.get("units"), detail=str(c.get("detail") or ""), **extra))
-    return DisclosureReport(tuple(cells), parameters)
+    return DisclosureReport(tuple(cells), parameters, notes=tuple(str(n) for n in raw.get("notes", ())),
+                            withheld=int(raw.get("withheld") or 0))
 
 
 def suppression_mask(table: pa.Table, report: DisclosureReport) -> tuple[tuple[bool, ...], ...]:

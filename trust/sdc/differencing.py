@@ -4,8 +4,7 @@
 and their difference is that authority's seven claimants. So each shown cell's population
 (its set of units) is fingerprinted (``sketch``), stored with the project, and every new
 cell is compared with the earlier shown cells of the same project, and with the other cells
-of its own output, that count the same kind of statistic: frequencies with frequencies, sums
-of a measure with sums or averages of the same measure. A new cell whose population differs
+of its own output, over the same kind of unit, whatever the statistic (``family``). A new cell whose population differs
 from one of them by between 1 and ``min_units - 1`` units is suppressed (rule ``differencing``),
 and the report names the earlier output and row.
 
@@ -17,8 +16,8 @@ same-sized earlier cells, not with the history's length.
 
 Limits (see docs/disclosure.md): pairs only (three outputs combined, A - B - C, are not
 checked), populations not values (two different filters that happen to select the same
-people are the same population, correctly; a sum over the same people of a different
-measure is a different family), units as the engine hashes them (a new DuckDB hash function
+people are the same population, correctly; any two statistics over nearly the same units
+are compared, whatever they compute), units as the engine hashes them (a new DuckDB hash function
 starts a new history, detected by the canary), shown cells only, and one project at a time.
 """
 
@@ -49,6 +48,7 @@ class Population:
     units: int
     sketch: Sketch
     families: Mapping[str, tuple[str, ...]]  # family -> the row's shown columns of that family
+    definition: str = ""  # what selects the row's units (its query's FROM, WHERE and group-key values), hashed
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class Earlier:
     row: int
     units: int
     sketch: Sketch
+    definition: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Candidates:
     count: np.ndarray  # int64[N, CELLS]
     keys: np.ndarray  # uint64[N, CELLS]
     checks: np.ndarray  # uint64[N, CELLS]
+    definitions: tuple[str, ...] = ()  # per cell, what defined it ("" when unknown)
 
     @classmethod
     def of(cls, earlier: Iterable[Earlier]) -> Candidates:
@@ -77,7 +79,7 @@ class Candidates:
             return cls((), np.zeros(0, dtype=np.int64), empty.astype(np.int64), empty, empty)
         return cls(tuple((e.output_id, e.row) for e in items), np.array([e.units for e in items], dtype=np.int64),
                    np.stack([e.sketch.count for e in items]), np.stack([e.sketch.keys for e in items]),
-                   np.stack([e.sketch.checks for e in items]))
+                   np.stack([e.sketch.checks for e in items]), tuple(e.definition for e in items))
 
     def sketch(self, i: int) -> Sketch:
         return Sketch(self.count[i], self.keys[i], self.checks[i])
@@ -89,21 +91,67 @@ class History(Protocol):
     def candidates(self, scheme: str, family: str, low: int, high: int) -> Candidates: ...
 
 
-def family(unit_label: str, function: str | None, lineage: Sequence[str]) -> str | None:
-    """Which cells can be subtracted from each other: frequencies, or magnitudes of one measure."""
-    if function in (None, "count"):
-        return f"{unit_label}:count"
-    if function in ("sum", "avg"):
-        return f"{unit_label}:sum:{','.join(sorted(lineage))}"
-    return None  # min, max, quantiles are not additive
+def family(unit_label: str) -> str:
+    """Which cells are compared: every statistic over the same kind of unit.
+
+    Not only counts with counts: ``sum(1)``, ``sum(CASE WHEN x > 0 THEN 1 ELSE 0 END)`` and
+    ``sum(x / x)`` are counts written as sums, and a sum or an average over nearly the same people
+    as a count, a median or an extreme tells about the few people between them. Two cells over the
+    same population are never flagged (a difference of zero), so a count and a sum of the same
+    groups in separate outputs are both shown.
+    """
+    return f"{unit_label}:any"
 
 
-def populations(hashes: np.ndarray, offsets: np.ndarray,
-                shown: Mapping[int, Mapping[str, tuple[str, ...]]]) -> tuple[Population, ...]:
+def populations(hashes: np.ndarray, offsets: np.ndarray, shown: Mapping[int, Mapping[str, tuple[str, ...]]],
+                definitions: Sequence[str] = (), sketches: Sequence[Sketch] | None = None) -> tuple[Population, ...]:
     """Sketches of the rows with shown cells, from the engine's per-row lists of unit hashes."""
-    sketches = build_many(hashes, offsets)
+    sketches = build_many(hashes, offsets) if sketches is None else sketches
     sizes = np.diff(offsets)
-    return tuple(Population(r, int(sizes[r]), sketches[r], fams) for r, fams in sorted(shown.items()) if fams)
+    return tuple(Population(r, int(sizes[r]), sketches[r], fams, definitions[r] if r < len(definitions) else "")
+                 for r, fams in sorted(shown.items()) if fams)
+
+
+def gaps(sketches: Sequence[Sketch], relations: Iterable[tuple[int, Sequence[int]]], limit: int) -> dict[int, int]:
+    """Total rows whose units are not all in the rows shown as their parts, by 1 to ``limit - 1`` units.
+
+    A total over rows some of which are not in the output (dropped by HAVING or LIMIT) gives the
+    missing rows' figures by subtraction: 299 claimants in an area, parts shown summing to 298.
+    Sketches add up, so the total's sketch less its parts' is the sketch of the rows left out.
+    """
+    out: dict[int, int] = {}
+    for total, parts in relations:
+        rest = sketches[total]
+        count, keys, checks = rest.count.copy(), rest.keys.copy(), rest.checks.copy()
+        for r in dict.fromkeys(parts):
+            count -= sketches[r].count
+            keys ^= sketches[r].keys
+            checks ^= sketches[r].checks
+        left = Sketch(count, keys, checks)
+        empty = Sketch(np.zeros_like(count), np.zeros_like(keys), np.zeros_like(checks))
+        got = small_difference(left, empty, limit)
+        if got is not None:
+            out[total] = max(out.get(total, 0), got[0])
+    return out
+
+
+def gap_finding(d: int, limit: int) -> Finding:
+    return Finding(CellStatus.SUPPRESSED, RULE,
+                   f"{d} of its units are in none of the rows shown as its parts (rows left out by HAVING or LIMIT); "
+                   f"the total less its parts would be a cell of fewer than {limit} units",
+                   {"difference": d, "exact": True, "other": "its parts in this output"})
+
+
+def _same_people(p: Population, definition: str) -> bool:
+    """Two cells over exactly the same units by different definitions (both known)."""
+    return bool(p.definition and definition and p.definition != definition)
+
+
+def _same_finding(where: str, limit: int) -> Finding:
+    return Finding(CellStatus.SUPPRESSED, RULE,
+                   f"it has exactly the units of {where}, selected another way; were it shown, a difference of none "
+                   f"could be told from a difference of 1 to {limit - 1} units (which is hidden), and that would answer "
+                   "whether anyone lies between the two definitions", {"difference": 0, "exact": True, "other": where})
 
 
 def _finding(d: int, exact: bool, where: str, limit: int) -> Finding:
@@ -137,9 +185,15 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
             if hi <= i + 1:
                 continue
             spread = ((counts[i + 1:hi] != p.sketch.count) | (keys[i + 1:hi] != p.sketch.keys)).sum(axis=1)
-            for k in np.flatnonzero((spread > 0) & (spread <= HASHES * (limit - 1))):
+            for k in np.flatnonzero(spread <= HASHES * (limit - 1)):
                 q = rows[i + 1 + int(k)]
                 if frozenset((p.row, q.row)) in skip or any((max(p.row, q.row), c) in out for c in p.families[fam]):
+                    continue
+                if spread[k] == 0:
+                    if p.units == q.units and _same_people(p, q.definition):
+                        later, first = (p, q) if p.row > q.row else (q, p)
+                        for c in later.families[fam]:
+                            out[(later.row, c)] = _same_finding(f"row {first.row} of this output", limit)
                     continue
                 got = small_difference(p.sketch, q.sketch, limit)
                 if got is not None:
@@ -149,22 +203,109 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
         if history is None:
             continue
         earlier = history.candidates(scheme, fam, max(0, sizes[0] - limit + 1), sizes[-1] + limit - 1)
-        if not len(earlier.units):
-            continue
-        for p in rows:
+        for p in rows if len(earlier.units) else ():
             lo = int(np.searchsorted(earlier.units, p.units - limit + 1, "left"))
             hi = int(np.searchsorted(earlier.units, p.units + limit - 1, "right"))
             if lo >= hi:
                 continue
             spread = ((earlier.count[lo:hi] != p.sketch.count) | (earlier.keys[lo:hi] != p.sketch.keys)).sum(axis=1)
-            for k in np.flatnonzero((spread > 0) & (spread <= HASHES * (limit - 1))):
+            for k in np.flatnonzero(spread <= HASHES * (limit - 1)):
+                output_id, row = earlier.where[lo + int(k)]
+                if spread[k] == 0:
+                    known = earlier.definitions[lo + int(k)] if earlier.definitions else ""
+                    if earlier.units[lo + int(k)] == p.units and _same_people(p, known):
+                        for c in p.families[fam]:
+                            out.setdefault((p.row, c), _same_finding(f"output {output_id} row {row}", limit))
+                        break
+                    continue
                 got = small_difference(p.sketch, earlier.sketch(lo + int(k)), limit)
                 if got is not None:
-                    output_id, row = earlier.where[lo + int(k)]
                     for c in p.families[fam]:
                         out.setdefault((p.row, c), _finding(got[0], got[1], f"output {output_id} row {row}", limit))
                     break
+        left = [p for p in rows if not any((p.row, c) in out for c in p.families[fam])]
+        if left:
+            everything = history.candidates(scheme, fam, limit, 2**62)
+            by_row = {p.row: p for p in left}
+            for row_, (i, j, sign, d, exact) in _triples(left, everything, limit).items():
+                p = by_row[row_]
+                (o1, r1), (o2, r2) = everything.where[i], everything.where[j]
+                how = "less" if sign < 0 else "plus"
+                for c in p.families[fam]:
+                    out.setdefault((p.row, c), _triple_finding(d, exact, f"output {o1} row {r1} {how} output {o2} row {r2}",
+                                                               limit))
     return out
+
+
+TRIPLE_BUDGET = 2_000_000  # pairs of earlier cells compared per output; beyond it the rest is not checked
+
+
+def _triples(new: Sequence[Population], earlier: Candidates, limit: int
+             ) -> dict[int, tuple[int, int, int, int, bool]]:
+    """New cells within a few units of two earlier cells combined: ``q - r`` or ``q + r``.
+
+    "The region" and "a ten-person area" shown, "the region less that area less a few people
+    picked by a measure" differs from each by ten or more, but from their difference by a few.
+    Sketches add and subtract like the sets they hold, so the combination's sketch is compared
+    like a single cell's. Only pairs whose sizes combine to within ``limit - 1`` of the new cell's
+    are looked at: a range per earlier cell in the size-sorted history.
+    """
+    out: dict[int, tuple[int, int, int, int, bool]] = {}  # new row -> (q, r, sign, difference, exact)
+    units = earlier.units
+    n = len(units)
+    if n < 2:
+        return out
+    budget = TRIPLE_BUDGET
+    reach = HASHES * (limit - 1)
+    for p in new:
+        # p = q - r (r from q's size less p's) and p = q + r (r from p's size less q's; q before r once)
+        for sign in (-1, 1):
+            target = (units - p.units) if sign < 0 else (p.units - units)
+            lo = np.searchsorted(units, target - limit + 1, "left")
+            hi = np.searchsorted(units, target + limit - 1, "right")
+            if sign > 0:
+                lo = np.maximum(lo, np.arange(n) + 1)
+            sizes = np.maximum(hi - lo, 0)
+            total = int(sizes.sum())
+            if not total:
+                continue
+            total = min(total, budget)
+            budget -= total
+            q = np.repeat(np.arange(n), sizes)[:total]
+            r = (np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)[:total] + np.repeat(lo, sizes)[:total])
+            keep = q != r
+            q, r = q[keep], r[keep]
+            for start in range(0, len(q), 50_000):
+                qs, rs = q[start:start + 50_000], r[start:start + 50_000]
+                count = earlier.count[qs] + sign * earlier.count[rs] - p.sketch.count
+                keys = earlier.keys[qs] ^ earlier.keys[rs] ^ p.sketch.keys
+                spread = ((count != 0) | (keys != 0)).sum(axis=1)
+                for k in np.flatnonzero(spread <= reach):
+                    i, j = int(qs[k]), int(rs[k])
+                    if spread[k] == 0:  # exactly the two combined: hidden too, or "none" would show
+                        out[p.row] = (i, j, sign, 0, True)
+                        break
+                    combined = Sketch(earlier.count[i] + sign * earlier.count[j], earlier.keys[i] ^ earlier.keys[j],
+                                      earlier.checks[i] ^ earlier.checks[j])
+                    got = small_difference(p.sketch, combined, limit)
+                    if got is not None:
+                        out[p.row] = (i, j, sign, got[0], got[1])
+                        break
+                if p.row in out:
+                    break
+            if p.row in out or budget <= 0:
+                break
+        if budget <= 0:
+            break
+    return out
+
+
+def _triple_finding(d: int, exact: bool, where: str, limit: int) -> Finding:
+    if d == 0:
+        return Finding(CellStatus.SUPPRESSED, RULE,
+                       f"it has exactly the units of {where}; were it shown, that could be told from a difference of "
+                       f"1 to {limit - 1} units (which is hidden)", {"difference": 0, "exact": True, "other": where})
+    return _finding(d, exact, where, limit)
 
 
 def scheme(canary: object) -> str:
@@ -180,22 +321,22 @@ class StoredHistory:
     def candidates(self, scheme: str, family: str, low: int, high: int) -> Candidates:
         with self.store.connect() as con:
             rows = con.execute(
-                "SELECT output_id, row_index, units, sketch FROM cell_populations "
+                "SELECT output_id, row_index, units, sketch, definition FROM cell_populations "
                 "WHERE project = ? AND scheme = ? AND family = ? AND units BETWEEN ? AND ? ORDER BY units",
                 (self.project, scheme, family, low, high),
             ).fetchall()
         count, keys, checks = sketch_arrays([r[3] for r in rows])
-        return Candidates(tuple((o, int(r)) for o, r, _u, _s in rows), np.array([r[2] for r in rows], dtype=np.int64),
-                          count, keys, checks)
+        return Candidates(tuple((o, int(r)) for o, r, *_ in rows), np.array([r[2] for r in rows], dtype=np.int64),
+                          count, keys, checks, tuple(r[4] for r in rows))
 
 
 def record(store: Store, project: str, output_id: str, scheme: str, new: Sequence[Population]) -> None:
     """Store the shown cells' populations, so later outputs of the project are compared with them."""
-    rows = [(project, output_id, p.row, fam, scheme, p.units, p.sketch.to_bytes())
+    rows = [(project, output_id, p.row, fam, scheme, p.units, p.sketch.to_bytes(), p.definition)
             for p in new for fam in p.families]
     if not rows:
         return
     with store.transaction() as con:
         con.executemany(
-            "INSERT OR REPLACE INTO cell_populations (project, output_id, row_index, family, scheme, units, sketch) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            "INSERT OR REPLACE INTO cell_populations (project, output_id, row_index, family, scheme, units, sketch, "
+            "definition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)

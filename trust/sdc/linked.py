@@ -7,7 +7,8 @@ found from the query's structure and confirmed or found from the numbers:
   and puts constants ('Total', NULL) in the others. A row of a branch that groups by fewer
   dimensions is the sum of the rows of a branch grouping by more that agree with it on its
   own dimensions: a 1-D table with its total, a 2-D table with its margins and grand total.
-  (ROLLUP and GROUPING SETS give the same shape once the SQL stages accept them.)
+  ROLLUP, CUBE and GROUPING SETS arrive in this shape: trust/sql/grouping.py expands them into
+  such a UNION ALL before resolve.
 - **Totals in the numbers.** Within one output, a row equal to the sum of all other rows of
   its branch (an analyst's own total row), a single-row branch equal to the sum of another
   branch, or a column equal to the sum of the other additive columns in every row

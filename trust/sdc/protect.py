@@ -13,6 +13,7 @@ never leave this function.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -31,6 +32,7 @@ from trust.sdc.primary import primary
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
 from trust.sdc.rounding import rounding
 from trust.sdc.secondary import Candidate, secondary
+from trust.sdc.sketch import build_many
 from trust.sdc.zeros import zeros
 
 SECONDARY = "secondary"
@@ -82,6 +84,8 @@ def _stats(raw: pa.Table, plan: Any, companions: Any, position: int, values: lis
         magnitude = KINDS.get(c.function) is Kind.MAGNITUDE
         fn = c.function if magnitude else function
         for r in range(n):
+            if c.unit and top[r] is None:
+                continue  # this row's branch reads no unit of that other kind: nothing more to judge
             per_row[r].append(CellStats(fn, values[r], units[r], tuple(top[r] or ()), total[r], bool(negative[r]),
                                         contributors[r] if magnitude else None, top[r] is not None))
     return per_row
@@ -159,7 +163,8 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     equations = linked(layout) if additive and n > 1 else ()
 
     # Differencing: against the project's earlier shown cells and the other rows of this output.
-    populations, scheme = _difference(raw, companions, outputs, agg_positions, findings, equations, params, history)
+    populations, scheme = _difference(raw, companions, outputs, agg_positions, findings, equations, params, history,
+                                      _definitions(raw, plan, companions, keys))
 
     # Secondary suppression, so no hidden cell can be recovered from those relations.
     if equations:
@@ -204,9 +209,20 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     return Protected(table=table, suppressed=tuple(masks), report=report, populations=populations, scheme=scheme)
 
 
+def _definitions(raw: pa.Table, plan: Any, companions: Any, keys: Sequence[tuple[Any, ...]]) -> list[str]:
+    """Per row, what selected its units: its branch's definition (``plan.definitions``) and its group keys."""
+    branches = getattr(plan, "definitions", ()) or ()
+    if not branches or companions is None or companions.branch not in raw.column_names:
+        return []
+    which = raw.column(companions.branch).to_pylist()
+    return [hashlib.sha256(f"{branches[b]}|{k!r}".encode()).hexdigest()[:32] if b is not None and b < len(branches)
+            else "" for b, k in zip(which, keys)]
+
+
 def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], positions: Sequence[int],
                 findings: dict[Cell, Finding], equations: Sequence[Any], params: Parameters,
-                history: diff.History | None) -> tuple[tuple[diff.Population, ...], str]:
+                history: diff.History | None, definitions: Sequence[str] = ()
+                ) -> tuple[tuple[diff.Population, ...], str]:
     """Suppress cells that difference with another shown cell; the populations and their scheme."""
     n = raw.num_rows
     if companions is None or companions.population not in raw.column_names or not n:
@@ -214,9 +230,7 @@ def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], position
     scheme = diff.scheme(raw.column(companions.canary)[0].as_py())
     shown: dict[int, dict[str, tuple[str, ...]]] = {}
     for i in positions:
-        fam = diff.family(companions.unit_label, outputs[i].function, outputs[i].lineage)
-        if fam is None:
-            continue
+        fam = diff.family(companions.unit_label)
         for r in range(n):
             if findings[(r, outputs[i].name)].status is CellStatus.OK:
                 cols = shown.setdefault(r, {})
@@ -231,9 +245,18 @@ def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], position
         zero_copy_only=False)] = 0
     flat = pc.cast(pc.filter(values, pc.not_equal(values, "")), pa.uint64()).to_numpy(zero_copy_only=False)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    populations = diff.populations(flat, offsets, shown)
+    sketches = build_many(flat, offsets)
+    populations = diff.populations(flat, offsets, shown, definitions, sketches)
     pairs = [(eq.total[0], part[0]) for eq in equations for part in eq.parts]
     findings.update(diff.differencing(populations, params, history, scheme=scheme, linked=pairs))
+    # A total row over parts in other rows: are all its units in those rows?
+    relations = [(eq.total[0], [part[0] for part in eq.parts]) for eq in equations
+                 if all(part[0] != eq.total[0] for part in eq.parts)]
+    for row, d in diff.gaps(sketches, relations, params.min_units).items():
+        for i in positions:
+            cell = (row, outputs[i].name)
+            if findings[cell].status is CellStatus.OK:
+                findings[cell] = diff.gap_finding(d, params.min_units)
     return populations, scheme
 
 

@@ -52,6 +52,9 @@ class DisclosureReport:
     cells: tuple[CellReport, ...]
     parameters: Any  # trust.policy.decision.Disclosure: the thresholds that applied
     notes: tuple[str, ...] = ()  # table-level findings for checkers (linked cells found, rounding applied)
+    # Rows not shown at all for too few units (trust/sdc/withhold.py). For checkers only: the analyst must not
+    # learn whether a small group exists, so this never leaves with ``to_json(figures=False)``.
+    withheld: int = 0
 
     @property
     def status(self) -> CellStatus:
@@ -81,4 +84,6 @@ class DisclosureReport:
                                "cells": [c.to_json(figures=figures) for c in self.cells]}
         if figures and self.notes:
             out["notes"] = list(self.notes)
+        if figures:
+            out["withheld"] = self.withheld
         return out

@@ -45,5 +45,6 @@ def withhold(protected: Protected) -> Protected:
         populations=populations,
         table=table,
         suppressed=suppressed,
-        report=dataclasses.replace(report, cells=cells, notes=tuple(report.notes) + (note,)),
+        report=dataclasses.replace(report, cells=cells, notes=tuple(report.notes) + (note,),
+                                   withheld=report.withheld + len(small)),
     )

@@ -65,6 +65,7 @@ class OutputView:
     hidden_rows: int
     flagged: list[FlaggedCell]
     counts: Mapping[str, int]
+    notes: tuple[str, ...] = ()  # table-level findings for checkers: relations checked, rows withheld
 
 
 def _pct(value: Any) -> str:
@@ -115,7 +116,8 @@ def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
     return OutputView(
         id=out.id, sql=out.sql.strip(), created=out.created, author=out.user, summary=out.report.summary(),
         thresholds=thresholds, datasets=sorted(out.fingerprints), columns=list(out.columns), rows=rows,
-        hidden_rows=max(0, len(table_rows) - MAX_PAGE_ROWS), flagged=flagged, counts=dict(out.report.counts()))
+        hidden_rows=max(0, len(table_rows) - MAX_PAGE_ROWS), flagged=flagged, counts=dict(out.report.counts()),
+        notes=tuple(out.report.notes))
 
 
 def state_label(request: ReleaseRequest) -> str:

@@ -47,8 +47,8 @@ class Running:
 
 def trust_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a ``trust`` process: this checkout importable, state under ``home``."""
-    # The trust home is set below; of other TRUST_ settings only the small-rows mode passes through (tests).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_") or k == "TRUST_SMALL_ROWS"}
+    # The trust home is set below; no other TRUST_ setting of this process leaks into the child's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env["TRUST_HOME"] = str(home)
     env.update(extra or {})

@@ -66,6 +66,9 @@ class Contribution:
     total: str | None  # sum/avg: the underlying sum
     negative: str | None  # sum/avg: whether any unit's contribution is negative
     contributors: str | None = None  # sum/avg: units whose contribution is not zero
+    # Which kind of unit the contributions are of: 0 is the measure's own (``Companions.unit_label``); k > 0 the
+    # k-th other kind the query reads (the employers of employees' pay by sector): dominance is judged for each.
+    unit: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,11 @@ class _Branch:
         self.partials: list[Any] = []
         self.seen: dict[str, str] = {}
         self.keys: list[exp.Expression] = self._keys()
+
+    @staticmethod
+    def distinct_others(units: Sequence[tuple[str, exp.Expression]]) -> list[str]:
+        """The distinct unit expressions beyond the first (an upper bound on a branch's other kinds)."""
+        return list(dict.fromkeys(_sql(u) for _, u in units))[1:]
 
     def _set(self, j: int) -> int:
         """GROUPING(u, v0, v1, ...) of the grouping set of unit j (0: the unit; 1..: the others)."""
@@ -268,15 +276,20 @@ class _Branch:
         if isinstance(arg, exp.Distinct) or arg is None:
             raise Unavailable("DISTINCT inside a magnitude aggregate")
         fn = _function(agg)
-        w = self.where()
         if fn in MAGNITUDE:
             s = _sql(self.partial(exp.Sum(this=arg.copy())))
-            return {
-                "top": _parse(f"MAX(CAST({s} AS DOUBLE), {depth}){w}"),
-                "total": _parse(f"CAST(SUM({s}){w} AS DOUBLE)"),
-                "negative": _parse(f"COALESCE(BOOL_OR({s} < 0){w}, FALSE)"),
-                "contributors": _parse(f"COUNT(*){self.where(f'{s} <> 0')}"),
-            }
+            out = {}
+            # The inner rows of grouping set j hold per-(cell, unit j) subtotals of the same partial.
+            for j in range(len(self.others) + 1):
+                w, suffix = self.where(unit=j), (f"@{j}" if j else "")
+                out |= {
+                    "top" + suffix: _parse(f"MAX(CAST({s} AS DOUBLE), {depth}){w}"),
+                    "total" + suffix: _parse(f"CAST(SUM({s}){w} AS DOUBLE)"),
+                    "negative" + suffix: _parse(f"COALESCE(BOOL_OR({s} < 0){w}, FALSE)"),
+                    "contributors" + suffix: _parse(f"COUNT(*){self.where(f'{s} <> 0', unit=j)}"),
+                }
+            return out
+        w = self.where()
         inner = "MIN" if fn == "min" else "MAX"
         p = _sql(self.partial(_parse(f"{inner}({_sql(arg)})")))
         return {"top": _parse(f"CAST({inner}({p}, {depth}){w} AS VARCHAR[])")}
@@ -334,6 +347,7 @@ class _Branch:
 
 
 def _null(key: str, function: str) -> exp.Expression:
+    key = key.split("@")[0]
     if key == "top":
         return _parse("CAST(NULL AS VARCHAR[])" if function in EXTREME else "CAST(NULL AS DOUBLE[])")
     return _parse({"negative": "CAST(NULL AS BOOLEAN)", "contributors": "CAST(NULL AS BIGINT)"}.get(key, "CAST(NULL AS DOUBLE)"))
@@ -387,6 +401,13 @@ def add_companions(description: Description, units: Sequence[Sequence[tuple[str,
                                  "contributors": base + "contributors"}
                     slots.append(_Slot(position, index, fn, cols))
     slots.sort(key=lambda s: (s.position, s.index))
+    # Per magnitude aggregate, the contributions of each other kind of unit too (grouping set k of the inner level).
+    kinds = max((len(_Branch.distinct_others(u)) for u in units), default=0)
+    for slot in slots:
+        if slot.function in MAGNITUDE:
+            base = f"{PREFIX}{slot.position}_{slot.index}_"
+            for k in range(1, kinds + 1):
+                slot.columns |= {f"{key}@{k}": f"{base}{key}_{k}" for key in ("top", "total", "negative", "contributors")}
     labels = []
     single = True
     for branch, scope in enumerate(scopes):
@@ -407,10 +428,11 @@ def add_companions(description: Description, units: Sequence[Sequence[tuple[str,
                          for p, o in zip(s.expression.expressions[:outputs], description.shape.outputs))
                    for s in scopes)
     contributions = tuple(
-        Contribution(output=names[s.position], position=s.position, function=s.function, top=s.columns["top"],
-                     total=s.columns.get("total"), negative=s.columns.get("negative"),
-                     contributors=s.columns.get("contributors"))
-        for s in slots
+        Contribution(output=names[s.position], position=s.position, function=s.function, top=s.columns[f"top{at}"],
+                     total=s.columns.get(f"total{at}"), negative=s.columns.get(f"negative{at}"),
+                     contributors=s.columns.get(f"contributors{at}"), unit=k)
+        for s in slots for k, at in enumerate([""] + [f"@{k}" for k in range(1, kinds + 1)])
+        if not k or f"top@{k}" in s.columns
     )
     return Companions(unit_label=labels[0] if labels else "", contributions=contributions,
                       branch=f"{PREFIX}branch", totals=totals, population=f"{PREFIX}population",

@@ -20,6 +20,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from trust.catalog.model import Catalog, Role
 from trust.errors import NotAllowed, UnknownName, did_you_mean
+from trust.sql.grouping import expand
 from trust.sql.parse import DIALECT, Parsed
 from trust.sql.validate import position
 
@@ -284,10 +285,15 @@ class _Tracer:
 
 
 def resolve(parsed: Parsed, catalog: Catalog) -> Resolved:
-    """Qualify the tree against ``catalog`` and trace every column to its catalogue columns."""
-    _check_tables(parsed.tree, catalog)
-    _check_direct_identifiers(parsed.tree, catalog)
-    tree = _qualify(parsed, catalog)
+    """Qualify the tree against ``catalog`` and trace every column to its catalogue columns.
+
+    ROLLUP, CUBE and GROUPING SETS are first spelled out as a UNION ALL of plain GROUP BYs, so every
+    later stage sees that tree; ``Resolved.parsed`` stays the analyst's own.
+    """
+    expanded = expand(parsed)
+    _check_tables(expanded.tree, catalog)
+    _check_direct_identifiers(expanded.tree, catalog)
+    tree = _qualify(expanded, catalog)
     scopes = tuple(traverse_scope(tree))
     tracer = _Tracer(catalog)
     lineage: dict[int, Lineage] = {}

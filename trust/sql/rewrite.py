@@ -15,6 +15,7 @@ The SQL that runs is generated from this tree, never taken from the analyst's te
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,9 @@ class Plan:
     cell_units: tuple[tuple[str, ...], ...] = ()
     # Which hidden columns hold the per-unit contributions, branches and populations (trust.sql.companions).
     companions: Companions | None = None
+    # Per output SELECT (UNION ALL branch), what selects its rows' units: its FROM, joins, WHERE and group
+    # keys, canonical SQL hashed. Differencing tells "the same people, another way" from a repeat.
+    definitions: tuple[str, ...] = ()
 
 
 def _quote(value: str) -> str:
@@ -201,6 +205,17 @@ def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.E
     return out
 
 
+def _definition(select: exp.Expression) -> str:
+    """A hash of what selects a SELECT's units, whatever it computes from them: its aggregates left out."""
+    shape = select.copy()
+    if isinstance(shape, exp.Select):
+        keys = [p for p in shape.expressions if not any(True for _ in p.find_all(exp.AggFunc))]
+        shape.set("expressions", keys or [exp.Literal.number(1)])
+        for clause in ("order", "limit", "having"):
+            shape.set(clause, None)
+    return hashlib.sha256(shape.sql(DIALECT).encode()).hexdigest()[:32]
+
+
 def _output_names(description: Description) -> list[str]:
     """Readable, unique names for the result columns, from the analyst's own text."""
     original = description.resolved.parsed.tree
@@ -258,6 +273,7 @@ def rewrite(description: Description, catalog: Catalog, obligations: Obligations
     of the largest per-unit contributions each magnitude cell brings back (at least dominance's n).
     """
     resolved = description.resolved
+    definitions = tuple(_definition(scope.expression) for scope in description.output_scopes)
     units = _Units(catalog)
     scope_units = [units.at(scope) for scope in description.output_scopes]
     companions = [_companions(scope.expression, u) for scope, u in zip(description.output_scopes, scope_units)]
@@ -308,6 +324,7 @@ def rewrite(description: Description, catalog: Catalog, obligations: Obligations
         datasets=resolved.datasets,
         cell_units=tuple(tuple(c for c in columns if c in cell) for cell in cells),
         companions=sdc,
+        definitions=definitions,
     )
 
 

@@ -41,7 +41,10 @@ SCALAR_FUNCTIONS = (
 )
 AGGREGATES = (exp.Count, exp.Sum, exp.Avg)
 POLICY_AGGREGATES = (exp.Min, exp.Max, exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile)
-ALLOWED = STRUCTURE + VALUES + PREDICATES + ARITHMETIC + CONDITIONALS + SCALAR_FUNCTIONS + AGGREGATES + POLICY_AGGREGATES
+# Accepted where trust/sql/grouping.py can expand them into a UNION ALL (checked by the group_by_form rule).
+GROUPINGS = (exp.Rollup, exp.Cube, exp.GroupingSets, exp.Grouping, exp.GroupingId)
+ALLOWED = (STRUCTURE + VALUES + PREDICATES + ARITHMETIC + CONDITIONALS + SCALAR_FUNCTIONS + AGGREGATES + POLICY_AGGREGATES
+           + GROUPINGS)
 _ALLOWED_TYPES = frozenset(ALLOWED)
 
 # Flags (non-node arguments) a node may carry; any other truthy flag is a modifier we do not know.
@@ -248,10 +251,10 @@ def _check_node(node: exp.Expression, depth: int, max_depth: int) -> None:
             if arg is not None and (not isinstance(value, exp.Literal) or not value.is_int or abs(int(value.name)) > 1000):
                 raise reject(node, f"The {key} of {construct_name(node)} must be a whole number between -1000 and "
                              "1000", "function_argument")
-    elif isinstance(node, exp.Group):
-        if any(node.args.get(k) for k in ("rollup", "cube", "grouping_sets", "totals")):
-            raise reject(node, "ROLLUP, CUBE and GROUPING SETS are not accepted yet; list the group keys "
-                         "(or GROUP BY ALL)", "group_by_form")
+    elif isinstance(node, (exp.Group, *GROUPINGS)):
+        from trust.sql.grouping import check  # here, not above: grouping builds its refusals with reject()
+
+        check(node)  # group_by_form: ROLLUP, CUBE, GROUPING SETS and GROUPING() only where they can be expanded
     elif isinstance(node, exp.Limit):
         if not isinstance(node.expression, exp.Literal) or node.expression.is_string or not node.expression.is_int:
             raise reject(node, "LIMIT takes a plain whole number", "limit")
