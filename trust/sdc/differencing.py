@@ -162,11 +162,13 @@ def _finding(d: int, exact: bool, where: str, limit: int) -> Finding:
 
 
 def differencing(new: Sequence[Population], params: Parameters, history: History | None = None, *,
-                 scheme: str = "", linked: Iterable[tuple[int, int]] = ()) -> dict[Cell, Finding]:
+                 scheme: str = "", linked: Iterable[tuple[int, int]] = (),
+                 notes: list[str] | None = None) -> dict[Cell, Finding]:
     """Cells of a new output to suppress because they difference with another shown cell.
 
     Pairs of rows in ``linked`` (a total and one of its parts) are left to secondary
-    suppression, which protects them by choosing the cheapest complement.
+    suppression, which protects them by choosing the cheapest complement. What could not be
+    checked (pairs of earlier cells beyond ``TRIPLE_BUDGET``) is said in ``notes``, for checkers.
     """
     limit = params.min_units
     skip = {frozenset(pair) for pair in linked}
@@ -227,7 +229,11 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
         if left:
             everything = history.candidates(scheme, fam, limit, 2**62)
             by_row = {p.row: p for p in left}
-            for row_, (i, j, sign, d, exact) in _triples(left, everything, limit).items():
+            found, unchecked = _triples(left, everything, limit)
+            if unchecked and notes is not None:
+                notes.append(f"{unchecked} row(s) were not compared with pairs of earlier cells (more than "
+                             f"{TRIPLE_BUDGET:,} pairs): three-output differencing is incomplete for them")
+            for row_, (i, j, sign, d, exact) in found.items():
                 p = by_row[row_]
                 (o1, r1), (o2, r2) = everything.where[i], everything.where[j]
                 how = "less" if sign < 0 else "plus"
@@ -241,20 +247,24 @@ TRIPLE_BUDGET = 2_000_000  # pairs of earlier cells compared per output; beyond 
 
 
 def _triples(new: Sequence[Population], earlier: Candidates, limit: int
-             ) -> dict[int, tuple[int, int, int, int, bool]]:
+             ) -> tuple[dict[int, tuple[int, int, int, int, bool]], int]:
     """New cells within a few units of two earlier cells combined: ``q - r`` or ``q + r``.
 
     "The region" and "a ten-person area" shown, "the region less that area less a few people
     picked by a measure" differs from each by ten or more, but from their difference by a few.
     Sketches add and subtract like the sets they hold, so the combination's sketch is compared
     like a single cell's. Only pairs whose sizes combine to within ``limit - 1`` of the new cell's
-    are looked at: a range per earlier cell in the size-sorted history.
+    are looked at: a range per earlier cell in the size-sorted history. Returns the findings and
+    how many new rows were left unchecked when the budget ran out (smallest rows are checked first:
+    a probe for a few people is a small cell).
     """
     out: dict[int, tuple[int, int, int, int, bool]] = {}  # new row -> (q, r, sign, difference, exact)
     units = earlier.units
     n = len(units)
     if n < 2:
-        return out
+        return out, 0
+    new = sorted(new, key=lambda p: (p.units, p.row))
+    done = 0
     budget = TRIPLE_BUDGET
     reach = HASHES * (limit - 1)
     for p in new:
@@ -295,9 +305,10 @@ def _triples(new: Sequence[Population], earlier: Candidates, limit: int
                     break
             if p.row in out or budget <= 0:
                 break
+        done += 1
         if budget <= 0:
             break
-    return out
+    return out, len(new) - done
 
 
 def _triple_finding(d: int, exact: bool, where: str, limit: int) -> Finding:

@@ -164,7 +164,7 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
 
     # Differencing: against the project's earlier shown cells and the other rows of this output.
     populations, scheme = _difference(raw, companions, outputs, agg_positions, findings, equations, params, history,
-                                      _definitions(raw, plan, companions, keys))
+                                      _definitions(raw, plan, companions, keys), notes)
 
     # Secondary suppression, so no hidden cell can be recovered from those relations.
     if equations:
@@ -221,7 +221,7 @@ def _definitions(raw: pa.Table, plan: Any, companions: Any, keys: Sequence[tuple
 
 def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], positions: Sequence[int],
                 findings: dict[Cell, Finding], equations: Sequence[Any], params: Parameters,
-                history: diff.History | None, definitions: Sequence[str] = ()
+                history: diff.History | None, definitions: Sequence[str] = (), notes: list[str] | None = None
                 ) -> tuple[tuple[diff.Population, ...], str]:
     """Suppress cells that difference with another shown cell; the populations and their scheme."""
     n = raw.num_rows
@@ -248,7 +248,7 @@ def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], position
     sketches = build_many(flat, offsets)
     populations = diff.populations(flat, offsets, shown, definitions, sketches)
     pairs = [(eq.total[0], part[0]) for eq in equations for part in eq.parts]
-    findings.update(diff.differencing(populations, params, history, scheme=scheme, linked=pairs))
+    findings.update(diff.differencing(populations, params, history, scheme=scheme, linked=pairs, notes=notes))
     # A total row over parts in other rows: are all its units in those rows?
     relations = [(eq.total[0], [part[0] for part in eq.parts]) for eq in equations
                  if all(part[0] != eq.total[0] for part in eq.parts)]
