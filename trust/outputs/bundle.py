@@ -36,7 +36,7 @@ from typing import Any
 
 from trust.outputs.output import Output
 from trust.outputs.release import ReleaseRequest, ReviewDecision
-from trust.sdc.report import SUPPRESSED_MARKER
+from trust.sdc.report import SUPPRESSED_MARKER, public_thresholds
 
 FAULT_PAUSE_ENV = "TRUST_FAULT_PAUSE_RELEASE_S"  # tests only: pause mid-build, so a crash can be staged there
 MANIFEST = "manifest.json"
@@ -204,11 +204,12 @@ def _builder_alive(tmp: Path) -> bool:
 
 # -- the files -----------------------------------------------------------------------------------
 def public_decision(decision: Mapping[str, Any]) -> dict[str, Any]:
-    """The policy decision without what stays inside the trust: row filter and mask expressions."""
+    """The policy decision without what stays inside the trust: row filter and mask expressions, and
+    the dominance and p% parameters."""
     obligations = dict(decision.get("obligations") or {})
     return {
         "allow": bool(decision.get("allow", True)),
-        "disclosure": obligations.get("disclosure") or {},
+        "disclosure": public_thresholds(obligations.get("disclosure") or {}),
         "row_filters": [{"dataset": f.get("dataset")} for f in obligations.get("row_filters") or ()],
         "column_masks": [{"dataset": m.get("dataset"), "column": m.get("column")}
                          for m in obligations.get("column_masks") or ()],

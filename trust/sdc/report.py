@@ -23,6 +23,13 @@ class CellStatus(enum.StrEnum):
     REVIEW = "review"  # withheld from the analyst until an output checker has looked
 
 
+def public_thresholds(disclosure: Mapping[str, Any]) -> dict[str, Any]:
+    """The thresholds that may leave the trust with an output: the minimum units (so a reader knows
+    what a shown cell guarantees) and any rounding (so they read the numbers right). The dominance
+    and p% parameters stay inside: knowing them exactly helps calibrate a probe of a dominated cell."""
+    return {"min_units": disclosure.get("min_units"), "rounding_base": disclosure.get("rounding_base") or None}
+
+
 @dataclass(frozen=True)
 class CellReport:
     row: int

@@ -18,12 +18,19 @@ import pyarrow as pa
 
 from trust.sdc.min_units import RULE as MIN_UNITS
 from trust.sdc.protect import Protected
+from trust.sdc.report import CellReport
+
+
+def _small(cell: CellReport, threshold: int) -> bool:
+    """The row behind this cell has too few units. (A sum with few non-zero contributors in a large
+    row is a small cell, shown as [c]; the row's presence says nothing about a small group.)"""
+    return cell.rule == MIN_UNITS and (cell.units is None or cell.units < threshold)
 
 
 def withhold(protected: Protected) -> Protected:
-    """The protected output without rows that failed the minimum-units rule."""
+    """The protected output without rows drawn from fewer than the minimum units."""
     report = protected.report
-    small = sorted({c.row for c in report.cells if c.rule == MIN_UNITS})
+    small = sorted({c.row for c in report.cells if _small(c, report.parameters.min_units)})
     if not small:
         return protected
     keep = [r for r in range(protected.table.num_rows) if r not in set(small)]

@@ -23,6 +23,7 @@ import pyarrow as pa
 from trust.errors import ERRORS_BY_CODE, NotAuthorised, QueryTimeout, TrustError, UnknownName
 from trust.outputs.output import Output
 from trust.outputs.repository import disclosure_from_decision, report_from_json, suppression_mask
+from trust.sdc.report import public_thresholds
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
@@ -41,7 +42,7 @@ def output_meta(out: Output, datasets: Mapping[str, Mapping[str, Any]]) -> dict[
         "created": out.created,
         "sql": out.sql,
         "report": out.report.to_json(figures=False),
-        "disclosure": disclosure,
+        "disclosure": public_thresholds(disclosure),
         "datasets": read,
         "rows_scanned": sum(int(d.get("rows") or 0) for d in read),
         "fingerprints": dict(out.fingerprints),

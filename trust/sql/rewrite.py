@@ -28,7 +28,7 @@ from trust.errors import NotAllowed
 from trust.sql.companions import DEFAULT_DEPTH, Companions, add_companions
 from trust.sql.describe import Description
 from trust.sql.parse import DIALECT
-from trust.sql.partition import partition
+from trust.sql.partition import branch_values, branching, partition
 from trust.sql.shape import OutputColumn
 from trust.sql.validate import position
 
@@ -171,19 +171,103 @@ class _Units:
         return NotAllowed(message + where + ".", rule="untraceable_units", position=pos)
 
 
-def _units(unit: _Unit, when: exp.Expression | None = None) -> exp.Expression:
+def _units(unit: _Unit, when: exp.Expression | None = None, *, empty_is_small: bool = False) -> exp.Expression:
     """count(DISTINCT unit) (over the rows where ``when`` holds); NULL instead of 0 where 0 means
-    "no one from this dataset", so disclosure control skips it rather than counting it as a small cell."""
+    "no one from this dataset" (a LEFT JOIN side), so disclosure control skips it rather than
+    counting it as a small cell. A part of a partition that the data can empty (``empty_is_small``)
+    keeps its 0, so the row is treated alike whether the part is empty or small."""
     value = unit.expr.copy() if when is None else exp.Case(ifs=[exp.If(this=when, true=unit.expr.copy())])
     count: exp.Expression = exp.Count(this=exp.Distinct(expressions=[value]))
-    if when is not None or unit.nullable:
+    if unit.nullable or (when is not None and not empty_is_small):
         count = exp.Nullif(this=count, expression=exp.Literal.number(0))
     return count
 
 
+_PLAIN = (exp.Column, exp.Literal, exp.Identifier, exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Paren)
+
+
+def _plain_over_tables(arg: exp.Expression | None, select: exp.Select, depth: int = 0) -> bool:
+    """An argument that is NULL only where a catalogue column is: columns of datasets (read directly,
+    or passed up unchanged by derived tables and CTEs; not from a LEFT JOIN's optional side) combined
+    by + - *. Its NULL part is a fact about the data as stored, not one an analyst can aim
+    (``CASE WHEN la = 'X' AND pay > y THEN NULL ELSE pay END``)."""
+    if arg is None or depth > 12:
+        return False
+    if isinstance(arg, exp.Distinct):
+        arg = arg.expressions[0]
+    if not all(isinstance(n, _PLAIN) for n in arg.walk()):
+        return False
+    nullable = _left_joined(select)
+    sources = {s.alias_or_name: s for s in [select.args.get("from_") and select.args["from_"].this,
+                                            *[j.this for j in select.args.get("joins") or []]] if s is not None}
+    for col in arg.find_all(exp.Column):
+        source = sources.get(col.table)
+        if source is None or col.table in nullable:
+            return False
+        if isinstance(source, exp.Table) and source.text("db"):
+            continue  # a catalogue dataset
+        inner = source.this if isinstance(source, exp.Subquery) else _cte(select, source.name)
+        if not _passes_up(inner, col.name, depth + 1):
+            return False
+    return True
+
+
+def _cte(select: exp.Expression, name: str) -> exp.Expression | None:
+    """The query of CTE ``name`` visible from ``select``."""
+    node: exp.Expression | None = select
+    while node is not None:
+        with_ = node.args.get("with_") or node.args.get("with")
+        for cte in (with_.expressions if with_ is not None else ()):
+            if cte.alias_or_name == name:
+                return cte.this
+        node = node.parent
+    return None
+
+
+def _passes_up(query: exp.Expression | None, name: str, depth: int) -> bool:
+    """The derived table's column ``name`` is a plain expression over stored columns, in every branch."""
+    if isinstance(query, exp.Union):
+        return _passes_up(query.this, name, depth) and _passes_up(query.expression, name, depth)
+    if not isinstance(query, exp.Select):
+        return False
+    for proj in query.expressions:
+        if proj.alias_or_name == name:
+            return _plain_over_tables(proj.unalias(), query, depth)
+    return False
+
+
+def _null_only_as_stored(arg: exp.Expression | None, select: exp.Select) -> bool:
+    """The argument is NULL only where a stored column is: a plain expression, or a CASE / IF with an
+    ELSE whose every branch value is one (``CASE WHEN sex = 'F' THEN 1 ELSE 0 END`` is never NULL)."""
+    if arg is None:
+        return False
+    if isinstance(arg, exp.Distinct):
+        arg = arg.expressions[0]
+    if isinstance(arg, (exp.Case, exp.If)):
+        values = branch_values(arg)
+        return values[-1] is not None and all(
+            v is not None and not isinstance(v, exp.Null) and _plain_over_tables(v, select) for v in values)
+    return _plain_over_tables(arg, select)
+
+
+def _never_used_parts(arg: exp.Expression | None) -> set[int]:
+    """Parts no row can fall in: a branch whose value is NULL (or a CASE without ELSE) sends its rows
+    to part 0 (the argument is NULL), so its own part is empty whatever the data."""
+    if isinstance(arg, exp.Distinct):
+        arg = arg.expressions[0]
+    found = branching(arg) if arg is not None else []
+    if not found:
+        return set()
+    return {k + 1 for k, v in enumerate(branch_values(found[0])) if v is None or isinstance(v, exp.Null)}
+
+
 def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.Expression, set[int]]]:
     """Unit counts for a result row, each with the output columns it bears on: per dataset (all
-    columns), then per part of each aggregate's partition (the columns holding that aggregate)."""
+    columns), then per part of each aggregate's partition (the columns holding that aggregate).
+
+    A part the data could leave empty counts 0 units, not "absent": otherwise
+    ``sum(CASE WHEN la = 'X' AND pay > y THEN 1 ELSE 0 END)`` would show its row when no one in X
+    earns more than y (an empty part) and withhold it when one or two do (a small part)."""
     everything = set(range(len(select.expressions)))
     out = [(u.label, _units(u), everything) for u in units]
     seen: dict[str, list[tuple[str, exp.Expression, set[int]]]] = {}
@@ -195,10 +279,16 @@ def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.E
             key = part.part.sql(DIALECT)
             if key not in seen:
                 seen[key] = []
+                plain = _null_only_as_stored(agg.this, select)
+                never = _never_used_parts(agg.this)
                 for k in range(part.parts):
+                    if k in never:
+                        continue
                     when = exp.EQ(this=exp.paren(part.part.copy(), copy=False), expression=exp.Literal.number(k))
-                    seen[key].extend((f"{u.label} in part {k} of {agg.sql(DIALECT)}", _units(u, when), set())
-                                     for u in units)
+                    # part 0 holds the rows whose argument is NULL: empty as a rule for a plain column
+                    aimable = not (k == 0 and plain)
+                    seen[key].extend((f"{u.label} in part {k} of {agg.sql(DIALECT)}",
+                                      _units(u, when, empty_is_small=aimable), set()) for u in units)
                 out.extend(seen[key])
             for _, _, columns in seen[key]:
                 columns.add(j)
