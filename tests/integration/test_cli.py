@@ -107,3 +107,17 @@ def test_departments_serve_prints_ready_and_stops(tmp_path, data_dir):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_the_demo_walks_through_every_kind_of_answer(tmp_path, data_dir):
+    # The README's first command ends in `trust demo`; here on the test data, in its own home.
+    r = run("--home", str(tmp_path / "home"), "demo", "--scale", "0.5", "--data-dir", str(data_dir),
+            home=tmp_path / "home", timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = r.stdout
+    assert "refused: Denied by policy [trust.dataset_not_approved]" in text  # a denial, as one line
+    assert "is a direct identifier" in text  # a rejected query
+    assert "withheld for fewer than 10 units" in text  # small areas, seen by the checker only
+    assert "(dominance)" in text and "[c]" in text  # a dominated total
+    assert "differencing; the checker sees: its population differs from output" in text
+    assert "chain intact" in text and "Traceback" not in text + r.stderr

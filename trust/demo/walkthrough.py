@@ -24,6 +24,9 @@ ORDER BY u.region"""
 
 DENIED = "SELECT region, count(*) AS claimants, sum(award_amount) AS awards FROM dwp.uc_claims u JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY region"
 REJECTED = "SELECT nino, award_amount FROM dwp.uc_claims WHERE la_code = 'E06000053'"
+TURNOVER = "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses " \
+    "GROUP BY sic_section ORDER BY sic_section"
+SOUTH_WEST = "SELECT count(*) AS claimants FROM dwp.uc_claims WHERE region = 'E12000009'"
 SMALL_AREA = """\
 SELECT la_code, count(*) AS claimants, avg(award_amount) AS mean_award
 FROM dwp.uc_claims
@@ -83,6 +86,25 @@ def run_demo(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFA
         say("   tell whether anyone there matched. What the output checker sees inside the trust:")
         for note in out2.report.notes:
             say(f"     {note}")
+
+        ana = trust.session("ana", "demo-employment-support")
+        say("\n== ana: business turnover by industry (DESNZ); in some industries two businesses hold most of it")
+        say(TURNOVER)
+        out3 = ana.sql(TURNOVER)
+        say(str(out3))
+        for c in out3.report.cells:
+            if c.hidden:
+                section = out3.table.column("sic_section")[c.row].as_py()
+                say(f"   {section} {c.column}: {c.status.value} ({c.rule}); the checker sees: {c.detail}")
+
+        say("\n== ana: claimants in the South West, then the same less the Isles of Scilly")
+        say(f"{SOUTH_WEST}\n{str(ana.sql(SOUTH_WEST))}")
+        less = SOUTH_WEST + " AND la_code <> 'E06000053'"
+        out4 = ana.sql(less)
+        say(f"{less}\n{str(out4)}")
+        for c in out4.report.cells:
+            if c.hidden:
+                say(f"   {c.column}: {c.rule}; the checker sees: {c.detail}")
 
         served = env.servers.bytes_served()
         fetched = sum(served.values())
