@@ -198,3 +198,20 @@ def test_policy_expressions_are_checked(catalog: Catalog) -> None:
     with pytest.raises(NotAllowed) as info:
         _plan("SELECT region, count(*) FROM dwp.uc_claims GROUP BY 1", catalog, bad)
     assert info.value.rule == "policy_expression"
+
+
+def test_a_definition_is_what_selects_the_units_not_how_it_is_written(catalog: Catalog) -> None:
+    def definitions(sql: str) -> tuple[str, ...]:
+        return _plan(sql, catalog, no_obligations()).definitions
+
+    base = definitions("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region")
+    # other names, other statistics, an order: the same groups of the same people
+    assert definitions("SELECT u.region AS r, avg(award_amount) FROM dwp.uc_claims u GROUP BY 1 ORDER BY 1") == base
+    assert definitions("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region UNION ALL "
+                       "SELECT 'all', count(*) FROM dwp.uc_claims")[0] == base[0]
+    # another WHERE, or the same outer query over another CTE, selects other people
+    assert definitions("SELECT region, count(*) FROM dwp.uc_claims WHERE la_code <> 'X' GROUP BY region") != base
+    with_all = definitions("WITH t AS (SELECT * FROM dwp.uc_claims) SELECT region, count(*) FROM t GROUP BY region")
+    with_some = definitions("WITH t AS (SELECT * FROM dwp.uc_claims WHERE sex = 'F') "
+                            "SELECT region, count(*) FROM t GROUP BY region")
+    assert with_all != with_some

@@ -295,15 +295,29 @@ def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.E
     return out
 
 
-def _definition(select: exp.Expression) -> str:
-    """A hash of what selects a SELECT's units, whatever it computes from them: its aggregates left out."""
+def _definition(select: exp.Expression, root: exp.Expression) -> str:
+    """A hash of what selects a SELECT's units, whatever it computes from them and however it names
+    things: its aggregates, ORDER BY, LIMIT, HAVING and output names left out, its tables and derived
+    tables renamed in order of appearance, and the query's CTEs (a UNION ALL branch's live on the
+    union) included."""
     shape = select.copy()
     if isinstance(shape, exp.Select):
-        keys = [p for p in shape.expressions if not any(True for _ in p.find_all(exp.AggFunc))]
-        shape.set("expressions", keys or [exp.Literal.number(1)])
+        keys = sorted({p.unalias().sql(DIALECT) for p in shape.expressions
+                       if not any(True for _ in p.find_all(exp.AggFunc))})
+        shape.set("expressions", [exp.Literal.string(k) for k in keys] or [exp.Literal.number(1)])
         for clause in ("order", "limit", "having"):
             shape.set(clause, None)
-    return hashlib.sha256(shape.sql(DIALECT).encode()).hexdigest()[:32]
+    with_ = root.args.get("with_") if root is not select else None
+    text = shape.sql(DIALECT) + ("|" + with_.sql(DIALECT) if with_ is not None else "")
+    names: dict[str, str] = {}
+    for node in (shape, *( [with_] if with_ is not None else [])):
+        for source in node.find_all(exp.Table, exp.Subquery, exp.CTE):
+            alias = source.alias_or_name
+            if alias and alias not in names:
+                names[alias] = f"s{len(names)}"
+    for alias, canonical in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(f'"{alias}".', f'"{canonical}".').replace(f'AS "{alias}"', f'AS "{canonical}"')
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _output_names(description: Description) -> list[str]:
@@ -363,7 +377,7 @@ def rewrite(description: Description, catalog: Catalog, obligations: Obligations
     of the largest per-unit contributions each magnitude cell brings back (at least dominance's n).
     """
     resolved = description.resolved
-    definitions = tuple(_definition(scope.expression) for scope in description.output_scopes)
+    definitions = tuple(_definition(scope.expression, resolved.tree) for scope in description.output_scopes)
     units = _Units(catalog)
     scope_units = [units.at(scope) for scope in description.output_scopes]
     companions = [_companions(scope.expression, u) for scope, u in zip(description.output_scopes, scope_units)]
