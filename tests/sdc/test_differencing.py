@@ -98,3 +98,19 @@ def test_three_outputs_combined_are_checked(store):
     # a cell far from every combination is shown
     unrelated = [_pop(0, np.arange(5000, 5300, dtype=np.uint64))]
     assert diff.differencing(unrelated, Parameters(), history, scheme=SCHEME) == {}
+
+
+def test_three_outputs_are_found_by_key_when_sizes_crowd(store):
+    # 6,000 earlier cells of 250 to 300 units: millions of pairs add up to about the new cell's 548,
+    # so candidates are looked up by sketch key instead; the planted "region less area less 2" is found.
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(250, 300, 6000)
+    crowd = build_many(rng.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64),
+                       np.concatenate([[0], np.cumsum(sizes)]))
+    diff.record(store, "p1", "out-crowd", SCHEME,
+                [diff.Population(i, int(sizes[i]), crowd[i], {"person_id:any": ("n",)}) for i in range(6000)])
+    region = np.arange(1, 1071, dtype=np.uint64)  # 1,070 people; an area of 520 of them
+    diff.record(store, "p1", "out-region", SCHEME, [_pop(0, region)])
+    diff.record(store, "p1", "out-area", SCHEME, [_pop(0, region[:520])])
+    found = diff.differencing([_pop(0, region[522:])], Parameters(), diff.StoredHistory(store, "p1"), scheme=SCHEME)
+    assert found[(0, "n")].figures["difference"] == 2 and "out-area" in found[(0, "n")].detail

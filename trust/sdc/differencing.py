@@ -243,7 +243,7 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
     return out
 
 
-TRIPLE_BUDGET = 2_000_000  # pairs of earlier cells compared per output; beyond it the rest is not checked
+TRIPLE_BUDGET = 4_000_000  # pairs of earlier cells compared per output; beyond it the rest is not checked
 
 
 def _triples(new: Sequence[Population], earlier: Candidates, limit: int
@@ -253,10 +253,15 @@ def _triples(new: Sequence[Population], earlier: Candidates, limit: int
     "The region" and "a ten-person area" shown, "the region less that area less a few people
     picked by a measure" differs from each by ten or more, but from their difference by a few.
     Sketches add and subtract like the sets they hold, so the combination's sketch is compared
-    like a single cell's. Only pairs whose sizes combine to within ``limit - 1`` of the new cell's
-    are looked at: a range per earlier cell in the size-sorted history. Returns the findings and
-    how many new rows were left unchecked when the budget ran out (smallest rows are checked first:
-    a probe for a few people is a small cell).
+    like a single cell's. Candidate pairs come one of two ways, whichever is cheaper for the cell:
+
+    - by size: pairs whose sizes combine to within ``limit - 1`` of the new cell's (a range per
+      earlier cell in the size-sorted history);
+    - by key: in a sketch cell the few units between them leave untouched, ``r``'s XOR key is
+      ``q``'s XOR the new cell's, so ``r`` is looked up per ``q`` in each cell's sorted keys.
+
+    Returns the findings and how many new rows were left unchecked when the budget ran out
+    (smallest rows first: a probe for a few people is a small cell).
     """
     out: dict[int, tuple[int, int, int, int, bool]] = {}  # new row -> (q, r, sign, difference, exact)
     units = earlier.units
@@ -267,48 +272,105 @@ def _triples(new: Sequence[Population], earlier: Candidates, limit: int
     done = 0
     budget = TRIPLE_BUDGET
     reach = HASHES * (limit - 1)
+    index: tuple[np.ndarray, np.ndarray] | None = None
     for p in new:
-        # p = q - r (r from q's size less p's) and p = q + r (r from p's size less q's; q before r once)
-        for sign in (-1, 1):
-            target = (units - p.units) if sign < 0 else (p.units - units)
-            lo = np.searchsorted(units, target - limit + 1, "left")
-            hi = np.searchsorted(units, target + limit - 1, "right")
-            if sign > 0:
-                lo = np.maximum(lo, np.arange(n) + 1)
-            sizes = np.maximum(hi - lo, 0)
-            total = int(sizes.sum())
-            if not total:
-                continue
-            total = min(total, budget)
-            budget -= total
-            q = np.repeat(np.arange(n), sizes)[:total]
-            r = (np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)[:total] + np.repeat(lo, sizes)[:total])
-            keep = q != r
-            q, r = q[keep], r[keep]
-            for start in range(0, len(q), 50_000):
-                qs, rs = q[start:start + 50_000], r[start:start + 50_000]
-                count = earlier.count[qs] + sign * earlier.count[rs] - p.sketch.count
-                keys = earlier.keys[qs] ^ earlier.keys[rs] ^ p.sketch.keys
-                spread = ((count != 0) | (keys != 0)).sum(axis=1)
-                for k in np.flatnonzero(spread <= reach):
-                    i, j = int(qs[k]), int(rs[k])
-                    if spread[k] == 0:  # exactly the two combined: hidden too, or "none" would show
-                        out[p.row] = (i, j, sign, 0, True)
-                        break
-                    combined = Sketch(earlier.count[i] + sign * earlier.count[j], earlier.keys[i] ^ earlier.keys[j],
-                                      earlier.checks[i] ^ earlier.checks[j])
-                    got = small_difference(p.sketch, combined, limit)
-                    if got is not None:
-                        out[p.row] = (i, j, sign, got[0], got[1])
-                        break
-                if p.row in out:
-                    break
-            if p.row in out or budget <= 0:
+        ranges = [_size_ranges(units, p.units, sign, limit) for sign in (-1, 1)]
+        size_cost = sum(int(sizes.sum()) for _, sizes in ranges)
+        key_cost = CELLS * n
+        cost = min(size_cost, key_cost)
+        if cost > budget:
+            break
+        budget -= cost
+        if size_cost <= key_cost:
+            candidates = [(sign, *_pairs(lo, sizes)) for sign, (lo, sizes) in zip((-1, 1), ranges)]
+        else:
+            if index is None:
+                order = np.argsort(earlier.keys, axis=0, kind="stable")
+                index = (order, np.take_along_axis(earlier.keys, order, axis=0))
+            candidates = _by_key(earlier, index, p, limit)
+        for sign, q, r in candidates:
+            found = _first_within_reach(earlier, p, sign, q, r, reach, limit)
+            if found is not None:
+                out[p.row] = found
                 break
         done += 1
-        if budget <= 0:
-            break
     return out, len(new) - done
+
+
+def _size_ranges(units: np.ndarray, size: int, sign: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per q, the first r and how many, such that ``units[q] + sign * units[r]`` is within ``limit - 1``
+    of ``size`` (``units`` sorted)."""
+    n = len(units)
+    target = (units - size) if sign < 0 else (size - units)
+    lo = np.searchsorted(units, target - limit + 1, "left")
+    hi = np.searchsorted(units, target + limit - 1, "right")
+    if sign > 0:
+        lo = np.maximum(lo, np.arange(n) + 1)  # q before r, once
+    return lo, np.maximum(hi - lo, 0)
+
+
+def _pairs(lo: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    total = int(sizes.sum())
+    q = np.repeat(np.arange(len(lo)), sizes)
+    r = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(lo, sizes)
+    keep = q != r
+    return q[keep], r[keep]
+
+
+def _by_key(earlier: Candidates, index: tuple[np.ndarray, np.ndarray], p: Population, limit: int
+            ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Pairs (q, r) whose XOR keys combine to the new cell's in some sketch cell, and whose sizes fit."""
+    order, keys = index
+    n = len(earlier.units)
+    qs, rs = [], []
+    for cell in range(CELLS):
+        target = earlier.keys[:, cell] ^ p.sketch.keys[cell]
+        lo = np.searchsorted(keys[:, cell], target, "left")
+        hi = np.searchsorted(keys[:, cell], target, "right")
+        wanted = (hi > lo) & (target != 0)  # an empty cell (key 0) says nothing
+        sizes = np.where(wanted, hi - lo, 0)
+        total = int(sizes.sum())
+        if not total:
+            continue
+        qs.append(np.repeat(np.arange(n), sizes))
+        at = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(lo, sizes)
+        rs.append(order[at, cell])
+    if not qs:
+        return []
+    pairs = np.unique(np.stack([np.concatenate(qs), np.concatenate(rs)], axis=1), axis=0)
+    q, r = pairs[:, 0], pairs[:, 1]
+    q, r = q[q != r], r[q != r]
+    out = []
+    for sign in (-1, 1):
+        fits = np.abs(earlier.units[q] + sign * earlier.units[r] - p.units) <= limit - 1
+        out.append((sign, q[fits], r[fits]))
+    return out
+
+
+def _first_within_reach(earlier: Candidates, p: Population, sign: int, q: np.ndarray, r: np.ndarray, reach: int,
+                        limit: int) -> tuple[int, int, int, int, bool] | None:
+    """The first pair whose combination differs from ``p`` by fewer than ``limit`` units (0 included)."""
+    few = slice(0, reach + 1)
+    for start in range(0, len(q), 50_000):
+        qs, rs = q[start:start + 50_000], r[start:start + 50_000]
+        # A combination within reach leaves at least one of any reach + 1 cells untouched (equal):
+        # look at that many first, and at all of them only for the few that pass.
+        untouched = ((earlier.count[qs, few] + sign * earlier.count[rs, few] == p.sketch.count[few])
+                     & ((earlier.keys[qs, few] ^ earlier.keys[rs, few]) == p.sketch.keys[few])).any(axis=1)
+        qs, rs = qs[untouched], rs[untouched]
+        count = earlier.count[qs] + sign * earlier.count[rs] - p.sketch.count
+        keys = earlier.keys[qs] ^ earlier.keys[rs] ^ p.sketch.keys
+        spread = ((count != 0) | (keys != 0)).sum(axis=1)
+        for k in np.flatnonzero(spread <= reach):
+            i, j = int(qs[k]), int(rs[k])
+            if spread[k] == 0:  # exactly the two combined: hidden too, or "none" would show
+                return (i, j, sign, 0, True)
+            combined = Sketch(earlier.count[i] + sign * earlier.count[j], earlier.keys[i] ^ earlier.keys[j],
+                              earlier.checks[i] ^ earlier.checks[j])
+            got = small_difference(p.sketch, combined, limit)
+            if got is not None:
+                return (i, j, sign, got[0], got[1])
+    return None
 
 
 def _triple_finding(d: int, exact: bool, where: str, limit: int) -> Finding:
