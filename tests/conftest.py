@@ -7,7 +7,6 @@ under ``tmp_path`` pointing at those servers, so state never leaks between tests
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 

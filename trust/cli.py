@@ -10,10 +10,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from trust.config import REPO_ROOT, trust_home
 from trust.cli_policy import register as register_policy
 from trust.cli_release import register as register_release
 from trust.cli_server import register as register_server_commands
+from trust.config import REPO_ROOT, trust_home
 from trust.errors import TrustError
 
 log = logging.getLogger("trust")

@@ -72,23 +72,7 @@ def make_output(offline: Trust) -> MakeOutput:
 @pytest.fixture
 def live_server(offline: Trust) -> Iterator[str]:
     """``offline``'s API on loopback, in a thread of this process."""
-    import threading
-    import time
+    from trust.server.launch import serve_in_thread
 
-    import uvicorn
-
-    from trust.server.app import create_app
-
-    server = uvicorn.Server(uvicorn.Config(create_app(offline, workers=2), host="127.0.0.1", port=0,
-                                           log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, name="trust-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the in-process trust server did not start")
-        time.sleep(0.02)
-    host, port = server.servers[0].sockets[0].getsockname()[:2]
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(offline) as url:
+        yield url

@@ -346,12 +346,9 @@ def write_parquet(case: Case, path: Path, types: Mapping[str, str]) -> None:
 
 
 def engine_plan(case: Case, spec: Spec, catalog: Any) -> tuple[str, Any]:
-    """The real SQL stages on ``spec``'s query, then the companion hook: the SQL that runs and its plan."""
-    from sqlglot import exp
-
-    from trust.sql.companions import add_companions
+    """The real SQL stages on ``spec``'s query: the SQL that runs and its plan."""
     from trust.sql.describe import describe
-    from trust.sql.parse import DIALECT, parse
+    from trust.sql.parse import parse
     from trust.sql.resolve import resolve
     from trust.sql.rewrite import no_obligations, rewrite
     from trust.sql.validate import validate
@@ -360,21 +357,8 @@ def engine_plan(case: Case, spec: Spec, catalog: Any) -> tuple[str, Any]:
     validate(parsed)
     resolved = resolve(parsed, catalog)
     description = describe(resolved, catalog)
-    plan = rewrite(description, catalog, no_obligations())
-    if getattr(plan, "companions", None) is not None:  # rewrite already calls the hook
-        return resolved.tree.sql(DIALECT), plan
-    units = []
-    for scope in description.output_scopes:
-        found = []
-        for alias, (_, source) in scope.selected_sources.items():
-            if isinstance(source, exp.Table) and source.text("db"):
-                ds = catalog.get(f"{source.text('db')}.{source.name}")
-                found.append((ds.unit_key, exp.column(ds.unit_key, table=alias, quoted=True)))
-        units.append(found)
-    companions = add_companions(description, units)
-    return resolved.tree.sql(DIALECT), SimpleNamespace(outputs=plan.outputs, unit_columns=plan.unit_columns,
-                                                       unit_labels=plan.unit_labels, companions=companions,
-                                                       cell_units=getattr(plan, "cell_units", ()))
+    plan = rewrite(description, catalog, no_obligations())  # with the companion statistics
+    return plan.sql, plan
 
 
 def run_duckdb(case: Case, tmp: Path) -> list[Protected]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -340,12 +340,17 @@ def check_can_review(request: ReleaseRequest, person: Person, output_authors: It
             "its second review must come from another output checker.", request=request.id)
 
 
-def can_review(request: ReleaseRequest, person: Person, output_authors: Iterable[str] = ()) -> bool:
+def _allowed(check: Callable[..., None], *args: Any) -> bool:
+    """Whether ``check`` lets this through (for pages that show or hide a button)."""
     try:
-        check_can_review(request, person, output_authors)
+        check(*args)
     except TrustError:
         return False
     return True
+
+
+def can_review(request: ReleaseRequest, person: Person, output_authors: Iterable[str] = ()) -> bool:
+    return _allowed(check_can_review, request, person, output_authors)
 
 
 def check_can_edit(request: ReleaseRequest, person: Person) -> None:
@@ -359,11 +364,7 @@ def check_can_edit(request: ReleaseRequest, person: Person) -> None:
 
 
 def can_edit(request: ReleaseRequest, person: Person) -> bool:
-    try:
-        check_can_edit(request, person)
-    except TrustError:
-        return False
-    return True
+    return _allowed(check_can_edit, request, person)
 
 
 def check_can_download(request: ReleaseRequest, person: Person) -> None:
@@ -376,11 +377,7 @@ def check_can_download(request: ReleaseRequest, person: Person) -> None:
 
 
 def can_download(request: ReleaseRequest, person: Person) -> bool:
-    try:
-        check_can_download(request, person)
-    except TrustError:
-        return False
-    return True
+    return _allowed(check_can_download, request, person)
 
 
 # -- reviews decide the round --------------------------------------------------------------------

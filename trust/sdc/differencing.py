@@ -9,10 +9,11 @@ from one of them by between 1 and ``min_units - 1`` units is suppressed (rule ``
 and the report names the earlier output and row.
 
 Staying fast as history grows: the symmetric difference is at least the difference in size,
-so only earlier cells within ``min_units - 1`` units in size are candidates: one indexed
-range query per statistic (``cell_populations_lookup``), then a vectorised check of how many
-sketch cells differ, then peeling for the few left. Cost grows with the number of
-same-sized earlier cells, not with the history's length.
+so only earlier cells within ``min_units - 1`` units in size are candidates: the family's
+cells are read once (index ``cell_populations_lookup``) sorted by size, each new cell takes
+its size range by binary search, then a vectorised check of how many sketch cells differ,
+then peeling for the few left. Pairs cost grows with the number of same-sized earlier cells;
+threes (``_triples``) look further, within a budget.
 
 Limits (see docs/disclosure.md): pairs only (three outputs combined, A - B - C, are not
 checked), populations not values (two different filters that happen to select the same
@@ -204,7 +205,8 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
                         out[(later.row, c)] = _finding(got[0], got[1], f"row {first.row} of this output", limit)
         if history is None:
             continue
-        earlier = history.candidates(scheme, fam, max(0, sizes[0] - limit + 1), sizes[-1] + limit - 1)
+        # Every earlier cell of the family, read once: pairs need those near each new cell's size, threes all.
+        earlier = history.candidates(scheme, fam, 0, 2**62)
         for p in rows if len(earlier.units) else ():
             lo = int(np.searchsorted(earlier.units, p.units - limit + 1, "left"))
             hi = int(np.searchsorted(earlier.units, p.units + limit - 1, "right"))
@@ -227,15 +229,14 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
                     break
         left = [p for p in rows if not any((p.row, c) in out for c in p.families[fam])]
         if left:
-            everything = history.candidates(scheme, fam, limit, 2**62)
             by_row = {p.row: p for p in left}
-            found, unchecked = _triples(left, everything, limit)
+            found, unchecked = _triples(left, earlier, limit)
             if unchecked and notes is not None:
                 notes.append(f"{unchecked} row(s) were not compared with pairs of earlier cells (more than "
                              f"{TRIPLE_BUDGET:,} pairs): three-output differencing is incomplete for them")
             for row_, (i, j, sign, d, exact) in found.items():
                 p = by_row[row_]
-                (o1, r1), (o2, r2) = everything.where[i], everything.where[j]
+                (o1, r1), (o2, r2) = earlier.where[i], earlier.where[j]
                 how = "less" if sign < 0 else "plus"
                 for c in p.families[fam]:
                     out.setdefault((p.row, c), _triple_finding(d, exact, f"output {o1} row {r1} {how} output {o2} row {r2}",

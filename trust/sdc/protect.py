@@ -54,17 +54,6 @@ def _row_units(raw: pa.Table, columns: Sequence[str]) -> list[int | None]:
     return [min((u[i] for u in units_cols if u[i] is not None), default=None) for i in range(raw.num_rows)]
 
 
-def _cell_units(raw: pa.Table, plan: Any, positions: Sequence[int]) -> dict[int, list[int | None]]:
-    """Per aggregate column, the units each of its cells is judged on: the smallest unit count of its row.
-
-    Cells of one row are shown together, so an analyst can subtract one from another: ``count(*)`` minus
-    ``count(CASE WHEN la <> 'X' THEN 1 END)`` counts the people in ``X``. Rewrite counts the units of every
-    dataset and of every part its conditional aggregates split the row into (``plan.unit_columns``); a cell
-    is only as safe as the smallest of them, never just its own part (``plan.cell_units``)."""
-    whole = _row_units(raw, plan.unit_columns)
-    return {i: whole for i in positions}
-
-
 def _stats(raw: pa.Table, plan: Any, companions: Any, position: int, values: list[Any],
            units: list[int | None]) -> list[list[CellStats]]:
     """Per row, the statistics each rule sees for the output column at ``position``."""
@@ -132,7 +121,10 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     companions = getattr(plan, "companions", None)  # becomes plan.companions once rewrite carries it
     outputs = list(plan.outputs)
     n = raw.num_rows
-    agg_units = _cell_units(raw, plan, [i for i, o in enumerate(outputs) if o.kind == "aggregate"])
+    # Each cell is judged on the smallest unit count of its row: cells of one row are shown together and can
+    # be subtracted (count(*) less count(CASE WHEN la <> 'X' THEN 1 END) counts X), so a cell is only as
+    # safe as the smallest dataset or part rewrite counted (plan.unit_columns), never just its own part.
+    units = _row_units(raw, plan.unit_columns)
     key_positions = [i for i, o in enumerate(outputs) if o.kind != "aggregate"]
     agg_positions = [i for i, o in enumerate(outputs) if o.kind == "aggregate"]
     values = {i: raw.column(outputs[i].name).to_pylist() for i in range(len(outputs))}
@@ -148,7 +140,7 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     stats: dict[Cell, CellStats] = {}
     for i in agg_positions:
         name = outputs[i].name
-        for r, candidates in enumerate(_stats(raw, plan, companions, i, values[i], agg_units[i])):
+        for r, candidates in enumerate(_stats(raw, plan, companions, i, values[i], units)):
             found, judged = _judge(candidates, params, legacy=companions is None)
             findings[(r, name)], stats[(r, name)] = found, judged
 
@@ -170,7 +162,7 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
     if equations:
         notes.append(f"{len(equations)} relations between cells (totals, margins) were checked for recovery")
     level = [sum(totals_by_branch[b]) for b in branches]
-    _complement(findings, equations, outputs, agg_positions, additive, values, agg_units, keys, level, params)
+    _complement(findings, equations, outputs, agg_positions, additive, values, units, keys, level, params)
 
     # Rounding, with totals kept consistent.
     rounded: dict[Cell, Any] = {}
@@ -197,7 +189,7 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
             found = findings[cell]
             ok = found.status is CellStatus.OK
             reports.append(CellReport(
-                row=r, column=out.name, status=found.status, rule=found.rule, units=agg_units[i][r], detail=found.detail,
+                row=r, column=out.name, status=found.status, rule=found.rule, units=units[r], detail=found.detail,
                 figures=_figures(stats[cell], found, params), secondary=found.rule == SECONDARY,
             ))
             shown_values.append(_restore_type(rounded.get(cell, value), value) if ok else None)
@@ -262,7 +254,7 @@ def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], position
 
 def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs: Sequence[Any],
                 positions: Sequence[int], additive: Sequence[int], values: dict[int, list[Any]],
-                units: dict[int, list[int | None]], keys: Sequence[tuple[Any, ...]], level: Sequence[int],
+                units: Sequence[int | None], keys: Sequence[tuple[Any, ...]], level: Sequence[int],
                 params: Parameters) -> None:
     """Secondary suppression and linked statistics, repeated until nothing more needs hiding."""
     n = len(keys)
@@ -270,7 +262,7 @@ def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs
         chosen = {}
         if equations:
             candidates = {
-                (r, outputs[i].name): Candidate(values[i][r], units[i][r],
+                (r, outputs[i].name): Candidate(values[i][r], units[r],
                                                 findings[(r, outputs[i].name)].status is not CellStatus.OK, level[r])
                 for i in additive for r in range(n)
             }

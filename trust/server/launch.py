@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trust.config import REPO_ROOT
 
@@ -120,3 +121,32 @@ def launch_trust(home: Path, *, workers: int = 8, env: Mapping[str, str] | None 
         yield running
     finally:
         running.stop()
+
+
+@contextmanager
+def serve_in_thread(trust: Any, *, workers: int = 2) -> Iterator[str]:
+    """``trust``'s API on a free loopback port, in a thread of this process; yields its URL.
+
+    For tests that need the server and the ``Trust`` object side by side (one store, no process).
+    """
+    import time
+
+    import uvicorn
+
+    from trust.server.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(trust, workers=workers), host="127.0.0.1", port=0,
+                                           log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, name="trust-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the in-process trust server did not start")
+        time.sleep(0.02)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
