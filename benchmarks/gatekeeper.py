@@ -72,7 +72,7 @@ def main() -> None:
     controls = yaml.safe_load(CONTROLS.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
         with demo_environment(Path(tmp) / "home", Path(tmp) / "data", scale=args.scale) as env:
-            catalog = env.trust().catalog  # footers read once, as the trust does on first use
+            catalog = env.trust().catalog.bound()  # footers read once, as the trust does on first use
     rows, every, every_after = [], [], []
     for control in controls:
         measure(control["sql"], catalog, 5)  # warm caches (sqlglot's, the schema's)

@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> dict:
         names = [f"analyst{i:02d}" for i in range(1, args.analysts + 1)]
         tokens = {}
         for name in names:
-            admin.add_user(name, ("analyst",), "DWP")
-            tokens[name] = admin.issue_token(name, label="load test").secret
+            admin.access.add_user(name, ("analyst",), "DWP")
+            tokens[name] = admin.access.issue_token(name, label="load test").secret
         warm = trust.Client(server.url, token=tokens[names[0]], project=PROJECT, progress=False)
         warm.sql(SMALL["claims by region"])  # the catalogue is read once, before the clock starts
         alone = {}  # each query by itself, for comparison: the rest of a latency under load is waiting

@@ -1,4 +1,13 @@
-"""The Labour Market Data Trust: governed, disclosure-safe queries over departments' data in place."""
+"""The Labour Market Data Trust: governed, disclosure-safe queries over departments' data in place.
+
+``trust.Client`` (an analyst's connection to a trust server) needs only the wire format and pyarrow;
+the embedded service (``trust.connect``, ``Trust``, ``Session``) loads the engine, the policy and
+the store, so it is imported only when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from trust.client import Client
 from trust.errors import (
@@ -7,6 +16,7 @@ from trust.errors import (
     DisclosureBlocked,
     InvalidTransition,
     NotAllowed,
+    NotAuthenticated,
     NotAuthorised,
     ParseFailed,
     PolicyDenied,
@@ -17,7 +27,19 @@ from trust.errors import (
     UnknownName,
 )
 from trust.outputs.output import Output
-from trust.service import Session, Trust, connect
+
+if TYPE_CHECKING:
+    from trust.service import Session, Trust, connect
+
+_SERVICE = ("Session", "Trust", "connect")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SERVICE:
+        import trust.service
+
+        return getattr(trust.service, name)
+    raise AttributeError(f"module 'trust' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -29,7 +51,6 @@ def load_ipython_extension(ipython: object) -> None:
 
 __all__ = [
     "Client", "ConfigurationError", "DatasetUnavailable", "DisclosureBlocked", "InvalidTransition", "NotAllowed",
-    "NotAuthorised", "Output", "ParseFailed", "PolicyDenied", "QueryFailed", "QueryRejected", "QueryTimeout",
-    "Session", "Trust", "TrustError", "UnknownName", "connect",
-    "load_ipython_extension",
+    "NotAuthenticated", "NotAuthorised", "Output", "ParseFailed", "PolicyDenied", "QueryFailed", "QueryRejected",
+    "QueryTimeout", "Session", "Trust", "TrustError", "UnknownName", "connect", "load_ipython_extension",
 ]

@@ -14,6 +14,7 @@ The tree::
     ├── DisclosureBlocked           no cell of the result may be shown
     ├── InvalidTransition           a release request cannot move that way
     ├── NotAuthorised               the caller may not do this
+    │   └── NotAuthenticated        no valid bearer token or session came with the request
     └── ConfigurationError          the trust itself is set up wrongly
 
 HTTP statuses are mapped here, in one place, so server and client agree.
@@ -118,6 +119,21 @@ class NotAuthorised(TrustError):
     code = "not_authorised"
 
 
+UNAUTHENTICATED = "Authentication required: send a valid bearer token (ask an administrator for one)."
+
+
+class NotAuthenticated(NotAuthorised):
+    """No valid bearer token came with the request (HTTP 401). Every way a token can fail (missing,
+    malformed, unknown, revoked, expired) is this one error with this one message, so a caller learns
+    nothing about which it was."""
+
+    http_status = 401
+    code = "not_authenticated"
+
+    def __init__(self, message: str = UNAUTHENTICATED, **context: Any) -> None:
+        super().__init__(message, **context)
+
+
 class ConfigurationError(TrustError):
     http_status = 500
     code = "configuration_error"
@@ -137,6 +153,6 @@ ERRORS_BY_CODE: dict[str, type[TrustError]] = {
     for cls in (
         TrustError, QueryRejected, ParseFailed, NotAllowed, PolicyDenied, UnknownName,
         DatasetUnavailable, QueryTimeout, QueryFailed, DisclosureBlocked, InvalidTransition,
-        NotAuthorised, ConfigurationError,
+        NotAuthorised, NotAuthenticated, ConfigurationError,
     )
 }

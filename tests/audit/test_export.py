@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from trust.audit.export import FILES
+from trust.audit.kinds import EventKind
 from trust.service import Trust
 
 from ..outputs.cli import run
@@ -22,14 +23,14 @@ def history(offline_trust: Trust) -> Trust:
     t = offline_trust
     a, b = store_output(t), store_output(t, statuses={1: "suppressed"})
     store_output(t, user="bob", project=OTHER_PROJECT)
-    t.audit.append("query_refused", "bob", OTHER_PROJECT, sql="SELECT …", error="PolicyDenied", rule="x", message="m")
-    released = t.request_release("ana", [a.id, b.id], JUSTIFICATION)
+    t.audit.record(EventKind.QUERY_REFUSED, "bob", OTHER_PROJECT, sql="SELECT …", error="PolicyDenied", rule="x", message="m")
+    released = t.airlock.request("ana", [a.id, b.id], JUSTIFICATION)
     for checker in ("carol", "dev"):
-        t.review_release(checker, released.id, {a.id: ("approve", ""), b.id: ("approve", "")})
-    rejected = t.request_release("ana", [b.id], JUSTIFICATION + " Again.")
-    t.review_release("dev", rejected.id, {b.id: ("reject", "The margins give the [c] cells away.")})
-    t.request_release("ana", [a.id], JUSTIFICATION + " Once more.")
-    t.request_release("ana", [a.id], JUSTIFICATION + " A draft.", submit=False)
+        t.airlock.review(checker, released.id, {a.id: ("approve", ""), b.id: ("approve", "")})
+    rejected = t.airlock.request("ana", [b.id], JUSTIFICATION + " Again.")
+    t.airlock.review("dev", rejected.id, {b.id: ("reject", "The margins give the [c] cells away.")})
+    t.airlock.request("ana", [a.id], JUSTIFICATION + " Once more.")
+    t.airlock.request("ana", [a.id], JUSTIFICATION + " A draft.", submit=False)
     return t
 
 

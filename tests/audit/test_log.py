@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from trust.audit.kinds import EventKind
 from trust.audit.log import AuditLog
 from trust.store import Store
 
@@ -14,7 +15,7 @@ from trust.store import Store
 def log(tmp_path):
     audit = AuditLog(Store(tmp_path / "state.db"))
     for i in range(5):
-        audit.append("query", "ana", "p", n=i)
+        audit.record(EventKind.QUERY_REFUSED, "ana", "p", n=i)
     return audit
 
 

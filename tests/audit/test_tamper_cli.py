@@ -24,9 +24,9 @@ def home(trust_home: Path) -> Path:
     t = Trust.open(trust_home)
     seed_users(t)
     out = store_output(t)
-    request = t.request_release("ana", [out.id], JUSTIFICATION)
+    request = t.airlock.request("ana", [out.id], JUSTIFICATION)
     for checker in ("carol", "dev"):
-        t.review_release(checker, request.id, {out.id: ("approve", "")})
+        t.airlock.review(checker, request.id, {out.id: ("approve", "")})
     return trust_home
 
 

@@ -75,7 +75,7 @@ class Airlock:
         return Trust.open(self.home)
 
     def token(self, user: str) -> str:
-        return self.trust().issue_token(user, label="browser tests").secret
+        return self.trust().access.issue_token(user, label="browser tests").secret
 
     def client(self, user: str) -> trust.Client:
         c = trust.Client(self.url, token=self.token(user), project=PROJECT, progress=False)
@@ -89,7 +89,7 @@ def airlock(departments: DepartmentServers, tmp_path_factory: pytest.TempPathFac
     configure_home(home, departments.endpoints)
     t = Trust.open(home)
     seed_users(t)
-    t.add_user("ana", ("analyst", "output_checker"), "DWP")  # a member who also checks: she must not check her own
+    t.access.add_user("ana", ("analyst", "output_checker"), "DWP")  # a member who also checks: she must not check her own
     with launch_trust(home, workers=2) as server:
         stack = Airlock(home, server.url)
         ana = stack.client("ana")

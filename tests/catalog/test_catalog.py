@@ -51,7 +51,7 @@ def test_bad_registrations_are_clear(tmp_path, text, message):
 
 
 def test_registration_reads_types_rows_and_fingerprints(trust, data_dir, departments):
-    catalog = trust.catalog
+    catalog = trust.catalog.bound()
     uc = catalog.get("dwp.uc_claims")
     assert uc.column("award_amount").type == "DOUBLE"
     assert uc.column("claim_start").type == "DATE"
@@ -70,4 +70,4 @@ def test_missing_location_variable_is_clear(trust_home):
 
     write_config(trust_home, locations={}, credentials={})
     with pytest.raises(ConfigurationError, match=r"needs [A-Z_]+_URL; set it under \[locations\]"):
-        _ = Trust.open(trust_home).catalog
+        Trust.open(trust_home).catalog.bound()

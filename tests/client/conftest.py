@@ -18,4 +18,4 @@ def live_url(trust: Trust) -> Iterator[str]:
 
 @pytest.fixture
 def ana_token(trust: Trust) -> str:
-    return trust.issue_token("ana").secret
+    return trust.access.issue_token("ana").secret

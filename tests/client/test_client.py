@@ -12,11 +12,11 @@ import pytest
 import trust
 from trust.client.client import ServerUnavailable
 from trust.errors import ERRORS_BY_CODE, DatasetUnavailable, PolicyDenied, QueryRejected, TrustError
-from trust.identity import NotAuthenticated
+from trust.errors import NotAuthenticated
 from trust.outputs.output import Output
-from trust.policy.decision import Disclosure
+from trust.sdc.parameters import Parameters
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
-from trust.server import wire
+from trust import wire
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def make_output() -> Output:
     cells = (CellReport(0, "claimants", CellStatus.OK, units=306),
              CellReport(1, "claimants", CellStatus.SUPPRESSED, "min_units", units=3, detail="3 units < 10"))
     return Output(id="out-abc", user="ana", project="p", created="now", sql="SELECT ...", executed_sql="SELECT secret",
-                  table=table, suppressed=((False, False), (False, True)), report=DisclosureReport(cells, Disclosure()),
+                  table=table, suppressed=((False, False), (False, True)), report=DisclosureReport(cells, Parameters()),
                   decision={"allow": True, "obligations": {"row_filters": [{"expression": "la_code IN (...)"}],
                                                            "disclosure": {"min_units": 10}}},
                   fingerprints={"dwp.uc_claims": "f" * 64}, stats={"elapsed_s": 0.5, "rows": 2})

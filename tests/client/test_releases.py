@@ -52,4 +52,4 @@ def test_drafts_are_edited_submitted_and_withdrawn_over_the_api(trust: Trust, li
 
 
 def trust_client(t: Trust, url: str, user: str) -> Client:
-    return Client(url, token=t.issue_token(user).secret, progress=False)
+    return Client(url, token=t.access.issue_token(user).secret, progress=False)

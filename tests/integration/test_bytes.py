@@ -27,7 +27,7 @@ def _could_be_ours(path: str) -> bool:
 
 def test_registration_reads_only_footers(trust: Trust, departments):
     departments.reset_counters()
-    catalog = trust.catalog
+    catalog = trust.catalog.bound()
     served = sum(departments.bytes_served().values())
     held = sum(d.size_bytes for d in catalog)
     # DuckDB reads each file's tail once: the footer, or 16 KiB when the footer is smaller.
@@ -38,7 +38,7 @@ def test_registration_reads_only_footers(trust: Trust, departments):
 
 def test_two_column_aggregate_fetches_a_small_fraction(trust: Trust, departments):
     session = trust.session("ana", "demo-employment-support")
-    catalog = trust.catalog
+    catalog = trust.catalog.bound()
     paye = catalog.get("hmrc.paye_employments")
     departments.reset_counters()
     out = session.sql("SELECT tax_month, sum(tax_paid) AS tax FROM hmrc.paye_employments GROUP BY tax_month")

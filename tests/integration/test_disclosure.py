@@ -23,9 +23,9 @@ import trust as trust_pkg
 from trust.config import REPO_ROOT
 from trust.demo.environment import configure_home, seed_users
 from trust.outputs.bundle import table_csv
-from trust.outputs.output import format_value
+from trust.outputs.render import format_value
 from trust.sdc.report import SUPPRESSED_MARKER
-from trust.server import wire
+from trust import wire
 from trust.server.launch import launch_trust
 from trust.service import Trust
 
@@ -280,7 +280,7 @@ def test_one_person_with_many_rows_counts_once(ana, truth):
 def test_negative_contributions_go_to_review(ana, truth, trust):
     # No stored measure of the demo data is ever negative, so the net of two real measures is used:
     # an award below the standard allowance (after deductions) is a negative contribution.
-    stored = [(ds.id, col.name) for ds in trust.catalog for col in ds.columns if col.role.value == "measure"]
+    stored = [(ds.id, col.name) for ds in trust.catalog.bound() for col in ds.columns if col.role.value == "measure"]
     negatives = [(d, c) for d, c in stored
                  if one(truth, f"SELECT count(*) FILTER (WHERE {c} < 0) FROM {d}")[0]] if stored else []
     assert stored and negatives == []
@@ -351,7 +351,7 @@ def test_the_analysts_table_holds_only_their_columns_and_no_hidden_value(ana, tr
 def test_the_http_answer_carries_no_cell_figures(trust, trust_home, truth):
     region, la, n, total = small_area(truth)
     hidden, share = one(truth, f"SELECT total, top2 FROM ({SECTORS}) WHERE sic_section = 'A'")
-    token = trust.issue_token("ana", label="disclosure tests").secret
+    token = trust.access.issue_token("ana", label="disclosure tests").secret
     with launch_trust(trust_home, workers=2, env={"TRUST_SMALL_ROWS": "withhold"}) as server, \
             httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
         bodies = []

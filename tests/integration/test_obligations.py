@@ -33,7 +33,7 @@ def shared(departments, tmp_path_factory: pytest.TempPathFactory) -> Trust:
     configure_home(home, departments.endpoints)
     shared = Trust.open(home)
     seed_users(shared)
-    assert len(shared.catalog) >= 5
+    assert len(shared.catalog.bound()) >= 5
     return shared
 
 

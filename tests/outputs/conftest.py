@@ -1,7 +1,7 @@
 """A trust with users and stored outputs but no departments: the airlock needs nothing else.
 
 ``make_output`` stores a small protected table with the cell statuses a test asks for, through
-the same ``Trust._save`` the pipeline uses, so requests, reviews and bundles see real rows.
+the same ``trust.queries.record`` the pipeline uses, so requests, reviews and bundles see real rows.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import pytest
 
 from trust.demo.environment import seed_users
 from trust.outputs.output import Output
-from trust.outputs.repository import suppression_mask
-from trust.policy.decision import Disclosure
+from trust.sdc.parameters import Parameters
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
 from trust.service import Trust
 
@@ -49,15 +48,15 @@ def store_output(trust: Trust, *, user: str = "ana", project: str = PROJECT, sta
                                 {"units": units, "dominance_share": 0.42}))
     shown = [None if statuses.get(r) else c for r, c in enumerate(counts)]
     table = pa.table({"region": regions, "claimants": pa.array(shown, pa.int64())})
-    report = DisclosureReport(tuple(cells), Disclosure())
+    report = DisclosureReport(tuple(cells), Parameters())
     decision = {"allow": True, "deny": [], "obligations": {
         "row_filters": [{"dataset": "dwp.uc_claims", "expression": "NOT opted_out"}], "column_masks": [],
-        "disclosure": Disclosure().to_json()}}
+        "disclosure": Parameters().to_json()}}
     out = Output(id="out-" + secrets.token_hex(6), user=user, project=project, created="2026-11-21T10:00:00+00:00",
                  sql="SELECT region, count(*) AS claimants FROM dwp.uc_claims GROUP BY region",
-                 executed_sql="SELECT 1", table=table, suppressed=suppression_mask(table, report), report=report,
+                 executed_sql="SELECT 1", table=table, suppressed=report.mask(table.column_names, table.num_rows), report=report,
                  decision=decision, fingerprints={"dwp.uc_claims": "f" * 64})
-    trust._save(out)
+    trust.queries.record(out)
     return out
 
 

@@ -26,13 +26,13 @@ from .conftest import JUSTIFICATION, MakeOutput
 def released(offline: Trust, make_output: MakeOutput):
     a = make_output(statuses={1: "suppressed", 3: "review"})
     b = make_output()
-    request = offline.request_release("ana", [a.id, b.id], JUSTIFICATION,
+    request = offline.airlock.request("ana", [a.id, b.id], JUSTIFICATION,
                                       cell_reasons={a.id: {(3, "claimants"): "Refunds, not individual amounts."}})
     approve = {a.id: ("approve", "Fine."), b.id: ("approve", "")}
-    offline.review_release("carol", request.id, approve)
-    done = offline.review_release("dev", request.id, approve)
+    offline.airlock.review("carol", request.id, approve)
+    done = offline.airlock.review("dev", request.id, approve)
     assert done.state is ReleaseState.RELEASED
-    return done, a, b, offline.release_archive("ana", done.id).parent
+    return done, a, b, offline.airlock.archive("ana", done.id).parent
 
 
 def test_the_bundle_holds_everything_for_each_output(released):
@@ -84,8 +84,8 @@ def test_any_change_to_the_bundle_is_caught(released, tmp_path: Path):
 def test_the_download_is_for_the_author_and_is_audited(offline: Trust, released):
     request, *_ = released
     with pytest.raises(Exception, match="Only the author"):
-        offline.release_archive("carol", request.id)
-    path = offline.release_archive("ana", request.id)
+        offline.airlock.archive("carol", request.id)
+    path = offline.airlock.archive("ana", request.id)
     with zipfile.ZipFile(path) as z:
         assert f"{request.id}/manifest.json" in z.namelist()
     downloads = offline.audit.events(kind="release_downloaded")
@@ -96,7 +96,7 @@ def test_a_bundle_changed_on_disk_is_not_handed_over(offline: Trust, released):
     request, _, _, folder = released
     (folder / "manifest.json").write_text("{}")
     with pytest.raises(Exception, match="no longer matches"):
-        offline.release_archive("ana", request.id)
+        offline.airlock.archive("ana", request.id)
 
 
 def test_a_half_built_bundle_is_cleared_and_a_stale_one_replaced(tmp_path: Path, offline: Trust, released):
@@ -108,7 +108,7 @@ def test_a_half_built_bundle_is_cleared_and_a_stale_one_replaced(tmp_path: Path,
     live.mkdir()
     assert bundles.cleanup_partial(root) == [dead] and live.exists()
     live.rmdir()
-    outputs = [offline.output("ana", a.id), offline.output("ana", b.id)]
+    outputs = [offline.queries.output("ana", a.id), offline.queries.output("ana", b.id)]
     again = bundles.write_bundle(root, request, outputs, project={}, approvers=[], released="later")
     assert again.path.name.startswith(f".{request.id}.tmp-") and folder.exists()
     installed = bundles.install_bundle(again, root)

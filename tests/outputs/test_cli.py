@@ -17,9 +17,9 @@ from .conftest import JUSTIFICATION, MakeOutput
 @pytest.fixture
 def released(offline: Trust, make_output: MakeOutput) -> str:
     out = make_output(statuses={1: "suppressed"})
-    request = offline.request_release("ana", [out.id], JUSTIFICATION)
+    request = offline.airlock.request("ana", [out.id], JUSTIFICATION)
     for checker in ("carol", "dev"):
-        offline.review_release(checker, request.id, {out.id: ("approve", f"Checked by {checker}.")})
+        offline.airlock.review(checker, request.id, {out.id: ("approve", f"Checked by {checker}.")})
     return request.id
 
 
@@ -34,7 +34,7 @@ def test_status_shows_state_reviews_and_history(offline, released, capsys, monke
 
 def test_list_filters_by_state_and_shows_only_what_the_user_may_see(offline, released, make_output, capsys,
                                                                      monkeypatch):
-    waiting = offline.request_release("ana", [make_output().id], JUSTIFICATION)
+    waiting = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
     code, out, _ = run(capsys, monkeypatch, "release", "list", "--user", "carol", "--state", "submitted")
     assert code == 0 and waiting.id in out and released not in out
     code, out, _ = run(capsys, monkeypatch, "release", "list", "--user", "bob")
@@ -59,11 +59,11 @@ def test_download_checks_the_bundle(offline, released, tmp_path: Path, capsys, m
 
 def test_against_a_server_as_the_tokens_user(offline, released, live_server, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TRUST_URL", live_server)
-    monkeypatch.setenv("TRUST_TOKEN", offline.issue_token("ana").secret)
+    monkeypatch.setenv("TRUST_TOKEN", offline.access.issue_token("ana").secret)
     code, out, _ = run(capsys, monkeypatch, "release", "status", released)
     assert code == 0 and "released" in out and "Checked by dev." in out
     code, out, _ = run(capsys, monkeypatch, "release", "download", released, "--to", str(tmp_path))
     assert code == 0 and verify_bundle(tmp_path / released) == []
-    monkeypatch.setenv("TRUST_TOKEN", offline.issue_token("bob").secret)
+    monkeypatch.setenv("TRUST_TOKEN", offline.access.issue_token("bob").secret)
     code, _, err = run(capsys, monkeypatch, "release", "status", released)
     assert code == 2 and "not a member" in err

@@ -10,7 +10,6 @@ import threading
 import pytest
 
 from trust.errors import InvalidTransition, NotAuthorised, TrustError
-from trust.outputs import release_store
 from trust.outputs.release import (
     BY_STATES,
     INITIAL,
@@ -25,10 +24,10 @@ from trust.outputs.release import (
     can_move,
     check_can_move,
     outcome,
-    set_status,
     transitions_from,
 )
 from trust.service import Trust
+from trust.service.airlock import set_status
 
 from .conftest import JUSTIFICATION, OTHER_PROJECT, MakeOutput
 
@@ -93,12 +92,12 @@ PATHS = {
 def _drive(trust: Trust, request: ReleaseRequest, steps: list) -> ReleaseRequest:
     for step in steps:
         if step == "withdraw":
-            request = trust.withdraw_release("ana", request.id)
+            request = trust.airlock.withdraw("ana", request.id)
         elif step == "resubmit":
-            request = trust.submit_release("ana", request.id)
+            request = trust.airlock.submit("ana", request.id)
         else:
             who, decision = step
-            request = trust.review_release(who, request.id, _approve_all(request, decision))
+            request = trust.airlock.review(who, request.id, _approve_all(request, decision))
     return request
 
 
@@ -106,9 +105,9 @@ def test_every_transition_is_audited_in_the_same_step(offline: Trust, make_outpu
     out = make_output()
     seen = set()
     for name, steps in PATHS.items():
-        request = offline.request_release("ana", [out.id], JUSTIFICATION, submit=steps != ["withdraw"])
+        request = offline.airlock.request("ana", [out.id], JUSTIFICATION, submit=steps != ["withdraw"])
         request = _drive(offline, request, steps)
-        moves = [(h.source, h.target) for h in offline.release_request("ana", request.id).history[1:]]
+        moves = [(h.source, h.target) for h in offline.airlock.get("ana", request.id).history[1:]]
         events = [e for e in offline.audit.events(kind="release_transition") if e.payload["request"] == request.id]
         assert moves == [(e.payload["source"], e.payload["target"]) for e in events], name
         for e, (source, target) in zip(events, moves):
@@ -122,15 +121,16 @@ def test_every_transition_is_audited_in_the_same_step(offline: Trust, make_outpu
 
 def _in_state(trust: Trust, output_id: str, state: ReleaseState) -> ReleaseRequest:
     """A request put in ``state`` directly, to try every move from it."""
-    request = trust.request_release("ana", [output_id], JUSTIFICATION, submit=False)
-    with trust.store.transaction() as con:
+    request = trust.airlock.request("ana", [output_id], JUSTIFICATION, submit=False)
+    with trust.store.database.transaction() as con:
         con.execute("UPDATE release_requests SET state = ? WHERE id = ?", (state.value, request.id))
-        return release_store.load_request(con, request.id)
+    with trust.store.read() as tx:
+        return tx.releases.get(request.id)
 
 
 def test_every_illegal_transition_is_refused_and_changes_nothing(offline: Trust, make_output: MakeOutput):
     out = make_output()
-    people = {"ana": offline.user("ana"), "carol": offline.user("carol"), "trust": SYSTEM}
+    people = {"ana": offline.access.user("ana"), "carol": offline.access.user("carol"), "trust": SYSTEM}
     for source, target in itertools.product(ReleaseState, ReleaseState):
         if (source, target) in BY_STATES:
             continue
@@ -138,18 +138,18 @@ def test_every_illegal_transition_is_refused_and_changes_nothing(offline: Trust,
         before = len(offline.audit.events())
         for person in people.values():
             with pytest.raises(InvalidTransition) as refused:
-                with offline.store.transaction() as con:
-                    set_status(con, request, target, person, output_authors=["ana"], now="t")
+                with offline.store.write() as tx:
+                    set_status(tx, request, target, person, output_authors=["ana"], now="t")
             assert f"is {source}; it cannot become {target}" in refused.value.message
             assert not can_move(request, target, person)
-        assert offline.release_request("carol", request.id).state is source
+        assert offline.airlock.get("carol", request.id).state is source
         assert len(offline.audit.events()) == before
 
 
 def test_every_legal_transition_refuses_the_wrong_party(offline: Trust, make_output: MakeOutput):
     out = make_output()
-    people = {Actor.AUTHOR: offline.user("ana"), Actor.CHECKER: offline.user("carol"), Actor.SYSTEM: SYSTEM}
-    bob = offline.user("bob")  # neither author nor checker
+    people = {Actor.AUTHOR: offline.access.user("ana"), Actor.CHECKER: offline.access.user("carol"), Actor.SYSTEM: SYSTEM}
+    bob = offline.access.user("bob")  # neither author nor checker
     for t in TRANSITIONS:
         request = _in_state(offline, out.id, t.source)
         for actor, person in [*people.items(), (None, bob)]:
@@ -161,56 +161,56 @@ def test_every_legal_transition_refuses_the_wrong_party(offline: Trust, make_out
 
 
 def test_the_author_never_reviews_their_own_request(offline: Trust, make_output: MakeOutput):
-    offline.add_user("ana", ("analyst", "output_checker"), "DWP")
-    request = offline.request_release("ana", [make_output().id], JUSTIFICATION)
+    offline.access.add_user("ana", ("analyst", "output_checker"), "DWP")
+    request = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
     with pytest.raises(NotAuthorised, match="its author can never review it"):
-        offline.review_release("ana", request.id, _approve_all(request))
-    assert offline.release_request("ana", request.id).reviews == ()
+        offline.airlock.review("ana", request.id, _approve_all(request))
+    assert offline.airlock.get("ana", request.id).reviews == ()
 
 
 def test_a_checker_who_created_an_output_cannot_review_it(offline: Trust, make_output: MakeOutput):
     theirs = make_output(user="carol")  # carol ran a query in ana's project
-    request = offline.request_release("ana", [make_output().id, theirs.id], JUSTIFICATION)
+    request = offline.airlock.request("ana", [make_output().id, theirs.id], JUSTIFICATION)
     with pytest.raises(NotAuthorised, match="You created an output"):
-        offline.review_release("carol", request.id, _approve_all(request))
-    assert [e.request.id for e in offline.release_queue("carol") if not e.can_review] == [request.id]
+        offline.airlock.review("carol", request.id, _approve_all(request))
+    assert [e.request.id for e in offline.airlock.queue("carol") if not e.can_review] == [request.id]
 
 
 def test_no_checker_reviews_a_round_twice_but_may_review_the_next(offline: Trust, make_output: MakeOutput):
-    request = offline.request_release("ana", [make_output().id], JUSTIFICATION)
-    offline.review_release("carol", request.id, _approve_all(request))
+    request = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
+    offline.airlock.review("carol", request.id, _approve_all(request))
     with pytest.raises(NotAuthorised, match="already reviewed"):
-        offline.review_release("carol", request.id, _approve_all(request))
-    returned = offline.review_release("dev", request.id, _approve_all(request, CHANGES, "Round the pay to pounds."))
+        offline.airlock.review("carol", request.id, _approve_all(request))
+    returned = offline.airlock.review("dev", request.id, _approve_all(request, CHANGES, "Round the pay to pounds."))
     assert returned.state is S.RETURNED and returned.approvals_needed == 0
-    resubmitted = offline.submit_release("ana", request.id)
+    resubmitted = offline.airlock.submit("ana", request.id)
     assert resubmitted.round == 2 and resubmitted.approvals_needed == 2
-    offline.review_release("carol", request.id, _approve_all(request))  # a new round: carol again is fine
-    assert offline.review_release("dev", request.id, _approve_all(request)).state is S.RELEASED
+    offline.airlock.review("carol", request.id, _approve_all(request))  # a new round: carol again is fine
+    assert offline.airlock.review("dev", request.id, _approve_all(request)).state is S.RELEASED
 
 
 def test_only_checkers_review(offline: Trust, make_output: MakeOutput):
-    request = offline.request_release("ana", [make_output().id], JUSTIFICATION)
+    request = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
     with pytest.raises(NotAuthorised, match="Only output checkers"):
-        offline.review_release("bob", request.id, _approve_all(request))
+        offline.airlock.review("bob", request.id, _approve_all(request))
     with pytest.raises(NotAuthorised, match="Only output checkers have a review queue"):
-        offline.release_queue("ana")
+        offline.airlock.queue("ana")
 
 
 def test_reviews_stay_independent_until_the_round_is_decided(offline: Trust, make_output: MakeOutput):
-    request = offline.request_release("ana", [make_output().id], JUSTIFICATION)
-    offline.review_release("carol", request.id, _approve_all(request, APPROVE, "Fine."))
-    assert offline.release_request("dev", request.id).reviews == ()  # dev has not decided yet
-    assert offline.release_request("dev", request.id).reviewers_this_round == ("carol",)
-    assert offline.release_request("ana", request.id).reviews == ()
-    assert [r.comment for r in offline.release_request("carol", request.id).reviews] == ["Fine."]
-    offline.review_release("dev", request.id, _approve_all(request))
-    assert {r.reviewer for r in offline.release_request("ana", request.id).reviews} == {"carol", "dev"}
+    request = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
+    offline.airlock.review("carol", request.id, _approve_all(request, APPROVE, "Fine."))
+    assert offline.airlock.get("dev", request.id).reviews == ()  # dev has not decided yet
+    assert offline.airlock.get("dev", request.id).reviewers_this_round == ("carol",)
+    assert offline.airlock.get("ana", request.id).reviews == ()
+    assert [r.comment for r in offline.airlock.get("carol", request.id).reviews] == ["Fine."]
+    offline.airlock.review("dev", request.id, _approve_all(request))
+    assert {r.reviewer for r in offline.airlock.get("ana", request.id).reviews} == {"carol", "dev"}
 
 
 def test_a_review_decides_every_output_and_explains_refusals(offline: Trust, make_output: MakeOutput):
     a, b = make_output(), make_output()
-    request = offline.request_release("ana", [a.id, b.id], JUSTIFICATION)
+    request = offline.airlock.request("ana", [a.id, b.id], JUSTIFICATION)
     for decisions, message in [
         ({a.id: (APPROVE, "")}, f"missing {b.id}"),
         ({a.id: (APPROVE, ""), b.id: (APPROVE, ""), "out-x": (APPROVE, "")}, "out-x not in the request"),
@@ -219,83 +219,83 @@ def test_a_review_decides_every_output_and_explains_refusals(offline: Trust, mak
         ({a.id: (CHANGES, ""), b.id: (APPROVE, "")}, "Say why you ask for changes"),
     ]:
         with pytest.raises(TrustError, match=message):
-            offline.review_release("carol", request.id, decisions)
-    assert offline.release_request("carol", request.id).reviewers_this_round == ()
-    rejected = offline.review_release("carol", request.id, {a.id: (APPROVE, ""), b.id: (REJECT, "Too small.")})
+            offline.airlock.review("carol", request.id, decisions)
+    assert offline.airlock.get("carol", request.id).reviewers_this_round == ()
+    rejected = offline.airlock.review("carol", request.id, {a.id: (APPROVE, ""), b.id: (REJECT, "Too small.")})
     assert rejected.state is S.REJECTED  # any rejection stops the whole request
 
 
 def test_requests_are_checked_when_made(offline: Trust, make_output: MakeOutput):
     ana_out, bob_out = make_output(), make_output(user="bob", project=OTHER_PROJECT)
     with pytest.raises(TrustError, match="at least one output"):
-        offline.request_release("ana", [], JUSTIFICATION)
+        offline.airlock.request("ana", [], JUSTIFICATION)
     with pytest.raises(TrustError, match="at least 20 characters"):
-        offline.request_release("ana", [ana_out.id], "because")
+        offline.airlock.request("ana", [ana_out.id], "because")
     with pytest.raises(TrustError, match="outputs of one project"):
-        offline.request_release("ana", [ana_out.id, bob_out.id], JUSTIFICATION)
+        offline.airlock.request("ana", [ana_out.id, bob_out.id], JUSTIFICATION)
     with pytest.raises(NotAuthorised, match="not a member of project demo-employment-support"):
-        offline.request_release("bob", [ana_out.id], JUSTIFICATION)
+        offline.airlock.request("bob", [ana_out.id], JUSTIFICATION)
     with pytest.raises(TrustError, match="No output 'out-nope'"):
-        offline.request_release("ana", ["out-nope"], JUSTIFICATION)
-    assert offline.release_requests("ana") == []
+        offline.airlock.request("ana", ["out-nope"], JUSTIFICATION)
+    assert offline.airlock.list("ana") == []
 
 
 def test_cells_in_review_need_the_authors_reason(offline: Trust, make_output: MakeOutput):
     out = make_output(statuses={1: "suppressed", 2: "review"})
     with pytest.raises(TrustError, match=r"cells in review without a reason \(2:claimants\)"):
-        offline.request_release("ana", [out.id], JUSTIFICATION)
+        offline.airlock.request("ana", [out.id], JUSTIFICATION)
     with pytest.raises(TrustError, match="Cell 1:claimants .* is not in review"):
-        offline.request_release("ana", [out.id], JUSTIFICATION, cell_reasons={out.id: {(1, "claimants"): "x"}})
-    draft = offline.request_release("ana", [out.id], JUSTIFICATION, submit=False)  # a draft may wait for them
+        offline.airlock.request("ana", [out.id], JUSTIFICATION, cell_reasons={out.id: {(1, "claimants"): "x"}})
+    draft = offline.airlock.request("ana", [out.id], JUSTIFICATION, submit=False)  # a draft may wait for them
     with pytest.raises(TrustError, match="without a reason"):
-        offline.submit_release("ana", draft.id)
-    offline.edit_release("ana", draft.id, cell_reasons={out.id: {"2:claimants": "Refunds make it negative."}})
-    submitted = offline.submit_release("ana", draft.id)
+        offline.airlock.submit("ana", draft.id)
+    offline.airlock.edit("ana", draft.id, cell_reasons={out.id: {"2:claimants": "Refunds make it negative."}})
+    submitted = offline.airlock.submit("ana", draft.id)
     assert submitted.state is S.SUBMITTED and submitted.reasons(out.id) == {"2:claimants": "Refunds make it negative."}
 
 
 def test_only_the_author_edits_and_only_before_review(offline: Trust, make_output: MakeOutput):
     a, b = make_output(), make_output()
-    request = offline.request_release("ana", [a.id, b.id], JUSTIFICATION, submit=False)
+    request = offline.airlock.request("ana", [a.id, b.id], JUSTIFICATION, submit=False)
     with pytest.raises(NotAuthorised, match="Only the author"):
-        offline.edit_release("carol", request.id, justification=JUSTIFICATION + " Edited.")
+        offline.airlock.edit("carol", request.id, justification=JUSTIFICATION + " Edited.")
     with pytest.raises(TrustError, match="keeps the outputs"):
-        offline.edit_release("ana", request.id, outputs=[a.id, b.id, make_output().id])
-    assert offline.edit_release("ana", request.id, outputs=[a.id]).output_ids == [a.id]
-    offline.submit_release("ana", request.id)
+        offline.airlock.edit("ana", request.id, outputs=[a.id, b.id, make_output().id])
+    assert offline.airlock.edit("ana", request.id, outputs=[a.id]).output_ids == [a.id]
+    offline.airlock.submit("ana", request.id)
     with pytest.raises(InvalidTransition, match="only while it is a draft"):
-        offline.edit_release("ana", request.id, justification=JUSTIFICATION + " Edited.")
+        offline.airlock.edit("ana", request.id, justification=JUSTIFICATION + " Edited.")
     with pytest.raises(NotAuthorised, match="Only the author"):
-        offline.withdraw_release("carol", request.id)
+        offline.airlock.withdraw("carol", request.id)
 
 
 def test_a_retried_request_is_made_once(offline: Trust, make_output: MakeOutput):
     out = make_output()
-    first = offline.request_release("ana", [out.id], JUSTIFICATION, key="k-1")
-    again = offline.request_release("ana", [out.id], JUSTIFICATION, key="k-1")
-    assert again.id == first.id and len(offline.release_requests("ana")) == 1
+    first = offline.airlock.request("ana", [out.id], JUSTIFICATION, key="k-1")
+    again = offline.airlock.request("ana", [out.id], JUSTIFICATION, key="k-1")
+    assert again.id == first.id and len(offline.airlock.list("ana")) == 1
     assert len(offline.audit.events(kind="release_created")) == 1
 
 
 def test_who_sees_which_requests(offline: Trust, make_output: MakeOutput):
-    mine = offline.request_release("ana", [make_output().id], JUSTIFICATION)
-    bobs = offline.request_release("bob", [make_output(user="bob", project=OTHER_PROJECT).id], JUSTIFICATION)
-    assert [r.id for r in offline.release_requests("ana")] == [mine.id]
-    assert {r.id for r in offline.release_requests("carol")} == {mine.id, bobs.id}
+    mine = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
+    bobs = offline.airlock.request("bob", [make_output(user="bob", project=OTHER_PROJECT).id], JUSTIFICATION)
+    assert [r.id for r in offline.airlock.list("ana")] == [mine.id]
+    assert {r.id for r in offline.airlock.list("carol")} == {mine.id, bobs.id}
     with pytest.raises(NotAuthorised):
-        offline.release_request("bob", mine.id)
+        offline.airlock.get("bob", mine.id)
     assert offline.audit.events(kind="access_denied")[-1].payload["request"] == mine.id
 
 
 def test_two_checkers_at_once_release_exactly_once(offline: Trust, make_output: MakeOutput):
-    request = offline.request_release("ana", [make_output().id], JUSTIFICATION)
-    offline.add_user("erin", ("output_checker",), "ONS")
-    offline.review_release("carol", request.id, _approve_all(request))
+    request = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
+    offline.access.add_user("erin", ("output_checker",), "ONS")
+    offline.airlock.review("carol", request.id, _approve_all(request))
     results: list[object] = []
 
     def review(who: str) -> None:
         try:
-            results.append(Trust.open(offline.config.home).review_release(who, request.id, _approve_all(request)))
+            results.append(Trust.open(offline.config.home).airlock.review(who, request.id, _approve_all(request)))
         except TrustError as exc:
             results.append(exc)
 
@@ -305,7 +305,7 @@ def test_two_checkers_at_once_release_exactly_once(offline: Trust, make_output: 
     for th in threads:
         th.join()
     assert sum(isinstance(r, InvalidTransition) for r in results) == 1
-    final = offline.release_request("ana", request.id)
+    final = offline.airlock.get("ana", request.id)
     assert final.state is S.RELEASED
     actions = [e.payload["action"] for e in offline.audit.events(kind="release_transition")
                if e.payload["request"] == request.id]

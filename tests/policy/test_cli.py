@@ -13,21 +13,12 @@ import pytest
 
 from trust.config import REPO_ROOT
 from trust.errors import QueryRejected
-from trust.policy.explain import explain
+
+PREFIX = [sys.executable, "-m", "trust.cli", "policy"]
 
 
-def _wired() -> bool:
-    from trust.cli import build_parser
-
-    try:
-        build_parser().parse_args(["policy", "check"])
-        return True
-    except SystemExit:
-        return False
-
-
-# The commands live in trust/cli_policy.py; once trust/cli.py registers them they run as `trust policy`.
-PREFIX = [sys.executable, "-m", "trust.cli", "policy"] if _wired() else [sys.executable, "-m", "trust.cli_policy"]
+def explain(trust, user, project, sql, *, offline=False):
+    return trust.queries.explain(user, project, sql, offline=offline)
 
 
 def run(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -127,7 +118,6 @@ def test_explain_reports_a_structural_rejection(trust, sql, rule):
     assert result.sql is None
 
 
-@pytest.mark.skipif(not _wired(), reason="trust/cli.py does not register trust.cli_policy yet (two lines, see the report)")
 def test_policy_commands_are_part_of_the_trust_command(trust_home):
     r = subprocess.run([sys.executable, "-m", "trust.cli", "policy", "--help"], capture_output=True, text=True,
                        env={**os.environ, "TRUST_HOME": str(trust_home)}, cwd=REPO_ROOT, timeout=60)

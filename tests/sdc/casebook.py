@@ -26,7 +26,6 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
@@ -36,6 +35,7 @@ from trust.sdc import differencing as diff
 from trust.sdc.cells import Parameters
 from trust.sdc.protect import Protected, protect
 from trust.sql.companions import DEFAULT_DEPTH, Companions, Contribution
+from trust.sql.rewrite import Plan
 from trust.sql.shape import OutputColumn
 
 CASES = Path(__file__).parent / "cases"
@@ -226,14 +226,14 @@ def python_raw(case: Case, spec: Spec) -> pa.Table:
     return pa.table({k: pa.array(v, type=types.get(k)) for k, v in data.items()})
 
 
-def plan_for(case: Case, spec: Spec, companions: Companions | None) -> SimpleNamespace:
+def plan_for(case: Case, spec: Spec, companions: Companions | None) -> Plan:
     args = list(dict.fromkeys(a for _n, _f, _d, a in spec.cells if a != "*"))
     # As rewrite's cell_units: each cell's dataset units, and the parts of its own aggregate's argument.
     cell_units = tuple(("__units_0",) for _ in spec.by) + tuple(
         ("__units_0",) + (() if a == "*" else (f"__units_{1 + 2 * args.index(a)}", f"__units_{2 + 2 * args.index(a)}"))
         for _n, _f, _d, a in spec.cells)
-    return SimpleNamespace(outputs=_outputs(case, spec), unit_columns=tuple(f"__units_{k}" for k in range(1 + 2 * len(args))),
-                           unit_labels=(case.unit,) * (1 + 2 * len(args)), cell_units=cell_units, companions=companions)
+    return Plan(sql="", outputs=_outputs(case, spec), unit_columns=tuple(f"__units_{k}" for k in range(1 + 2 * len(args))),
+                unit_labels=(case.unit,) * (1 + 2 * len(args)), datasets=(), cell_units=cell_units, companions=companions)
 
 
 @dataclass

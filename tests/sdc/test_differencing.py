@@ -9,6 +9,7 @@ from trust.sdc import differencing as diff
 from trust.sdc.cells import Parameters
 from trust.sdc.sketch import build, build_many
 from trust.store import Store
+from trust.store.populations import ProjectHistory
 
 SCHEME = "test-scheme"
 
@@ -22,10 +23,15 @@ def store(tmp_path):
     return Store(tmp_path / "state.db")
 
 
+def _record(store: Store, project: str, output_id: str, scheme: str, populations: list[diff.Population]) -> None:
+    with store.write() as tx:
+        tx.populations.insert(project, output_id, scheme, populations)
+
+
 def test_all_claimants_then_all_but_one_local_authority(store):
     everyone = np.arange(1, 518, dtype=np.uint64)
-    diff.record(store, "p1", "out-1", SCHEME, [_pop(0, everyone)])
-    history = diff.StoredHistory(store, "p1")
+    _record(store, "p1", "out-1", SCHEME, [_pop(0, everyone)])
+    history = ProjectHistory(store, "p1")
     found = diff.differencing([_pop(0, everyone[7:])], Parameters(), history, scheme=SCHEME)
     assert found[(0, "n")].rule == "differencing" and found[(0, "n")].figures["difference"] == 7
     assert "out-1 row 0" in found[(0, "n")].detail
@@ -36,12 +42,12 @@ def test_all_claimants_then_all_but_one_local_authority(store):
 
 def test_history_is_per_project_family_and_scheme(store):
     everyone = np.arange(1, 518, dtype=np.uint64)
-    diff.record(store, "p1", "out-1", SCHEME, [_pop(0, everyone)])
+    _record(store, "p1", "out-1", SCHEME, [_pop(0, everyone)])
     new = [_pop(0, everyone[3:])]
-    assert diff.differencing(new, Parameters(), diff.StoredHistory(store, "p2"), scheme=SCHEME) == {}
-    assert diff.differencing(new, Parameters(), diff.StoredHistory(store, "p1"), scheme="other-hash") == {}
+    assert diff.differencing(new, Parameters(), ProjectHistory(store, "p2"), scheme=SCHEME) == {}
+    assert diff.differencing(new, Parameters(), ProjectHistory(store, "p1"), scheme="other-hash") == {}
     businesses = [_pop(0, everyone[3:], family="employer_id:any", column="firms")]
-    assert diff.differencing(businesses, Parameters(), diff.StoredHistory(store, "p1"), scheme=SCHEME) == {}
+    assert diff.differencing(businesses, Parameters(), ProjectHistory(store, "p1"), scheme=SCHEME) == {}
 
 
 def test_rows_of_one_output_are_compared_but_totals_are_left_to_secondary_suppression():
@@ -65,13 +71,13 @@ def test_a_long_history_of_unrelated_cells_flags_nothing(store):
     sketches = build_many(rng.integers(0, 2**63, 20_000 * 40, dtype=np.uint64), np.arange(0, 20_001) * 40)
     for out in range(20):
         chunk = range(out * 1000, (out + 1) * 1000)
-        diff.record(store, "p1", f"out-{out}", SCHEME,
+        _record(store, "p1", f"out-{out}", SCHEME,
                     [diff.Population(i - out * 1000, int(sizes[i]), sketches[i], {"person_id:any": ("n",)})
                      for i in chunk])
     new_sizes = rng.integers(10, 3000, 2000)
     new = [diff.Population(r, int(new_sizes[r]), s, {"person_id:any": ("n",)})
            for r, s in enumerate(build_many(rng.integers(0, 2**63, 2000 * 40, dtype=np.uint64), np.arange(0, 2001) * 40))]
-    found = diff.differencing(new, Parameters(), diff.StoredHistory(store, "p1"), scheme=SCHEME)
+    found = diff.differencing(new, Parameters(), ProjectHistory(store, "p1"), scheme=SCHEME)
     assert found == {}  # random populations: nothing within reach, by pairs or by three (the time: benchmarks/)
 
 
@@ -80,9 +86,9 @@ def test_three_outputs_combined_are_checked(store):
     # picked by a measure" (504) differs from each by 10 or more, but from their difference by 3.
     region = np.arange(1, 518, dtype=np.uint64)
     area = region[:10]
-    diff.record(store, "p1", "out-region", SCHEME, [_pop(0, region)])
-    diff.record(store, "p1", "out-area", SCHEME, [_pop(0, area)])
-    history = diff.StoredHistory(store, "p1")
+    _record(store, "p1", "out-region", SCHEME, [_pop(0, region)])
+    _record(store, "p1", "out-area", SCHEME, [_pop(0, area)])
+    history = ProjectHistory(store, "p1")
     probe = [_pop(0, region[13:])]
     found = diff.differencing(probe, Parameters(), history, scheme=SCHEME)
     assert found[(0, "n")].figures["difference"] == 3 and "out-region" in found[(0, "n")].detail
@@ -91,7 +97,7 @@ def test_three_outputs_combined_are_checked(store):
     assert exact[(0, "n")].figures["difference"] == 0
     # and the union of two areas less a few
     other = np.arange(1000, 1050, dtype=np.uint64)
-    diff.record(store, "p1", "out-other", SCHEME, [_pop(0, other)])
+    _record(store, "p1", "out-other", SCHEME, [_pop(0, other)])
     union_less = [_pop(0, np.concatenate([area, other])[:-2])]
     assert diff.differencing(union_less, Parameters(), history, scheme=SCHEME)[(0, "n")].figures["difference"] == 2
     # a cell far from every combination is shown
@@ -106,10 +112,10 @@ def test_three_outputs_are_found_by_key_when_sizes_crowd(store):
     sizes = rng.integers(250, 300, 6000)
     crowd = build_many(rng.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64),
                        np.concatenate([[0], np.cumsum(sizes)]))
-    diff.record(store, "p1", "out-crowd", SCHEME,
+    _record(store, "p1", "out-crowd", SCHEME,
                 [diff.Population(i, int(sizes[i]), crowd[i], {"person_id:any": ("n",)}) for i in range(6000)])
     region = np.arange(1, 1071, dtype=np.uint64)  # 1,070 people; an area of 520 of them
-    diff.record(store, "p1", "out-region", SCHEME, [_pop(0, region)])
-    diff.record(store, "p1", "out-area", SCHEME, [_pop(0, region[:520])])
-    found = diff.differencing([_pop(0, region[522:])], Parameters(), diff.StoredHistory(store, "p1"), scheme=SCHEME)
+    _record(store, "p1", "out-region", SCHEME, [_pop(0, region)])
+    _record(store, "p1", "out-area", SCHEME, [_pop(0, region[:520])])
+    found = diff.differencing([_pop(0, region[522:])], Parameters(), ProjectHistory(store, "p1"), scheme=SCHEME)
     assert found[(0, "n")].figures["difference"] == 2 and "out-area" in found[(0, "n")].detail

@@ -11,7 +11,7 @@ import pytest
 import trust.sdc
 from trust.errors import DisclosureBlocked
 from trust.outputs.output import Output
-from trust.policy.decision import Disclosure
+from trust.sdc.parameters import Parameters
 from trust.sdc.protect import protect
 from trust.sdc.report import SUPPRESSED_MARKER, CellStatus
 
@@ -26,7 +26,7 @@ def test_review_cells_are_hidden_like_suppressed_ones():
     case = _case("a negative unit sends the cell to review")
     spec = case.outputs[0]
     raw = python_raw(case, spec)
-    protected = protect(raw, plan_for(case, spec, _companions(case, spec)), Disclosure(), max_rows=100)
+    protected = protect(raw, plan_for(case, spec, _companions(case, spec)), Parameters(), max_rows=100)
     regions = protected.table.column("region").to_pylist()
     a = regions.index("A")
     pay = protected.table.column_names.index("pay")
@@ -43,7 +43,7 @@ def test_review_cells_are_hidden_like_suppressed_ones():
 def test_figures_stay_with_the_checkers():
     case = _case("exactly 90 percent fails and 89.9 percent passes")
     spec = case.outputs[0]
-    protected = protect(python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Disclosure(),
+    protected = protect(python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Parameters(),
                         max_rows=100)
     full = protected.report.to_json()
     dominated = next(c for c in full["cells"] if c["rule"] == "dominance")
@@ -57,7 +57,7 @@ def test_figures_stay_with_the_checkers():
 def test_secondary_cells_name_the_cell_they_protect():
     case = _case("a one-way table with its total hides the smallest sufficient complement")
     spec = case.outputs[0]
-    protected = protect(python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Disclosure(),
+    protected = protect(python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Parameters(),
                         max_rows=100)
     secondary = [c for c in protected.report.cells if c.secondary]
     assert secondary and all("cannot be recovered" in c.detail for c in secondary)
@@ -68,7 +68,7 @@ def test_secondary_cells_name_the_cell_they_protect():
 def test_without_companions_only_minimum_units_applies():
     case = _case("exactly 90 percent fails and 89.9 percent passes")
     spec = case.outputs[0]
-    protected = protect(python_raw(case, spec), plan_for(case, spec, None), Disclosure(), max_rows=100)
+    protected = protect(python_raw(case, spec), plan_for(case, spec, None), Parameters(), max_rows=100)
     assert protected.report.status is CellStatus.OK
     assert protected.populations == () and "unavailable" in protected.report.notes[0]
 
@@ -77,14 +77,14 @@ def test_too_many_rows_is_refused():
     case = _case("ten people pass and nine are suppressed")
     spec = case.outputs[0]
     with pytest.raises(DisclosureBlocked):
-        protect(python_raw(case, spec), plan_for(case, spec, None), Disclosure(), max_rows=2)
+        protect(python_raw(case, spec), plan_for(case, spec, None), Parameters(), max_rows=2)
 
 
 def test_an_empty_result_is_protected_trivially():
     case = _case("ten people pass and nine are suppressed")
     spec = case.outputs[0]
     raw = python_raw(case, spec).slice(0, 0)
-    protected = protect(raw, plan_for(case, spec, _companions(case, spec)), Disclosure(), max_rows=10)
+    protected = protect(raw, plan_for(case, spec, _companions(case, spec)), Parameters(), max_rows=10)
     assert protected.table.num_rows == 0 and protected.report.cells == ()
 
 

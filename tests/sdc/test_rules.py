@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trust.policy.decision import Disclosure
+from trust.policy.decision import Decision
 from trust.sdc.cells import CellStats, Kind, Parameters
 from trust.sdc.dominance import dominance
 from trust.sdc.extremes import extremes
@@ -18,8 +18,9 @@ P = Parameters()
 
 
 def test_parameters_come_from_the_policy_decision():
-    d = Disclosure(min_units=20, dominance_n=3, dominance_k=0.8, p_percent=0.15, rounding_base=5)
-    p = Parameters.from_disclosure(d)
+    d = Decision.from_json({"allow": True, "obligations": {"disclosure": {
+        "min_units": 20, "dominance": {"n": 3, "k": 0.8}, "p_percent": 0.15, "rounding_base": 5}}})
+    p = d.disclosure
     assert (p.min_units, p.dominance_n, p.dominance_k, p.p_percent, p.rounding_base) == (20, 3, 0.8, 0.15, 5)
     assert p.zeros_disclosive is True  # not (yet) in the decision: ACRO's default
 

@@ -33,7 +33,7 @@ class Stack:
         return self.server.url
 
     def token(self, user: str) -> str:
-        return Trust.open(self.home).issue_token(user, label="tests").secret
+        return Trust.open(self.home).access.issue_token(user, label="tests").secret
 
     def client(self, user: str, *, url: str | None = None, **kwargs: object) -> trust.Client:
         c = trust.Client(url or self.url, token=self.token(user), **kwargs)  # type: ignore[arg-type]

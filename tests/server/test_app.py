@@ -24,7 +24,7 @@ def offline(trust_home: Path) -> Trust:
 @pytest.fixture
 def api(offline: Trust) -> TestClient:
     client = TestClient(create_app(offline, workers=2), raise_server_exceptions=False)
-    client.headers["Authorization"] = f"Bearer {offline.issue_token('ana').secret}"
+    client.headers["Authorization"] = f"Bearer {offline.access.issue_token('ana').secret}"
     return client
 
 
@@ -37,7 +37,7 @@ def test_an_internal_error_says_only_that_it_was_logged(api: TestClient, offline
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("row value 12345 from /srv/trust/state.db")
 
-    monkeypatch.setattr(offline, "outputs_for", boom)
+    monkeypatch.setattr(offline.queries, "outputs", boom)
     r = api.get("/v1/outputs")
     assert r.status_code == 500
     body = r.json()
@@ -49,14 +49,14 @@ def test_a_configuration_error_is_not_shown_to_analysts(api: TestClient, offline
     def misconfigured(*args: object, **kwargs: object) -> None:
         raise ConfigurationError("Credential 'hmrc' secret=12345 is not held by this trust. Add it to /etc/trust.toml")
 
-    monkeypatch.setattr(offline, "catalog_for", misconfigured)
+    monkeypatch.setattr(offline.catalog, "for_user", misconfigured)
     r = api.get("/v1/catalog")
     assert r.status_code == 500 and r.json()["error"] == "internal_error"
     _no_internals(r.text)
 
 
 def test_a_safe_engine_failure_keeps_its_message(api: TestClient, offline: Trust, monkeypatch):
-    monkeypatch.setattr(offline, "outputs_for", lambda *a, **k: (_ for _ in ()).throw(
+    monkeypatch.setattr(offline.queries, "outputs", lambda *a, **k: (_ for _ in ()).throw(
         QueryFailed("The query needed more memory than the trust allows.")))
     r = api.get("/v1/outputs")
     assert r.status_code == 500

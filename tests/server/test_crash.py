@@ -39,7 +39,7 @@ def test_a_release_killed_mid_build_finishes_once_after_restart(tmp_path: Path):
     t = Trust.open(home)
     seed_users(t)
     first, second = store_output(t, statuses={1: "suppressed"}), store_output(t)
-    tokens = {u: t.issue_token(u).secret for u in ("ana", "carol", "dev")}
+    tokens = {u: t.access.issue_token(u).secret for u in ("ana", "carol", "dev")}
     key = uuid.uuid4().hex
 
     with launch_trust(home, workers=2, env={FAULT_PAUSE_ENV: "120"}, name="doomed") as server:
@@ -66,7 +66,7 @@ def test_a_release_killed_mid_build_finishes_once_after_restart(tmp_path: Path):
         thread.start()
         releases = home / "releases"
         _wait_for(lambda: any(releases.glob(f".{request_id}.tmp-*/outputs/*/table.csv")))
-        assert Trust.open(home).release_request("ana", request_id).state is ReleaseState.APPROVED
+        assert Trust.open(home).airlock.get("ana", request_id).state is ReleaseState.APPROVED
         server.process.kill()  # mid-build, before the release is recorded or dev is answered
         server.process.wait(10)
         thread.join(30)
@@ -97,5 +97,5 @@ def test_a_release_killed_mid_build_finishes_once_after_restart(tmp_path: Path):
         ["submit", "review", "approve", "release"]
     assert [e.actor for e in mine if e.kind == "release_reviewed"] == ["carol", "dev"]
     assert [e.kind for e in mine].count("release_created") == 1
-    assert len(after.release_requests("ana")) == 1
+    assert len(after.airlock.list("ana")) == 1
     assert [p.name for p in releases.iterdir()] == [request_id]  # one bundle; the half-built one is gone

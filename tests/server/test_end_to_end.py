@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 import trust
-from trust.identity import NotAuthenticated
+from trust.errors import NotAuthenticated
 from trust.sdc.report import SUPPRESSED_MARKER
-from trust.server import wire
+from trust import wire
 from trust.server.launch import issue_token, trust_command
 from trust.service import Trust
 

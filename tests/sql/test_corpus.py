@@ -123,12 +123,12 @@ def _check_executed(out: Any, trust: Trust, case: Case | Control) -> None:
     """The SQL that ran is the SQL generated from the checked tree: the same text the gatekeeper's
     plan holds, a fixed point of sqlglot's reader and writer, free of the analyst's comments, and
     reading nothing but the catalogue's own files."""
-    checked = trust.check(case.user, case.project, case.sql)
+    checked = trust.queries.check(case.user, case.project, case.sql)
     assert out.executed_sql == checked.plan.sql
     tree = sqlglot.parse_one(out.executed_sql, read="duckdb")
     assert tree.sql(dialect="duckdb") == out.executed_sql
     assert "--" not in out.executed_sql and "/*" not in out.executed_sql
-    files = {f.url for ds in trust.catalog for f in ds.files}
+    files = {f.url for ds in trust.catalog.bound() for f in ds.files}
     for table in tree.find_all(sqlglot.exp.Table):
         if isinstance(table.this, sqlglot.exp.Identifier):
             continue  # a CTE reference

@@ -7,7 +7,6 @@ must see each total as the sum of its parts (so a suppressed part is not left re
 from __future__ import annotations
 
 import collections
-import dataclasses
 import math
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlglot import exp
 
 from trust.catalog import Catalog
 from trust.errors import NotAllowed, QueryRejected
+from trust.sdc.parameters import Parameters
 from trust.sdc.protect import protect
 from trust.sql.describe import describe
 from trust.sql.grouping import MAX_SETS, expand
@@ -203,16 +203,11 @@ def test_resolve_keeps_the_analysts_text_and_tree(catalog: Catalog) -> None:
     assert sqlglot.parse_one(plan.sql, read="duckdb").sql("duckdb") == plan.sql
 
 
-@dataclasses.dataclass(frozen=True)
-class _Disclosure:
-    min_units: int = 3
-
-
 def test_a_suppressed_part_is_not_left_recoverable_from_its_total(data: Catalog) -> None:
     sql = "SELECT region, sex, count(*) AS n FROM dwp.uc_claims GROUP BY ROLLUP (region, sex)"
     plan = _plan(sql, data)
     raw = duckdb.connect().execute(plan.sql).to_arrow_table()
-    out = protect(raw, plan, _Disclosure(), max_rows=1000)
+    out = protect(raw, plan, Parameters(min_units=3), max_rows=1000)
     rows = out.table.to_pylist()
     hidden = {c.row for c in out.report.cells if c.hidden}
     by_key = {(r["region"], r["sex"]): i for i, r in enumerate(rows)}

@@ -11,6 +11,7 @@ docs/policy-input.md describes every field, with examples taken from these files
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,7 @@ from corpus_cases import CORPUS, load_cases, load_controls
 from trust.catalog import Catalog
 from trust.demo.environment import seed_users
 from trust.service import Trust
+from trust.service.pipeline import policy_input as build_input
 from trust.sql.describe import describe
 from trust.sql.parse import parse
 from trust.sql.protect import check_structure
@@ -44,12 +46,13 @@ def document_trust(tmp_path_factory: pytest.TempPathFactory) -> Trust:
 
 
 def policy_input(trust: Trust, catalog: Catalog, user: str, project: str, sql: str) -> dict[str, Any]:
-    """The document the service sends the policy for ``sql`` (Trust.check's stages, up to the decision)."""
+    """The document the service sends the policy for ``sql`` (the pipeline's stages, up to the decision)."""
     parsed = parse(sql)
     validate(parsed)
     description = describe(resolve(parsed, catalog), catalog)
     check_structure(description)
-    document = trust.policy_input(trust.user(user), trust.project(project), description.shape.to_policy_input())
+    document = build_input(trust.access.user(user), trust.access.project(project), description.shape.to_policy_input(),
+                           dt.date.today().isoformat())
     document["context"]["date"] = "<today>"
     return document
 

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from trust.errors import UnknownName, did_you_mean
-from trust.outputs.output import render_text
+from trust.outputs.render import STYLE as _STYLE
+from trust.outputs.render import escape as _e
+from trust.outputs.render import format_value, render_text
+from trust.outputs.render import html_table as _table
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,6 @@ class DatasetInfo:
         return head + "\n" + render_text(["column", "type", "role", "description"], rows, limit=1000)
 
     def _repr_html_(self) -> str:
-        from trust.client.display import dataset_html
-
         return dataset_html(self)
 
 
@@ -91,6 +92,27 @@ class Catalogue:
         return render_text(["dataset", "department", "title", "rows", "usable by"], rows, limit=1000)
 
     def _repr_html_(self) -> str:
-        from trust.client.display import catalog_html
-
         return catalog_html(self)
+
+
+def catalog_html(catalogue: Catalogue) -> str:
+    rows = [[f"<td><code>{_e(d.id)}</code></td>", f"<td>{_e(d.department)}</td>", f"<td>{_e(d.title)}</td>",
+             f'<td class="trust-num">{_e(format_value(d.rows))}</td>', f"<td>{len(d.columns)}</td>",
+             f"<td>{_e(', '.join(d.usable_by) or '—')}</td>"] for d in catalogue]
+    scope = f" for project {_e(catalogue.project)}" if catalogue.project else ""
+    return (f'{_STYLE}<div class="trust-catalog"><p><strong>Catalogue{scope}</strong>: {len(catalogue)} datasets</p>'
+            + _table(["dataset", "department", "title", "rows", "columns", "usable by your projects"], rows)
+            + '<p class="trust-meta">%trust_catalog DATASET shows its columns and roles.</p></div>')
+
+
+def dataset_html(ds: DatasetInfo) -> str:
+    rows = [[f"<td><code>{_e(c.name)}</code></td>", f"<td>{_e(c.type or '')}</td>",
+             f'<td class="trust-role-{_e(c.role)}">{_e(c.role)}</td>', f"<td>{_e(c.description)}</td>",
+             f"<td>{_e(', '.join(c.flags))}</td>"] for c in ds.columns]
+    rows_line = f" · {ds.rows:,} rows" if ds.rows is not None else ""
+    return (f'{_STYLE}<div class="trust-catalog"><p><strong>{_e(ds.id)}</strong>: {_e(ds.title)} ({_e(ds.department)})'
+            f'{rows_line} · unit <code>{_e(ds.unit_key)}</code></p><p class="trust-meta">{_e(ds.description)}</p>'
+            + _table(["column", "type", "role", "description", "flags"], rows)
+            + f'<p class="trust-meta">usable by your projects: {_e(", ".join(ds.usable_by) or "none")}. '
+              "Roles: dimension (group, filter), measure (aggregate), linkage_key (joins and count(DISTINCT …)), "
+              "direct_identifier (never).</p></div>")

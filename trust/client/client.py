@@ -29,8 +29,8 @@ from trust.client.progress import Progress, progress_for
 from trust.client.releases import ReleaseMethods
 from trust.errors import ConfigurationError, QueryTimeout, TrustError
 from trust.outputs.output import Output
-from trust.outputs.repository import OutputSummary
-from trust.server import wire
+from trust.outputs.output import OutputSummary
+from trust import wire
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 FIRST_WAIT_S = 1.0  # the server holds a submission this long before answering "still running"

@@ -53,7 +53,7 @@ def configure_home(home: Path, endpoints: Endpoints, **settings: object) -> Path
 
 def seed_users(trust: Trust) -> None:
     for name, roles, organisation in DEMO_USERS:
-        trust.add_user(name, roles, organisation)
+        trust.access.add_user(name, roles, organisation)
 
 
 @contextmanager

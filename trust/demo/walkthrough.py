@@ -9,7 +9,7 @@ from typing import TextIO
 
 from trust.demo.environment import DEFAULT_SEED, demo_environment
 from trust.errors import TrustError
-from trust.outputs.output import render_text
+from trust.outputs.render import render_text
 
 CROSS_DEPARTMENT = """\
 SELECT u.region,
@@ -48,7 +48,7 @@ def run_demo(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFA
             say(f"   {name:<18} {url}")
         trust = env.trust()
         env.servers.reset_counters()
-        catalog = trust.catalog
+        catalog = trust.catalog.bound()
         say("\n== The catalogue (schemas, rows and sizes read from Parquet footers only)")
         say(render_text(
             ["dataset", "department", "rows", "size", "columns", "location"],

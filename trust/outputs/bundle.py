@@ -36,7 +36,8 @@ from typing import Any
 
 from trust.outputs.output import Output
 from trust.outputs.release import ReleaseRequest, ReviewDecision
-from trust.sdc.report import SUPPRESSED_MARKER, public_thresholds
+from trust.sdc.parameters import Parameters
+from trust.sdc.report import SUPPRESSED_MARKER
 
 FAULT_PAUSE_ENV = "TRUST_FAULT_PAUSE_RELEASE_S"  # tests only: pause mid-build, so a crash can be staged there
 MANIFEST = "manifest.json"
@@ -209,7 +210,7 @@ def public_decision(decision: Mapping[str, Any]) -> dict[str, Any]:
     obligations = dict(decision.get("obligations") or {})
     return {
         "allow": bool(decision.get("allow", True)),
-        "disclosure": public_thresholds(obligations.get("disclosure") or {}),
+        "disclosure": Parameters.from_json(obligations.get("disclosure") or {}).public_json(),
         "row_filters": [{"dataset": f.get("dataset")} for f in obligations.get("row_filters") or ()],
         "column_masks": [{"dataset": m.get("dataset"), "column": m.get("column")}
                          for m in obligations.get("column_masks") or ()],

@@ -1,15 +1,29 @@
-"""An output: the protected table an analyst receives, with its report and provenance."""
+"""An output: the protected table an analyst receives, with its report and provenance.
+
+A value: it knows nothing of the service that made it. An output that came through a session or
+a client carries that ``origin`` (anything with ``request_release``), so
+``out.request_release(...)`` asks the same place for its release.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
+from trust.errors import TrustError
+from trust.outputs.render import output_html, render_text
 from trust.sdc.report import SUPPRESSED_MARKER, DisclosureReport
+
+
+class ReleaseRequester(Protocol):
+    """Where an output can ask for its release: an embedded ``Session`` or a ``trust.Client``."""
+
+    def request_release(self, outputs: Sequence[str], justification: str, *,
+                        cell_reasons: Mapping[str, Mapping[Any, str]] | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -26,11 +40,11 @@ class Output:
     decision: Mapping[str, Any]
     fingerprints: Mapping[str, str]
     stats: Mapping[str, Any] = field(default_factory=dict)
-    origin: Any = field(default=None, compare=False, repr=False)  # the trust.Client it came from; None in-process
+    origin: ReleaseRequester | None = field(default=None, compare=False, repr=False)  # session or client
 
     @property
     def columns(self) -> list[str]:
-        return self.table.column_names
+        return list(self.table.column_names)
 
     def rows(self, marker: str | None = SUPPRESSED_MARKER) -> list[tuple[Any, ...]]:
         cols = [self.table.column(i).to_pylist() for i in range(self.table.num_columns)]
@@ -60,61 +74,49 @@ class Output:
         return df
 
     def request_release(self, justification: str, *, with_outputs: Sequence[Output | str] = (),
-                        cell_reasons: Mapping[Any, str] | None = None, trust: Any = None) -> Any:
+                        cell_reasons: Mapping[Any, str] | None = None, via: ReleaseRequester | None = None) -> Any:
         """Ask for this output (and ``with_outputs``, of the same project) to leave the trust.
 
         Returns the ``ReleaseRequest``, submitted to two output checkers. ``cell_reasons`` gives,
         for each of this output's cells in review, why it is safe: ``{(row, column): reason}``.
-        An output from ``trust.Client`` asks its server; an embedded one asks ``trust`` (a ``Trust``
-        or ``Session``; by default the trust at ``$TRUST_HOME``), as its author.
+        The request goes where the output came from (its session or client), or to ``via``.
 
             >>> request = out.request_release("Regional counts for the evaluation report, March 2027.")  # doctest: +SKIP
             >>> request.state                                                                              # doctest: +SKIP
             <ReleaseState.SUBMITTED: 'submitted'>
         """
+        target = via or self.origin
+        if target is None:
+            raise TrustError(f"Output {self.id} was not received through a session or a client; ask for its release "
+                             "with session.request_release([...]) or client.request_release([...]).", output=self.id)
         ids = [self.id, *(o if isinstance(o, str) else o.id for o in with_outputs)]
         reasons = {self.id: dict(cell_reasons)} if cell_reasons else None
-        if self.origin is not None:
-            return self.origin.request_release(ids, justification, cell_reasons=reasons)
-        if trust is None:
-            from trust.service import Trust
-
-            trust = Trust.open()
-        service = getattr(trust, "trust", trust)  # a Session holds its Trust
-        return service.request_release(self.user, ids, justification, cell_reasons=reasons)
+        return target.request_release(ids, justification, cell_reasons=reasons)
 
     def __str__(self) -> str:
         return render_text(self.columns, self.rows(), footer=self.report.summary())
 
     def _repr_html_(self) -> str:
-        from trust.client.display import output_html  # one renderer for embedded and client outputs
-
         return output_html(self)
 
 
-def format_value(value: Any) -> str:
-    """How a cell is shown: thousands separators, two decimals for fractions, blank for null."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
+@dataclass(frozen=True)
+class OutputSummary:
+    """A stored output without its table, for lists."""
 
+    id: str
+    user: str
+    project: str
+    created: str
+    sql: str
+    status: str  # the report's overall status: ok, suppressed or review
+    datasets: tuple[str, ...]
 
-def render_text(columns: list[str], rows: list[tuple[Any, ...]], *, footer: str = "", limit: int = 40) -> str:
-    shown = [[format_value(v) for v in row] for row in rows[:limit]]
-    widths = [max([len(c)] + [len(r[i]) for r in shown]) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)) for r in shown]
-    if len(rows) > limit:
-        out.append(f"... {len(rows) - limit} more rows")
-    if footer:
-        out.append(footer)
-    return "\n".join(out)
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "user": self.user, "project": self.project, "created": self.created,
+                "sql": self.sql, "status": self.status, "datasets": list(self.datasets)}
 
-
-def _numeric(text: str) -> bool:
-    return text.replace(",", "").replace(".", "").replace("-", "").isdigit() or text == SUPPRESSED_MARKER
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> OutputSummary:
+        return cls(str(raw["id"]), str(raw["user"]), str(raw["project"]), str(raw["created"]), str(raw["sql"]),
+                   str(raw["status"]), tuple(raw.get("datasets", ())))

@@ -6,9 +6,9 @@ checker review the same round twice. Any rejection stops it; a request for chang
 to the author; two approvals release it (the trust builds the bundle: ``trust.outputs.bundle``).
 
 ``TRANSITIONS`` is the whole machine: every move, who may make it, and from where. ``OWNERS``
-says whose move each state waits for. ``set_status`` is the one place a request moves: it checks
-the transition and the actor, updates the row only if nobody moved it meanwhile, and writes the
-audit event in the same transaction, so a transition and its event commit together or not at all.
+says whose move each state waits for. ``trust.service.airlock.set_status`` is the one place a
+request moves: it checks the transition and the actor here, updates the row only if nobody moved
+it meanwhile, and writes the audit event in the same transaction.
 Permission checks come in pairs: ``check_can_review`` raises, ``can_review`` answers.
 
     >>> [t.action for t in transitions_from(ReleaseState.DRAFT)]
@@ -19,46 +19,19 @@ Permission checks come in pairs: ``check_can_review`` raises, ``can_review`` ans
 
 from __future__ import annotations
 
-import enum
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from trust.audit.log import AuditLog
 from trust.errors import InvalidTransition, NotAuthorised, TrustError
+from trust.outputs.release_states import Actor, ReleaseState, ReviewDecision
+from trust.outputs.release_text import release_html, release_text
 
 REQUIRED_APPROVALS = 2
 CHECKER_ROLE = "output_checker"
 MAX_JUSTIFICATION = 5000
 MIN_JUSTIFICATION = 20
 MAX_COMMENT = 5000
-
-
-class ReleaseState(enum.StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    UNDER_REVIEW = "under_review"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    RETURNED = "returned"
-    RELEASED = "released"
-    WITHDRAWN = "withdrawn"
-
-
-class Actor(enum.StrEnum):
-    """Who moves a request: its author, an output checker, the trust itself, or nobody (it is finished)."""
-
-    AUTHOR = "author"
-    CHECKER = "checker"
-    SYSTEM = "system"
-    NOBODY = "nobody"
-
-
-class ReviewDecision(enum.StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-    CHANGES = "changes"  # request changes: the request goes back to its author
 
 
 @dataclass(frozen=True)
@@ -265,13 +238,9 @@ class ReleaseRequest:
         return f"<ReleaseRequest {self.id} {self.state.value}: {len(self.outputs)} output(s) of {self.project}>"
 
     def __str__(self) -> str:
-        from trust.outputs.release_text import release_text
-
         return release_text(self)
 
     def _repr_html_(self) -> str:
-        from trust.outputs.release_text import release_html
-
         return release_html(self)
 
 
@@ -436,33 +405,6 @@ def check_justification(text: str) -> str:
     if len(text) > MAX_JUSTIFICATION:
         raise TrustError(f"Keep the justification under {MAX_JUSTIFICATION:,} characters.")
     return text
-
-
-# -- the one place a request moves ---------------------------------------------------------------
-def set_status(con: sqlite3.Connection, request: ReleaseRequest, target: ReleaseState, person: Person, *,
-               output_authors: Iterable[str] = (), now: str, bundle_sha256: str | None = None,
-               **detail: Any) -> ReleaseRequest:
-    """Move ``request`` to ``target`` inside the caller's write transaction, with its audit event.
-
-    Refuses a transition not in ``TRANSITIONS`` (``InvalidTransition``) or by the wrong party
-    (``NotAuthorised``), and a request someone else moved meanwhile (``InvalidTransition``).
-    """
-    transition = check_can_move(request, target, person, output_authors)
-    round_ = request.round + 1 if transition.new_round else request.round
-    cursor = con.execute(
-        "UPDATE release_requests SET state = ?, round = ?, updated = ?, bundle_sha256 = coalesce(?, bundle_sha256) "
-        "WHERE id = ? AND state = ? AND round = ?",
-        (target.value, round_, now, bundle_sha256, request.id, request.state.value, request.round))
-    if cursor.rowcount != 1:
-        raise InvalidTransition(f"Release request {request.id} changed while you were looking at it; reload it.",
-                                request=request.id)
-    AuditLog.append_in(con, "release_transition", person.name, request.project, request=request.id,
-                       source=request.state.value, target=target.value, action=transition.action,
-                       by=transition.by.value, round=round_, **({"bundle_sha256": bundle_sha256} if bundle_sha256 else {}),
-                       **detail)
-    reviewers = () if transition.new_round else request.reviewers_this_round
-    return replace(request, state=target, round=round_, updated=now, reviewers_this_round=reviewers,
-                   bundle_sha256=bundle_sha256 or request.bundle_sha256)
 
 
 # -- the diagram in docs/release.md --------------------------------------------------------------

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
-from trust.outputs.output import render_text
-from trust.outputs.release import ReleaseRequest, ReleaseState
+from trust.outputs.release_states import ReleaseState
+from trust.outputs.render import render_text
+
+ReleaseRequest = Any  # trust.outputs.release.ReleaseRequest, which renders itself with these functions
 
 _MEANING = {
     ReleaseState.DRAFT: "not yet submitted",

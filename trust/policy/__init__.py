@@ -1,10 +1,10 @@
 """trust.policy: the decision point. Only this package imports regopy and opa-python-client.
 
-Importing regopy before duckdb aborts the process (both ship their own allocator); the trust
-package imports the engine first, and tests/policy/test_embedded.py guards the order.
+Importing regopy before duckdb aborts the process (both ship their own allocator); ``trust.policy.embedded``
+imports the engine first, and tests/policy/test_embedded.py guards the order.
 """
 
-from trust.policy.decision import Decision, Disclosure
+from trust.policy.decision import Decision
 from trust.policy.select import Policy, select_policy
 
-__all__ = ["Decision", "Disclosure", "Policy", "select_policy"]
+__all__ = ["Decision", "Policy", "select_policy"]

@@ -17,30 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trust.errors import ConfigurationError
-
-
-@dataclass(frozen=True)
-class Disclosure:
-    min_units: int = 10
-    dominance_n: int = 2
-    dominance_k: float = 0.9
-    p_percent: float = 0.1
-    rounding_base: int = 0
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> Disclosure:
-        dom = raw.get("dominance") or {}
-        return cls(
-            min_units=int(raw.get("min_units", 10)),
-            dominance_n=int(dom.get("n", 2)),
-            dominance_k=float(dom.get("k", 0.9)),
-            p_percent=float(raw.get("p_percent", 0.1)),
-            rounding_base=int(raw.get("rounding_base") or 0),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {"min_units": self.min_units, "dominance": {"n": self.dominance_n, "k": self.dominance_k},
-                "p_percent": self.p_percent, "rounding_base": self.rounding_base or None}
+from trust.sdc.parameters import Parameters
 
 
 _EFFECTS = {"deny": 0, "row_filter": 1, "column_mask": 2, "disclosure": 3}
@@ -72,7 +49,7 @@ class Decision:
     deny: tuple[Mapping[str, str], ...]
     row_filters: tuple[Mapping[str, str], ...] = ()
     column_masks: tuple[Mapping[str, str], ...] = ()
-    disclosure: Disclosure = field(default_factory=Disclosure)
+    disclosure: Parameters = field(default_factory=Parameters)
     fired: tuple[Mapping[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -94,7 +71,7 @@ class Decision:
             if seen.setdefault((m["dataset"], m["column"]), m["expression"]) != m["expression"]:
                 raise ConfigurationError(f"The policy returned two different masks for {m['dataset']}.{m['column']}.")
         try:
-            disclosure = Disclosure.from_json(obligations.get("disclosure") or {})
+            disclosure = Parameters.from_json(obligations.get("disclosure") or {})
         except (TypeError, ValueError, AttributeError):
             raise ConfigurationError("The policy's disclosure thresholds are not numbers.") from None
         fired = tuple(sorted(({str(k): str(v) for k, v in f.items()} for f in raw.get("fired") or () if isinstance(f, Mapping)),

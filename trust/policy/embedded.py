@@ -27,10 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import regopy
-import yaml
+import trust.engine  # noqa: F401  (duckdb before regopy: see trust/engine/__init__.py)
+
+import regopy  # noqa: I001
 from regopy import rego_shared as _c
 
+from trust.policy.data import policy_data
 from trust.errors import ConfigurationError
 from trust.policy.decision import Decision
 
@@ -81,19 +83,6 @@ def test_modules(directory: Path) -> list[Path]:
 
 
 test_modules.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
-def policy_data(directory: Path) -> dict[str, Any]:
-    """Policy data: each ``data/*.json|yaml`` file becomes ``data.<file stem>``."""
-    data: dict[str, Any] = {}
-    for path in sorted((directory / "data").glob("*")):
-        if path.suffix not in {".json", ".yaml", ".yml"}:
-            continue
-        try:
-            data[path.stem] = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigurationError(f"Policy data {path.name} is not valid: {exc}. Fix it and run `trust policy check`.") from None
-    return data
 
 
 def read_modules(directory: Path, *, tests: bool = False) -> dict[str, str]:

@@ -1,13 +1,12 @@
 """``trust policy explain``: what the policy sees and decides for one user, project and query.
 
-    >>> print(explain(trust, "bob", "demo-dwp-caseload", "SELECT region, count(*) FROM dwp.uc_claims GROUP BY 1").render())
+    >>> print(trust.queries.explain("bob", "demo-dwp-caseload", "SELECT region, count(*) FROM dwp.uc_claims GROUP BY 1").render())
     ... # doctest: +SKIP
 
-It runs the same stages as a query up to the decision (parse, validate, resolve, describe, the
-structural checks), builds the same input document, asks the configured decision point, and,
-when the query is allowed, shows the SQL the trust would run with the obligations applied. Nothing
-is executed and nothing is recorded. ``offline`` uses the catalogue registrations only, so it
-works without the departments' servers (the SQL is then not shown).
+The explanation is made by the same stages that run a query (``trust.service.pipeline``): the
+input document, the decision, each rule that fired, the obligations, the refusal if any stage
+refused, and, when the query is allowed, the SQL the trust would run. This module holds the value
+and how it reads; ``explain_document`` explains a ready-made input document.
 """
 
 from __future__ import annotations
@@ -17,25 +16,40 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust.errors import QueryRejected, TrustError
+from trust.errors import TrustError
 from trust.policy.decision import Decision
 
 
 @dataclass(frozen=True)
 class Explanation:
     backend: str
-    document: Mapping[str, Any]
-    decision: Decision
+    document: Mapping[str, Any] | None  # None when a stage refused before the query was described
+    decision: Decision | None
     sql: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    refusal: TrustError | None = field(default=None, compare=False)  # what running the query would raise
+
+    @property
+    def allowed(self) -> bool:
+        """The query would run: no stage refused it."""
+        return self.refusal is None and self.decision is not None and self.decision.allow
 
     def to_json(self) -> dict[str, Any]:
-        return {"backend": self.backend, "input": self.document, "decision": self.decision.to_json(),
+        return {"backend": self.backend, "input": self.document,
+                "decision": self.decision.to_json() if self.decision is not None else None,
+                "refusal": self.refusal.to_dict() if self.refusal is not None else None,
                 "sql": self.sql, "notes": list(self.notes)}
 
     def render(self) -> str:
+        out = [f"Policy: {self.backend}", ""]
+        if self.refusal is not None:
+            out += [f"Refused: {type(self.refusal).__name__}: {self.refusal.message}", ""]
+        if self.document is not None:
+            out += ["Input document:", json.dumps(self.document, indent=2, sort_keys=False), ""]
+        if self.decision is None:
+            out += [f"Note: {note}" for note in self.notes]
+            return "\n".join(out)
         d = self.decision
-        out = [f"Policy: {self.backend}", "", "Input document:", json.dumps(self.document, indent=2, sort_keys=False), ""]
         out.append(f"Decision: {'ALLOW' if d.allow else 'DENY'}")
         out.append("")
         out.append("Rules that fired:")
@@ -80,38 +94,3 @@ class Explanation:
 def explain_document(policy: Any, document: Mapping[str, Any]) -> Explanation:
     """Explain a ready-made input document (as in the policy cases)."""
     return Explanation(backend=policy.describe(), document=document, decision=policy.decide(document))
-
-
-def explain(trust: Any, user_name: str, project_id: str, sql: str, *, offline: bool = False) -> Explanation:
-    """Explain one query by ``user_name`` on ``project_id``; never raises for a denial."""
-    from trust.sql.describe import describe
-    from trust.sql.parse import parse
-    from trust.sql.protect import check_structure
-    from trust.sql.resolve import resolve
-    from trust.sql.rewrite import obligations_from, rewrite
-    from trust.sql.validate import validate
-
-    cfg = trust.config
-    user, project = trust.user(user_name), trust.project(project_id)
-    catalog = trust.registrations() if offline else trust.catalog
-    notes: list[str] = []
-    parsed = parse(sql, max_length=cfg.max_sql_length, max_depth=cfg.max_depth)
-    validate(parsed, max_depth=cfg.max_depth)
-    description = describe(resolve(parsed, catalog), catalog)
-    try:
-        check_structure(description)
-    except QueryRejected as exc:
-        notes.append(f"the query breaks a structural rule before the policy is asked [{exc.rule}]: {exc.message}")
-    document = trust.policy_input(user, project, description.shape.to_policy_input())
-    decision = trust.policy.decide(document)
-    plan_sql = None
-    if decision.allow and not notes:
-        if offline:
-            notes.append("offline: the SQL is shown only when the departments' files can be read (drop --offline)")
-        else:
-            try:
-                plan_sql = rewrite(description, catalog, obligations_from(decision.row_filters, decision.column_masks)).sql
-            except TrustError as exc:
-                notes.append(f"the obligations could not be applied: {exc.message}")
-    backend = trust.policy.describe() if hasattr(trust.policy, "describe") else type(trust.policy).__name__
-    return Explanation(backend=backend, document=document, decision=decision, sql=plan_sql, notes=tuple(notes))

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from trust.sdc.parameters import Parameters
 from trust.sdc.report import CellStatus
+
+__all__ = ["KINDS", "OK", "CellStats", "Finding", "Kind", "Parameters", "at_least", "exact"]
 
 
 class Kind(enum.StrEnum):
@@ -28,36 +31,6 @@ class Kind(enum.StrEnum):
 
 KINDS = {"count": Kind.FREQUENCY, "sum": Kind.MAGNITUDE, "avg": Kind.MAGNITUDE, "min": Kind.EXTREME,
          "max": Kind.EXTREME, "median": Kind.QUANTILE, "quantile": Kind.QUANTILE}
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """The thresholds the policy set for this output (DESIGN section 7); defaults are ACRO's."""
-
-    min_units: int = 10
-    dominance_n: int = 2
-    dominance_k: float = 0.9
-    p_percent: float = 0.1
-    zeros_disclosive: bool = True
-    rounding_base: int = 0
-
-    @classmethod
-    def from_disclosure(cls, disclosure: Any) -> Parameters:
-        """From the policy decision's ``Disclosure``; settings it does not (yet) carry keep their defaults."""
-        values = {name: getattr(disclosure, name) for name in cls.__dataclass_fields__ if hasattr(disclosure, name)}
-        return cls(**values)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> Parameters:
-        dom = raw.get("dominance") or {}
-        return cls(
-            min_units=int(raw.get("min_units", 10)),
-            dominance_n=int(dom.get("n", raw.get("dominance_n", 2))),
-            dominance_k=float(dom.get("k", raw.get("dominance_k", 0.9))),
-            p_percent=float(raw.get("p_percent", 0.1)),
-            zeros_disclosive=bool(raw.get("zeros_disclosive", True)),
-            rounding_base=int(raw.get("rounding_base") or 0),
-        )
 
 
 def exact(value: float | int | str) -> Fraction:

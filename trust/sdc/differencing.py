@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -35,9 +35,6 @@ from trust.sdc.cells import Finding, Parameters
 from trust.sdc.linked import Cell
 from trust.sdc.report import CellStatus
 from trust.sdc.sketch import CELLS, HASHES, SCHEME, Sketch, build_many, sketch_arrays, small_difference
-
-if TYPE_CHECKING:
-    from trust.store import Store
 
 RULE = "differencing"
 
@@ -384,33 +381,3 @@ def _triple_finding(d: int, exact: bool, where: str, limit: int) -> Finding:
 
 def scheme(canary: object) -> str:
     return f"{SCHEME}:duckdb-hash-{canary}"
-
-
-class StoredHistory:
-    """A project's stored populations in the trust's SQLite store (``trust.store.Store``)."""
-
-    def __init__(self, store: Store, project: str) -> None:
-        self.store, self.project = store, project
-
-    def candidates(self, scheme: str, family: str, low: int, high: int) -> Candidates:
-        with self.store.connect() as con:
-            rows = con.execute(
-                "SELECT output_id, row_index, units, sketch, definition FROM cell_populations "
-                "WHERE project = ? AND scheme = ? AND family = ? AND units BETWEEN ? AND ? ORDER BY units",
-                (self.project, scheme, family, low, high),
-            ).fetchall()
-        count, keys, checks = sketch_arrays([r[3] for r in rows])
-        return Candidates(tuple((o, int(r)) for o, r, *_ in rows), np.array([r[2] for r in rows], dtype=np.int64),
-                          count, keys, checks, tuple(r[4] for r in rows))
-
-
-def record(store: Store, project: str, output_id: str, scheme: str, new: Sequence[Population]) -> None:
-    """Store the shown cells' populations, so later outputs of the project are compared with them."""
-    rows = [(project, output_id, p.row, fam, scheme, p.units, p.sketch.to_bytes(), p.definition)
-            for p in new for fam in p.families]
-    if not rows:
-        return
-    with store.transaction() as con:
-        con.executemany(
-            "INSERT OR REPLACE INTO cell_populations (project, output_id, row_index, family, scheme, units, sketch, "
-            "definition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -27,6 +27,7 @@ from trust.errors import DisclosureBlocked
 from trust.sdc import differencing as diff
 from trust.sdc.cells import KINDS, OK, CellStats, Finding, Kind, Parameters
 from trust.sdc.linked import Cell, Layout, linked
+from trust.sdc.plan import Companions, OutputSpec, ProtectionPlan
 from trust.sdc.min_units import min_units
 from trust.sdc.primary import primary
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
@@ -54,7 +55,7 @@ def _row_units(raw: pa.Table, columns: Sequence[str]) -> list[int | None]:
     return [min((u[i] for u in units_cols if u[i] is not None), default=None) for i in range(raw.num_rows)]
 
 
-def _stats(raw: pa.Table, plan: Any, companions: Any, position: int, values: list[Any],
+def _stats(raw: pa.Table, plan: ProtectionPlan, companions: Companions | None, position: int, values: list[Any],
            units: list[int | None]) -> list[list[CellStats]]:
     """Per row, the statistics each rule sees for the output column at ``position``."""
     function = plan.outputs[position].function or "count"
@@ -109,7 +110,7 @@ def _restore_type(value: Any, like: Any) -> Any:
     return value
 
 
-def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
+def protect(raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows: int,
             history: diff.History | None = None) -> Protected:
     """Judge every aggregate cell; return the protected table, the report and the populations to record."""
     if raw.num_rows > max_rows:
@@ -117,8 +118,7 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
             f"The result has {raw.num_rows} rows; the limit is {max_rows}. Group by fewer or coarser dimensions.",
             rows=raw.num_rows,
         )
-    params = Parameters.from_disclosure(disclosure)
-    companions = getattr(plan, "companions", None)  # becomes plan.companions once rewrite carries it
+    companions = plan.companions
     outputs = list(plan.outputs)
     n = raw.num_rows
     # Each cell is judged on the smallest unit count of its row: cells of one row are shown together and can
@@ -197,13 +197,13 @@ def protect(raw: pa.Table, plan: Any, disclosure: Any, *, max_rows: int,
         columns.append(pa.array(shown_values, type=typ))
         masks.append(tuple(mask))
     table = pa.Table.from_arrays(columns, names=[o.name for o in outputs])
-    report = DisclosureReport(tuple(reports), disclosure, tuple(notes))
+    report = DisclosureReport(tuple(reports), params, tuple(notes))
     return Protected(table=table, suppressed=tuple(masks), report=report, populations=populations, scheme=scheme)
 
 
-def _definitions(raw: pa.Table, plan: Any, companions: Any, keys: Sequence[tuple[Any, ...]]) -> list[str]:
+def _definitions(raw: pa.Table, plan: ProtectionPlan, companions: Companions | None, keys: Sequence[tuple[Any, ...]]) -> list[str]:
     """Per row, what selected its units: its branch's definition (``plan.definitions``) and its group keys."""
-    branches = getattr(plan, "definitions", ()) or ()
+    branches = plan.definitions
     if not branches or companions is None or companions.branch not in raw.column_names:
         return []
     which = raw.column(companions.branch).to_pylist()
@@ -211,7 +211,7 @@ def _definitions(raw: pa.Table, plan: Any, companions: Any, keys: Sequence[tuple
             else "" for b, k in zip(which, keys)]
 
 
-def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], positions: Sequence[int],
+def _difference(raw: pa.Table, companions: Companions | None, outputs: Sequence[OutputSpec], positions: Sequence[int],
                 findings: dict[Cell, Finding], equations: Sequence[Any], params: Parameters,
                 history: diff.History | None, definitions: Sequence[str] = (), notes: list[str] | None = None
                 ) -> tuple[tuple[diff.Population, ...], str]:
@@ -252,7 +252,7 @@ def _difference(raw: pa.Table, companions: Any, outputs: Sequence[Any], position
     return populations, scheme
 
 
-def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs: Sequence[Any],
+def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs: Sequence[OutputSpec],
                 positions: Sequence[int], additive: Sequence[int], values: dict[int, list[Any]],
                 units: Sequence[int | None], keys: Sequence[tuple[Any, ...]], level: Sequence[int],
                 params: Parameters) -> None:
@@ -287,7 +287,7 @@ def _shown_only(populations: Sequence[diff.Population], findings: dict[Cell, Fin
     return tuple(out)
 
 
-def _linked_statistics(findings: dict[Cell, Finding], outputs: Sequence[Any], positions: Sequence[int], n: int) -> bool:
+def _linked_statistics(findings: dict[Cell, Finding], outputs: Sequence[OutputSpec], positions: Sequence[int], n: int) -> bool:
     """Hide what a row's other statistics would give back; True if anything new was hidden.
 
     A sum and an average of one measure are hidden together (one is the other times the

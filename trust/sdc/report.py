@@ -11,8 +11,10 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from trust.sdc.parameters import Parameters
 
 SUPPRESSED_MARKER = "[c]"  # GSS symbol for a confidential (suppressed) value
 
@@ -21,13 +23,6 @@ class CellStatus(enum.StrEnum):
     OK = "ok"
     SUPPRESSED = "suppressed"
     REVIEW = "review"  # withheld from the analyst until an output checker has looked
-
-
-def public_thresholds(disclosure: Mapping[str, Any]) -> dict[str, Any]:
-    """The thresholds that may leave the trust with an output: the minimum units (so a reader knows
-    what a shown cell guarantees) and any rounding (so they read the numbers right). The dominance
-    and p% parameters stay inside: knowing them exactly helps calibrate a probe of a dominated cell."""
-    return {"min_units": disclosure.get("min_units"), "rounding_base": disclosure.get("rounding_base") or None}
 
 
 @dataclass(frozen=True)
@@ -57,7 +52,7 @@ class CellReport:
 @dataclass(frozen=True)
 class DisclosureReport:
     cells: tuple[CellReport, ...]
-    parameters: Any  # trust.policy.decision.Disclosure: the thresholds that applied
+    parameters: Parameters  # the thresholds that applied
     notes: tuple[str, ...] = ()  # table-level findings for checkers (linked cells found, rounding applied)
     # Rows not shown at all for too few units (trust/sdc/withhold.py). For checkers only: the analyst must not
     # learn whether a small group exists, so this never leaves with ``to_json(figures=False)``.
@@ -85,8 +80,8 @@ class DisclosureReport:
         p = self.parameters
         params: dict[str, Any] = {"min_units": p.min_units}
         if figures:
-            params.update(dominance={"n": getattr(p, "dominance_n", None), "k": getattr(p, "dominance_k", None)},
-                          p_percent=getattr(p, "p_percent", None), rounding_base=getattr(p, "rounding_base", None) or None)
+            params.update(dominance={"n": p.dominance_n, "k": p.dominance_k}, p_percent=p.p_percent,
+                          rounding_base=p.rounding_base or None)
         out: dict[str, Any] = {"status": self.status.value, "summary": self.summary(), "parameters": params,
                                "cells": [c.to_json(figures=figures) for c in self.cells]}
         if figures and self.notes:
@@ -94,3 +89,21 @@ class DisclosureReport:
         if figures:
             out["withheld"] = self.withheld
         return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any], parameters: Parameters) -> DisclosureReport:
+        """A report as ``to_json`` wrote it (with or without the checkers' figures)."""
+        known = {f.name for f in fields(CellReport)}
+        cells = []
+        for c in raw.get("cells", ()):
+            extra = {k: c[k] for k in ("figures", "secondary") if k in known and c.get(k) is not None}
+            cells.append(CellReport(row=int(c["row"]), column=str(c["column"]), status=CellStatus(c["status"]),
+                                    rule=c.get("rule"), units=c.get("units"), detail=str(c.get("detail") or ""),
+                                    **extra))
+        return cls(tuple(cells), parameters, notes=tuple(str(n) for n in raw.get("notes", ())),
+                   withheld=int(raw.get("withheld") or 0))
+
+    def mask(self, columns: list[str], rows: int) -> tuple[tuple[bool, ...], ...]:
+        """Which cells the analyst sees as ``[c]``, per column and row: every cell not ``ok``."""
+        hidden = {(c.column, c.row) for c in self.cells if c.status is not CellStatus.OK}
+        return tuple(tuple((name, r) in hidden for r in range(rows)) for name in columns)

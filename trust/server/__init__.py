@@ -1,8 +1,6 @@
-"""The trust as a server: the HTTP API (``app``), query jobs (``jobs``), what travels (``wire``),
-the release API (``releases``) and the output checkers' pages (``checker``, ``checker_views``,
-``checker_sessions``, ``templates/checker``).
-
-Kept free of imports so the client can use ``trust.server.wire`` without FastAPI.
+"""The trust as a server: the HTTP API (``app``), query jobs (``jobs``), the release API (``releases``)
+and the output checkers' pages (``checker``, ``checker_views``, ``templates/checker``). What travels
+between server and client is ``trust.wire``.
 """
 
 DEFAULT_PORT = 8400

@@ -36,12 +36,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from trust import wire
 from trust.errors import TrustError, UnknownName
 from trust.outputs.output import Output
-from trust.server import wire
 from trust.server.checker import add_checker_pages, is_checker_path
 from trust.server.jobs import QueryJob, QueryJobs
 from trust.server.releases import add_release_routes
+from trust.catalog import Dataset
 from trust.service import Trust, User
 
 log = logging.getLogger("trust.server")
@@ -113,7 +114,7 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
         if is_checker_path(request.url.path):  # the checkers' pages sign in with a session cookie instead
             return await call_next(request)
         try:
-            user = await run_in_threadpool(trust.authenticate, _bearer(request))
+            user = await run_in_threadpool(trust.access.authenticate, _bearer(request))
         except TrustError as exc:
             log.warning("refused %s %s from %s: %s", request.method, request.url.path,
                         request.client.host if request.client else "?", exc.code)
@@ -158,13 +159,13 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     @app.get("/v1/me")
     def whoami(request: Request) -> dict[str, Any]:
         user = me(request)
-        projects = trust.member_projects(user.name)
+        projects = trust.access.member_projects(user.name)
         return {"user": user.name, "roles": list(user.roles), "organisation": user.organisation,
                 "projects": [_project_json(p) for p in projects.values()]}
 
     @app.get("/v1/catalog")
     def catalog(request: Request, project: str | None = None, search: str | None = None) -> dict[str, Any]:
-        entries = trust.catalog_for(me(request).name, project)
+        entries = trust.catalog.for_user(me(request), project)
         if search:
             t = search.lower()
             entries = [(ds, p) for ds, p in entries if t in ds.id or t in ds.title.lower() or t in ds.description.lower()
@@ -173,19 +174,19 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
 
     @app.get("/v1/catalog/{dataset_id}")
     def dataset(request: Request, dataset_id: str, project: str | None = None) -> dict[str, Any]:
-        for ds, usable in trust.catalog_for(me(request).name, project):
+        for ds, usable in trust.catalog.for_user(me(request), project):
             if ds.id == dataset_id.lower():
                 return _dataset_json(ds, usable)
-        trust.catalog.get(dataset_id)  # raises UnknownName with "did you mean"
+        trust.catalog.bound().get(dataset_id)  # raises UnknownName with "did you mean"
         raise UnknownName(f"No dataset {dataset_id!r} in the catalogue.", dataset=dataset_id)
 
     @app.get("/v1/outputs")
     def outputs(request: Request, project: str | None = None) -> dict[str, Any]:
-        return {"outputs": [s.to_json() for s in trust.outputs_for(me(request).name, project)]}
+        return {"outputs": [s.to_json() for s in trust.queries.outputs(me(request).name, project)]}
 
     @app.get("/v1/outputs/{output_id}")
     def output(request: Request, output_id: str) -> Response:
-        return _output_response(request, trust, trust.output(me(request).name, output_id))
+        return _output_response(request, trust, trust.queries.output(me(request).name, output_id))
 
     # -- queries -----------------------------------------------------------------------------
     @app.post("/v1/queries")
@@ -210,7 +211,7 @@ def add_routes(app: FastAPI, trust: Trust) -> None:
 
 def _resume_releases(trust: Trust) -> None:
     try:
-        released = trust.resume_releases()
+        released = trust.airlock.resume()
     except Exception:  # noqa: BLE001 - the server must start; the approved requests wait for the next start
         log.exception("could not resume approved releases")
         return
@@ -248,7 +249,7 @@ def _output_response(request: Request, trust: Trust, out: Output, job_id: str | 
 
 def _datasets_read(trust: Trust, out: Output) -> dict[str, dict[str, Any]]:
     read = {}
-    for ds in trust.catalog:
+    for ds in trust.catalog.bound():
         if ds.id in out.fingerprints:
             read[ds.id] = {"department": ds.department, "title": ds.title, "rows": ds.row_count}
     return read
@@ -258,7 +259,7 @@ def _project_json(p: dict[str, Any]) -> dict[str, Any]:
     return {k: p.get(k) for k in ("id", "title", "purpose", "legal_gateway", "datasets", "expires")}
 
 
-def _dataset_json(ds: Any, usable_by: tuple[str, ...]) -> dict[str, Any]:
+def _dataset_json(ds: Dataset, usable_by: tuple[str, ...]) -> dict[str, Any]:
     return {
         "id": ds.id, "department": ds.department, "title": ds.title, "description": ds.description,
         "flags": list(ds.flags), "unit_key": ds.unit_key,
@@ -272,6 +273,6 @@ def _dataset_json(ds: Any, usable_by: tuple[str, ...]) -> dict[str, Any]:
 
 def _warm_catalog(trust: Trust) -> None:
     try:
-        trust.catalog  # noqa: B018 - the property registers the catalogue once
+        trust.catalog.bound()
     except Exception:  # noqa: BLE001
         log.warning("could not read the catalogue at start; will retry on first use", exc_info=True)

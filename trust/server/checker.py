@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from trust.errors import TrustError, UnknownName
 from trust.outputs.release import WAITING_FOR_REVIEW, ReleaseState, check_can_review
 from trust.server import checker_views as views
-from trust.server.checker_sessions import SESSION_HOURS
+from trust.service.checkers import SESSION_HOURS, CheckerSession
 from trust.service import Trust, User
 
 log = logging.getLogger("trust.server")
@@ -98,12 +98,11 @@ def _safe_next(target: str | None) -> str:
 
 
 def add_checker_pages(app: FastAPI, trust: Trust) -> None:
-    def signed_in(request: Request) -> tuple[User, Any] | None:
-        return trust.checker_session(request.cookies.get(SESSION_COOKIE))
+    def signed_in(request: Request) -> tuple[User, CheckerSession] | None:
+        return trust.checkers.find(request.cookies.get(SESSION_COOKIE))
 
     async def refuse_forgery(request: Request, who: str, why: str) -> HTMLResponse:
-        await run_in_threadpool(trust.audit.append, "csrf_refused", who, None, path=request.url.path, why=why,
-                                origin=request.headers.get("origin"))
+        await run_in_threadpool(trust.checkers.refuse_csrf, who, request.url.path, why, request.headers.get("origin"))
         log.warning("refused a forged form post to %s (%s)", request.url.path, why)
         return _page("error.html", 403, title="Form refused",
                      error="This form was not sent from the trust's own page, or it is out of date, so nothing was "
@@ -140,7 +139,7 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         if not _same_origin(request) or not cookie or not hmac.compare_digest(cookie, form.get("csrf", "")):
             return await refuse_forgery(request, "anonymous", "sign-in form token or origin mismatch")
         try:
-            session = await run_in_threadpool(trust.open_checker_session, form.get("token", "").strip())
+            session = await run_in_threadpool(trust.checkers.open, form.get("token", "").strip())
         except TrustError as exc:
             return _page("login.html", 401 if exc.http_status == 401 else 403, title="Sign in", login_csrf=cookie,
                          next=_safe_next(form.get("next")), error=exc.message)
@@ -158,7 +157,7 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         form = await _form(request)
         if not _same_origin(request) or not hmac.compare_digest(session.csrf, form.get("csrf", "")):
             return await refuse_forgery(request, user.name, "sign-out token or origin mismatch")
-        await run_in_threadpool(trust.close_checker_session, request.cookies[SESSION_COOKIE])
+        await run_in_threadpool(trust.checkers.close, request.cookies[SESSION_COOKIE])
         response = _redirect(PREFIX + "/login")
         response.delete_cookie(SESSION_COOKIE, path=PREFIX, httponly=True, samesite="strict")
         return response
@@ -169,8 +168,8 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         if found is None:
             return to_login(request)
         user, session = found
-        entries = trust.release_queue(user.name)
-        decided = [r for r in trust.release_requests(user.name) if r.state not in WAITING_FOR_REVIEW][:25]
+        entries = trust.airlock.queue(user.name)
+        decided = [r for r in trust.airlock.list(user.name) if r.state not in WAITING_FOR_REVIEW][:25]
         return _page("queue.html", title="Requests waiting for review", user=user, csrf=session.csrf,
                      entries=entries, decided=decided)
 
@@ -202,7 +201,7 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         outputs += [k[len("comment-"):] for k in form if k.startswith("comment-") and k[len("comment-"):] not in outputs]
         decisions = {o: (form.get(f"decision-{o}", ""), form.get(f"comment-{o}", "")) for o in outputs}
         try:
-            await run_in_threadpool(trust.review_release, user.name, request_id, decisions)
+            await run_in_threadpool(trust.airlock.review, user.name, request_id, decisions)
         except TrustError as exc:
             try:
                 return await run_in_threadpool(_request_page, trust, user, session.csrf, request_id,
@@ -215,19 +214,19 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
 
 def _request_page(trust: Trust, user: User, csrf: str, request_id: str, *, notice: str | None = None,
                   error: str | None = None, status: int = 200, form: dict[str, str] | None = None) -> HTMLResponse:
-    release = trust.release_request(user.name, request_id)
-    outputs = [views.output_view(trust.output(user.name, o.output), o.cell_reasons) for o in release.outputs]
-    authors = trust.release_output_authors(release)
+    release = trust.airlock.get(user.name, request_id)
+    outputs = [views.output_view(trust.queries.output(user.name, o.output), o.cell_reasons) for o in release.outputs]
+    authors = trust.airlock.output_authors(release)
     why_not = ""
     try:
         check_can_review(release, user, authors)
     except TrustError as exc:
         why_not = exc.message
     try:
-        project = trust.project(release.project)
+        project = trust.access.project(release.project)
     except TrustError:
         project = {"id": release.project}
-    trust.audit.append("release_viewed", user.name, release.project, request=release.id, where="checker_pages")
+    trust.airlock.viewed(user, release, where="checker_pages")
     return _page("request.html", status, title=f"Release request {release.id}", user=user, csrf=csrf,
                  release=release, outputs=outputs, project=project, can_review=not why_not, why_not=why_not,
                  notice=notice, error=error, form=form or {})

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trust.outputs.output import Output, format_value
+from trust.outputs.output import Output
+from trust.outputs.render import format_value
 from trust.outputs.release import ReleaseRequest, ReleaseState
 from trust.outputs.release_text import meaning
 from trust.sdc.report import SUPPRESSED_MARKER, CellReport, CellStatus

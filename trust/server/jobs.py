@@ -105,7 +105,7 @@ class QueryJobs:
     def _run(self, job: QueryJob) -> Output:
         job.started = time.monotonic()
         try:
-            return self.trust.run(job.user, job.project, job.sql)
+            return self.trust.queries.run(job.user, job.project, job.sql)
         finally:
             job.finished = time.monotonic()
             log.info("query %s user=%s project=%s %.2fs", job.id, job.user, job.project, job.finished - job.started)

@@ -65,39 +65,39 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
     @app.post("/v1/releases")
     def create(request: Request, body: NewRelease) -> JSONResponse:
         key = request.headers.get("idempotency-key")
-        made = trust.request_release(me(request), body.outputs, body.justification, cell_reasons=body.cell_reasons,
+        made = trust.airlock.request(me(request), body.outputs, body.justification, cell_reasons=body.cell_reasons,
                                      submit=body.submit, key=key[:200] if key else None)
         return _json(made, 201)
 
     @app.get("/v1/releases")
     def listing(request: Request, project: str | None = None, state: str | None = None) -> dict[str, Any]:
         states = _states(state) if state else None
-        return {"releases": [r.to_json() for r in trust.release_requests(me(request), project=project, states=states)]}
+        return {"releases": [r.to_json() for r in trust.airlock.list(me(request), project=project, states=states)]}
 
     @app.get("/v1/releases/{request_id}")
     def one(request: Request, request_id: str) -> JSONResponse:
-        return _json(trust.release_request(me(request), request_id))
+        return _json(trust.airlock.get(me(request), request_id))
 
     @app.patch("/v1/releases/{request_id}")
     def change(request: Request, request_id: str, body: ReleaseChange) -> JSONResponse:
-        return _json(trust.edit_release(me(request), request_id, justification=body.justification,
+        return _json(trust.airlock.edit(me(request), request_id, justification=body.justification,
                                         cell_reasons=body.cell_reasons, outputs=body.outputs))
 
     @app.post("/v1/releases/{request_id}/submit")
     def submit(request: Request, request_id: str) -> JSONResponse:
-        return _json(trust.submit_release(me(request), request_id))
+        return _json(trust.airlock.submit(me(request), request_id))
 
     @app.post("/v1/releases/{request_id}/withdraw")
     def withdraw(request: Request, request_id: str) -> JSONResponse:
-        return _json(trust.withdraw_release(me(request), request_id))
+        return _json(trust.airlock.withdraw(me(request), request_id))
 
     @app.post("/v1/releases/{request_id}/reviews")
     def review(request: Request, request_id: str, body: NewReview) -> JSONResponse:
         decisions = {o: (d.decision, d.comment) for o, d in body.decisions.items()}
-        return _json(trust.review_release(me(request), request_id, decisions))
+        return _json(trust.airlock.review(me(request), request_id, decisions))
 
     @app.get("/v1/releases/{request_id}/bundle")
     def bundle(request: Request, request_id: str) -> FileResponse:
-        path = trust.release_archive(me(request), request_id)
+        path = trust.airlock.archive(me(request), request_id)
         return FileResponse(path, media_type="application/zip", filename=path.name,
                             headers={"X-Trust-Release": request_id, "Cache-Control": "no-store"})

@@ -38,6 +38,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from trust.sdc.plan import Companions, Contribution
 from trust.sql.describe import Description
 from trust.sql.parse import DIALECT
 
@@ -53,41 +54,6 @@ _SET = f"{PREFIX}set"
 
 class Unavailable(Exception):
     """This SELECT cannot be re-aggregated per unit; its magnitude cells go to review."""
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """The per-unit figures behind one aggregate of one output column."""
-
-    output: str  # the output column's name
-    position: int  # its position in the result
-    function: str  # sum | avg | min | max
-    top: str  # LIST column: sum/avg: largest per-unit contributions, largest first; min/max: most extreme per-unit values
-    total: str | None  # sum/avg: the underlying sum
-    negative: str | None  # sum/avg: whether any unit's contribution is negative
-    contributors: str | None = None  # sum/avg: units whose contribution is not zero
-    # Which kind of unit the contributions are of: 0 is the measure's own (``Companions.unit_label``); k > 0 the
-    # k-th other kind the query reads (the employers of employees' pay by sector): dominance is judged for each.
-    unit: int = 0
-
-
-@dataclass(frozen=True)
-class Companions:
-    unit_label: str  # the unit contributions are measured in (person_id, employer_id)
-    contributions: tuple[Contribution, ...]
-    branch: str  # which UNION ALL branch each row came from (0 without a UNION)
-    totals: tuple[tuple[bool, ...], ...]  # per branch, per output column: a constant there (a total row's label)
-    population: str  # the (64-bit) hashes of each row's units, comma-separated, for differencing
-    canary: str  # the engine's hash of CANARY: fingerprints compare only when it matches
-    depth: int
-    single_scan: bool  # every branch was re-aggregated in one pass
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        cols = [self.branch, self.population, self.canary]
-        for c in self.contributions:
-            cols += [n for n in (c.top, c.total, c.negative, c.contributors) if n]
-        return tuple(cols)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from sqlglot import exp
 
 from trust.errors import NotAllowed
 from trust.sql.parse import DIALECT, Parsed
-from trust.sql.validate import reject
+from trust.sql.refusals import reject
 
 MAX_SETS = 16
 CONSTRUCTS = (exp.Rollup, exp.Cube, exp.GroupingSets)

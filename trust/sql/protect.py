@@ -25,7 +25,7 @@ from trust.errors import NotAllowed
 from trust.sql.describe import AGGREGATE_NAMES, Description, Use
 from trust.sql.partition import branch_conditions, branch_values, branching
 from trust.sql.resolve import EMPTY, Lineage, bare_column, is_plain
-from trust.sql.validate import position
+from trust.sql.refusals import position
 
 VALUE_AGGREGATES = (exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile)
 

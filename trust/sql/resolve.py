@@ -22,7 +22,7 @@ from trust.catalog.model import Catalog, Role
 from trust.errors import NotAllowed, UnknownName, did_you_mean
 from trust.sql.grouping import expand
 from trust.sql.parse import DIALECT, Parsed
-from trust.sql.validate import position
+from trust.sql.refusals import position
 
 
 @dataclass(frozen=True, order=True)

@@ -30,7 +30,7 @@ from trust.sql.describe import Description
 from trust.sql.parse import DIALECT
 from trust.sql.partition import branch_values, branching, partition
 from trust.sql.shape import OutputColumn
-from trust.sql.validate import position
+from trust.sql.refusals import position
 
 UNITS_PREFIX = "__units_"
 _UNIT_PREFIX = "__unit_"

@@ -20,7 +20,11 @@ import re
 from sqlglot import exp
 
 from trust.errors import NotAllowed
+from trust.sql.grouping import check as check_grouping
 from trust.sql.parse import Parsed
+from trust.sql.refusals import construct_name, position, reject
+
+__all__ = ["ALLOWED", "MODIFIERS", "position", "reject", "validate"]
 
 STRUCTURE = (
     exp.Select, exp.Union, exp.From, exp.Join, exp.Where, exp.Group, exp.Having, exp.Order,
@@ -75,34 +79,6 @@ USING VARIADIC WHEN WHERE WINDOW WITH JOIN LEFT RIGHT INNER OUTER FULL CROSS NAT
 """.split())
 _FILE_LIKE = re.compile(r"[/\\:*?]|\.(parquet|csv|tsv|json|jsonl|ndjson|txt|db|duckdb|sqlite|xlsx|gz|zst)$", re.I)
 _DATASET_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def position(node: exp.Expression) -> tuple[int, int] | None:
-    """Line and column of the first token of ``node`` that sqlglot kept a position for."""
-    for n in node.walk():
-        meta = n.meta if hasattr(n, "_meta") and n._meta else None
-        if meta and "line" in meta:
-            col = int(meta["col"])  # sqlglot keeps the column where the token ends
-            if "start" in meta and "end" in meta:
-                col -= int(meta["end"]) - int(meta["start"])
-            return int(meta["line"]), max(col, 1)
-    return None
-
-
-def construct_name(node: exp.Expression) -> str:
-    """How a person would name ``node``: ``function first()``, ``WINDOW``, ``LATERAL``."""
-    if isinstance(node, exp.Anonymous):
-        return f"function {node.name.lower()}()"
-    if isinstance(node, exp.Func):
-        return f"function {node.sql_name().lower()}()"
-    return node.key.upper()
-
-
-def reject(node: exp.Expression, message: str, rule: str, construct: str | None = None) -> NotAllowed:
-    """A ``NotAllowed`` naming the rule, the construct and where it is in the analyst's text."""
-    pos = position(node)
-    where = f" at line {pos[0]}, column {pos[1]}" if pos else ""
-    return NotAllowed(f"{message}{where}.", rule=rule, construct=construct or construct_name(node), position=pos)
 
 
 def _check_modifiers(node: exp.Expression) -> None:
@@ -252,9 +228,7 @@ def _check_node(node: exp.Expression, depth: int, max_depth: int) -> None:
                 raise reject(node, f"The {key} of {construct_name(node)} must be a whole number between -1000 and "
                              "1000", "function_argument")
     elif isinstance(node, (exp.Group, *GROUPINGS)):
-        from trust.sql.grouping import check  # here, not above: grouping builds its refusals with reject()
-
-        check(node)  # group_by_form: ROLLUP, CUBE, GROUPING SETS and GROUPING() only where they can be expanded
+        check_grouping(node)  # group_by_form: ROLLUP, CUBE, GROUPING SETS and GROUPING() only where they can be expanded
     elif isinstance(node, exp.Limit):
         if not isinstance(node.expression, exp.Literal) or node.expression.is_string or not node.expression.is_int:
             raise reject(node, "LIMIT takes a plain whole number", "limit")

@@ -1,6 +1,6 @@
 """``trust release list | status | download`` and ``trust audit export``.
 
-Registered into the main parser by ``trust.cli.build_parser`` with ``register(sub, add)``. The
+Registered into the main parser by ``trust.cli.main.build_parser`` with ``register(sub, add)``. The
 release commands talk to a trust server when ``--url`` or ``TRUST_URL`` is set (as the user of
 ``TRUST_TOKEN``: an analyst's view), and otherwise open the trust at ``--home`` in-process, as
 ``--user`` (an operator's view, through the same service layer).
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trust.cli.common import trust_for
 from trust.errors import ConfigurationError
 
 
@@ -45,27 +46,25 @@ class _Local:
     """The release commands in-process, over the trust at ``--home``, as ``--user``."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from trust.service import Trust
-
         if not args.user:
             raise ConfigurationError("Say whose view to show: --user NAME (or set TRUST_URL and TRUST_TOKEN to ask "
                                      "a trust server as yourself).")
-        self.trust, self.user = Trust.open(Path(args.home) if args.home else None), args.user
+        self.trust, self.user = trust_for(args), args.user
 
     def status(self, request_id: str) -> Any:
-        return self.trust.release_request(self.user, request_id)
+        return self.trust.airlock.get(self.user, request_id)
 
     def list(self, project: str | None, states: list[str] | None) -> list[Any]:
         from trust.outputs.release import ReleaseState
 
         wanted = [ReleaseState(s) for s in states] if states else None
-        return self.trust.release_requests(self.user, project=project, states=wanted)
+        return self.trust.airlock.list(self.user, project=project, states=wanted)
 
     def download(self, request_id: str, to: Path) -> Path:
         import shutil
         import zipfile
 
-        archive = self.trust.release_archive(self.user, request_id)
+        archive = self.trust.airlock.archive(self.user, request_id)
         to.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(archive) as z:
             z.extractall(to)
@@ -104,7 +103,7 @@ def cmd_release_status(args: argparse.Namespace) -> int:
 
 
 def cmd_release_list(args: argparse.Namespace) -> int:
-    from trust.outputs.output import render_text
+    from trust.outputs.render import render_text
     from trust.outputs.release_text import meaning
 
     requests = _backend(args).list(args.project, _states(args.state))
@@ -121,16 +120,11 @@ def cmd_release_download(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
-    from trust.audit.export import write_report
-    from trust.service import Trust
+    from trust.audit.export import FILES
 
-    trust = Trust.open(Path(args.home) if args.home else None)
-    report = trust.transparency_report()
-    written = write_report(report, Path(args.out))
-    trust.audit.append("audit_exported", "admin", None, files={p.name: d for p, d in written.items()},
-                       chain=report.chain)
-    for path in written:
-        print(path)
+    report = trust_for(args).export_transparency_report(Path(args.out))
+    for name in FILES:
+        print(Path(args.out) / name)
     if not report.chain_intact:
         print(f"warning: the audit chain is broken ({report.chain}); the report says so", file=sys.stderr)
     return 0

@@ -20,10 +20,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from trust.errors import ERRORS_BY_CODE, NotAuthorised, QueryTimeout, TrustError, UnknownName
+from trust.errors import (
+    ERRORS_BY_CODE,
+    NotAuthenticated,
+    NotAuthorised,
+    PolicyDenied,
+    QueryRejected,
+    QueryTimeout,
+    TrustError,
+    UnknownName,
+)
 from trust.outputs.output import Output
-from trust.outputs.repository import disclosure_from_decision, report_from_json, suppression_mask
-from trust.sdc.report import public_thresholds
+from trust.sdc.parameters import Parameters
+from trust.sdc.report import DisclosureReport
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
@@ -33,7 +42,7 @@ META_KEY = b"trust.output"
 
 def output_meta(out: Output, datasets: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The analyst-safe description of an output; ``datasets`` maps id to {department, title, rows}."""
-    disclosure = (dict(out.decision).get("obligations") or {}).get("disclosure") or {}
+    disclosure = Parameters.from_json((dict(out.decision).get("obligations") or {}).get("disclosure") or {})
     read = [{"id": d, **dict(datasets.get(d, {}))} for d in sorted(out.fingerprints)]
     return {
         "id": out.id,
@@ -42,7 +51,7 @@ def output_meta(out: Output, datasets: Mapping[str, Mapping[str, Any]]) -> dict[
         "created": out.created,
         "sql": out.sql,
         "report": out.report.to_json(figures=False),
-        "disclosure": public_thresholds(disclosure),
+        "disclosure": disclosure.public_json(),
         "datasets": read,
         "rows_scanned": sum(int(d.get("rows") or 0) for d in read),
         "fingerprints": dict(out.fingerprints),
@@ -80,14 +89,15 @@ def _jsonable(value: Any) -> Any:
 
 def output_from_meta(meta: Mapping[str, Any], table: pa.Table) -> Output:
     """Rebuild the same ``Output`` the embedded session returns, from what the server sent."""
-    decision = {"allow": True, "deny": [], "obligations": {"disclosure": dict(meta.get("disclosure") or {})}}
-    report = report_from_json(meta.get("report") or {}, disclosure_from_decision(decision))
+    parameters = Parameters.from_json(dict(meta.get("disclosure") or {}))
+    decision = {"allow": True, "deny": [], "obligations": {"disclosure": parameters.public_json()}}
+    report = DisclosureReport.from_json(meta.get("report") or {}, parameters)
     table = table.replace_schema_metadata(None)
     datasets = {d["id"]: d.get("rows") for d in meta.get("datasets", ())}
     return Output(
         id=meta["id"], user=meta["user"], project=meta["project"], created=meta["created"], sql=meta["sql"],
         executed_sql="",  # the generated SQL (with row filters) stays inside the trust
-        table=table, suppressed=suppression_mask(table, report), report=report, decision=decision,
+        table=table, suppressed=report.mask(table.column_names, table.num_rows), report=report, decision=decision,
         fingerprints=dict(meta.get("fingerprints") or {}),
         stats={**dict(meta.get("stats") or {}), "datasets": datasets, "rows_scanned": meta.get("rows_scanned")},
     )
@@ -115,7 +125,7 @@ def error_from_body(status: int, body: Any) -> TrustError:
     if not isinstance(body, Mapping) or "message" not in body:
         return _by_status(status)(f"The trust answered HTTP {status} without an explanation.")
     code = str(body.get("error", ""))
-    cls = _codes().get(code) or _by_status(status)
+    cls = ERRORS_BY_CODE.get(code) or _by_status(status)
     context = {k: v for k, v in body.items() if k not in {"error", "type", "message"}}
     exc = cls.__new__(cls)
     TrustError.__init__(exc, str(body["message"]), **context)
@@ -127,8 +137,6 @@ def error_from_body(status: int, body: Any) -> TrustError:
 
 
 def _attrs(cls: type[TrustError]) -> set[str]:
-    from trust.errors import PolicyDenied, QueryRejected
-
     names: set[str] = set()
     if issubclass(cls, QueryRejected):
         names |= {"rule", "construct", "position"}
@@ -137,13 +145,5 @@ def _attrs(cls: type[TrustError]) -> set[str]:
     return names
 
 
-def _codes() -> dict[str, type[TrustError]]:
-    from trust.identity import NotAuthenticated
-
-    return {**ERRORS_BY_CODE, NotAuthenticated.code: NotAuthenticated}
-
-
 def _by_status(status: int) -> type[TrustError]:
-    from trust.identity import NotAuthenticated
-
     return {401: NotAuthenticated, 403: NotAuthorised, 404: UnknownName, 504: QueryTimeout}.get(status, TrustError)

@@ -1,6 +1,6 @@
 """The server's commands: ``trust serve``, ``trust users add|list|disable``, ``trust tokens issue|list|revoke``.
 
-``trust.cli.build_parser`` calls ``register(sub, add)`` with its subparsers and its ``add`` helper.
+``trust.cli.main.build_parser`` calls ``register(sub, add)`` with its subparsers and its ``add`` helper.
 ``trust tokens issue USER`` prints the token alone on stdout (``TOKEN=$(trust tokens issue ana)``)
 and what to do with it on stderr; the trust keeps only its hash.
 """
@@ -13,13 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trust.cli.common import trust_for
 from trust.errors import TrustError
-
-
-def _trust(args: argparse.Namespace) -> Any:
-    from trust.service import Trust
-
-    return Trust.open(Path(args.home) if args.home else None)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -30,34 +25,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    user = _trust(args).add_user(args.name, tuple(r.strip() for r in args.roles.split(",") if r.strip()),
+    user = trust_for(args).access.add_user(args.name, tuple(r.strip() for r in args.roles.split(",") if r.strip()),
                                  args.organisation)
     print(f"added {user.name} ({', '.join(user.roles)}, {user.organisation})")
     return 0
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from trust.outputs.output import render_text
+    from trust.outputs.render import render_text
 
-    trust = _trust(args)
-    projects = trust.projects()
+    trust = trust_for(args)
+    projects = trust.access.projects()
     rows = [(u.name, ",".join(u.roles), u.organisation, "disabled" if u.disabled else "active",
              ",".join(p for p, spec in projects.items() if u.name in spec.get("members", ())))
-            for u in trust.users()]
+            for u in trust.access.users()]
     print(render_text(["user", "roles", "organisation", "status", "projects"], rows, limit=10_000))
     return 0
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    _trust(args).disable_user(args.name)
+    trust_for(args).access.disable_user(args.name)
     print(f"disabled {args.name}; their tokens are revoked")
     return 0
 
 
 def cmd_tokens_issue(args: argparse.Namespace) -> int:
-    trust = _trust(args)
-    trust.user(args.user)  # a disabled user gets no token
-    token = trust.issue_token(args.user, label=args.label, expires_days=args.expires_days)
+    trust = trust_for(args)
+    trust.access.user(args.user)  # a disabled user gets no token
+    token = trust.access.issue_token(args.user, label=args.label, expires_days=args.expires_days)
     print(token.secret)
     expiry = f", expires {token.expires}" if token.expires else ""
     print(f"issued {token.id} for {token.user}{expiry}. It is shown once: store it now "
@@ -67,21 +62,22 @@ def cmd_tokens_issue(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
-    from trust.outputs.output import render_text
+    from trust.outputs.render import render_text
+    from trust.service.access import now
 
     rows = [(t.id, t.user, t.label, t.created, t.expires or "", "revoked" if t.revoked else
-             ("active" if t.active else "expired")) for t in _trust(args).tokens(args.user)]
+             ("active" if t.active(now()) else "expired")) for t in trust_for(args).access.tokens(args.user)]
     print(render_text(["token", "user", "label", "created", "expires", "status"], rows, limit=10_000))
     return 0
 
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
-    trust = _trust(args)
+    trust = trust_for(args)
     if bool(args.token) == bool(args.user):
         raise TrustError("Give a token id (tok-…) or a token, or --user NAME to revoke all of a user's tokens.")
-    targets = [args.token] if args.token else [t.id for t in trust.tokens(args.user) if t.revoked is None]
+    targets = [args.token] if args.token else [t.id for t in trust.access.tokens(args.user) if t.revoked is None]
     for target in targets:
-        token = trust.revoke_token(target)
+        token = trust.access.revoke_token(target)
         print(f"revoked {token.id} ({token.user})")
     if not targets:
         print(f"{args.user} holds no active tokens")

@@ -1,4 +1,5 @@
-"""The ``trust`` command. Every error is one clear line on stderr; no traceback reaches a user."""
+"""The ``trust`` command and its own subcommands. Every error is one clear line on stderr; no traceback
+reaches a user. The policy owners', release and server commands register themselves from their modules."""
 
 from __future__ import annotations
 
@@ -9,21 +10,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from trust.cli_policy import register as register_policy
-from trust.cli_release import register as register_release
-from trust.cli_server import register as register_server_commands
+from trust.cli.common import trust_for
+from trust.cli.policy import register as register_policy
+from trust.cli.release import register as register_release
+from trust.cli.server import register as register_server_commands
 from trust.config import REPO_ROOT, trust_home
 from trust.errors import TrustError
 
 log = logging.getLogger("trust")
 DEFAULT_DATA_DIR = REPO_ROOT / ".trust-demo" / "data"
-
-
-def _trust(args: argparse.Namespace):
-    from trust.service import Trust
-
-    return Trust.open(Path(args.home) if args.home else None)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -62,7 +59,7 @@ def cmd_serve_departments(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    out = _trust(args).session(args.user, args.project).sql(args.sql)
+    out = trust_for(args).session(args.user, args.project).sql(args.sql)
     if args.format == "csv":
         import csv
 
@@ -79,20 +76,20 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
-    from trust.outputs.output import render_text
+    from trust.outputs.render import render_text
 
-    trust = _trust(args)
-    catalog = trust.registrations() if args.offline else trust.catalog
+    trust = trust_for(args)
+    catalog = trust.catalog.registrations() if args.offline else trust.catalog.bound()
     rows = [(d.id, d.department, d.title, d.row_count if d.files else "", len(d.columns)) for d in catalog]
     print(render_text(["dataset", "department", "title", "rows", "columns"], rows))
     return 0
 
 
 def cmd_catalog_show(args: argparse.Namespace) -> int:
-    from trust.outputs.output import render_text
+    from trust.outputs.render import render_text
 
-    trust = _trust(args)
-    ds = (trust.registrations() if args.offline else trust.catalog).get(args.dataset)
+    trust = trust_for(args)
+    ds = (trust.catalog.registrations() if args.offline else trust.catalog.bound()).get(args.dataset)
     print(f"{ds.id}: {ds.title} ({ds.department})")
     if ds.description:
         print(ds.description)
@@ -105,7 +102,7 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    ok, summary = _trust(args).audit.verify()
+    ok, summary = trust_for(args).audit.verify()
     print(("ok: " if ok else "BROKEN: ") + summary)
     return 0 if ok else 1
 
@@ -115,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", help="trust state folder (default: $TRUST_HOME or ~/.trust)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent=sub) -> argparse.ArgumentParser:
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent: Any = sub) -> argparse.ArgumentParser:
         sp = parent.add_parser(name, help=help, description=help)
         sp.set_defaults(func=func)
         return sp
@@ -185,6 +182,3 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 3
 
-
-if __name__ == "__main__":
-    sys.exit(main())

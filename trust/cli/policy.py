@@ -1,6 +1,6 @@
 """``trust policy test | explain | check``: the policy owners' tools.
 
-Registered into the main parser by ``trust.cli.build_parser`` with ``register(sub, add)``.
+Registered into the main parser by ``trust.cli.main.build_parser`` with ``register(sub, add)``.
 Exit codes: 0 when everything passes (or the query is allowed), 1 when a test fails, the check
 finds an error, or the query is denied; 2 for a usage or configuration error (from trust.cli).
 """
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trust.cli.common import trust_for
 from trust.config import Config
 from trust.errors import TrustError
 
@@ -50,19 +51,18 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_explain(args: argparse.Namespace) -> int:
-    from trust.policy.explain import explain, explain_document
-    from trust.service import Trust
+    from trust.policy.explain import explain_document
 
-    trust = Trust.open(Path(args.home) if args.home else None)
+    trust = trust_for(args)
     if args.input:
         document: Any = json.loads(Path(args.input).read_text() if args.input != "-" else sys.stdin.read())
         result = explain_document(trust.policy, document)
     else:
         if not (args.user and args.project and args.sql):
             raise TrustError("trust policy explain needs --user, --project and the SQL, or --input FILE.")
-        result = explain(trust, args.user, args.project, args.sql, offline=args.offline)
+        result = trust.queries.explain(args.user, args.project, args.sql, offline=args.offline)
     print(json.dumps(result.to_json(), indent=2) if args.json else result.render())
-    return 0 if result.decision.allow else 1
+    return 0 if result.allowed else 1
 
 
 def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -88,29 +88,3 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
             "Validate the Rego modules and policy data; report problems as file:line:column.", commands)
     c.add_argument("--dir", help="policy folder (default: policies_dir from trust.toml)")
     c.add_argument("--catalog", help="catalogue folder (default: catalog_dir from trust.toml)")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m trust.cli_policy test|explain|check``: the same commands without the rest of the CLI."""
-    parser = argparse.ArgumentParser(prog="trust policy", description="Policy owners' tools.")
-    parser.add_argument("--home", help="trust state folder (default: $TRUST_HOME or ~/.trust)")
-    top = parser.add_subparsers(dest="command", required=True)
-
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent: Any = top) -> argparse.ArgumentParser:
-        sp = parent.add_parser(name, help=help, description=help)
-        sp.set_defaults(func=func)
-        return sp
-
-    register(top, add)
-    argv = list(argv if argv is not None else sys.argv[1:])
-    lead = argv[:2] if argv[:1] == ["--home"] else []
-    args = parser.parse_args([*lead, "policy", *argv[len(lead):]])
-    try:
-        return int(args.func(args))
-    except TrustError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

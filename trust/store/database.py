@@ -1,7 +1,8 @@
-"""The trust's own state in SQLite (WAL mode): users, outputs, audit events.
+"""The SQLite database behind the trust's own state (WAL mode): connections and migrations.
 
 Migrations are a list applied in order and recorded in ``schema_version``; the schema only
 moves forward. Connections are per thread; writes are committed before a caller is answered.
+Only the modules of ``trust.store`` use this; everything above reaches state through ``Store``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX cell_populations_lookup ON cell_populations(project, scheme, family, units);
     """,
     # 4: the airlock (trust/outputs/release.py): release requests, the outputs each bundles, the output
-    # checkers' reviews, and the checkers' web sessions (trust/server/checker_sessions.py).
+    # checkers' reviews, and the checkers' web sessions (trust/service/checkers.py).
     """
     CREATE TABLE release_requests (
         id TEXT PRIMARY KEY,             -- rel-1a2b3c4d5e6f
@@ -125,7 +126,9 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-class Store:
+class Database:
+    """One SQLite file: a connection per thread, one writer at a time, migrations applied on open."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)

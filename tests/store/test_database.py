@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from trust.store import MIGRATIONS, Store
+from trust.store.database import MIGRATIONS, Database
 
 
 def test_an_old_database_migrates_forward_and_keeps_its_rows(tmp_path: Path):
@@ -15,14 +15,14 @@ def test_an_old_database_migrates_forward_and_keeps_its_rows(tmp_path: Path):
         con.executescript(MIGRATIONS[0])
         con.execute("INSERT INTO schema_version VALUES (1)")
         con.execute("INSERT INTO users (name, roles, organisation, created) VALUES ('ana', 'analyst', 'DWP', 'then')")
-    store = Store(path)
-    with store.connect() as con:
+    database = Database(path)
+    with database.connect() as con:
         assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
         assert con.execute("SELECT name FROM users").fetchall() == [("ana",)]
         columns = {r[1] for r in con.execute("PRAGMA table_info(tokens)")}
         assert {"id", "user_name", "token_sha256", "created", "expires", "revoked"} <= columns
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    Store(path)  # opening again applies nothing twice
+    Database(path)  # opening again applies nothing twice
     with sqlite3.connect(path) as con:
         assert [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY version")] == \
             list(range(1, len(MIGRATIONS) + 1))

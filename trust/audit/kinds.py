@@ -1,0 +1,30 @@
+"""Every kind of audit event the trust writes: one enum, so a kind cannot be misspelt into a new one."""
+
+from __future__ import annotations
+
+import enum
+
+
+class EventKind(enum.StrEnum):
+    # people and access
+    USER_ADDED = "user_added"
+    USER_DISABLED = "user_disabled"
+    TOKEN_ISSUED = "token_issued"
+    TOKEN_REVOKED = "token_revoked"
+    ACCESS_DENIED = "access_denied"
+    CHECKER_SIGNED_IN = "checker_signed_in"
+    CHECKER_SIGNED_OUT = "checker_signed_out"
+    CSRF_REFUSED = "csrf_refused"
+    # queries
+    QUERY_REFUSED = "query_refused"
+    QUERY_FAILED = "query_failed"
+    OUTPUT_CREATED = "output_created"
+    # the airlock
+    RELEASE_CREATED = "release_created"
+    RELEASE_EDITED = "release_edited"
+    RELEASE_REVIEWED = "release_reviewed"
+    RELEASE_TRANSITION = "release_transition"
+    RELEASE_VIEWED = "release_viewed"
+    RELEASE_DOWNLOADED = "release_downloaded"
+    # the audit itself
+    AUDIT_EXPORTED = "audit_exported"

@@ -1,0 +1,353 @@
+"""The airlock: release requests composed from the rules (``trust.outputs.release``), the store,
+bundles (``trust.outputs.bundle``) and audit.
+
+Server, client-facing pieces, CLI and notebooks call ``trust.airlock``. Every change of state
+commits in one transaction with its audit event, before the caller is answered; ``set_status`` is
+the one place a request moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from trust.audit.kinds import EventKind
+from trust.audit.log import AuditLog
+from trust.errors import InvalidTransition, NotAuthorised, TrustError, UnknownName
+from trust.outputs import bundle as bundles
+from trust.outputs import release as rel
+from trust.outputs.release import Person, ReleaseOutput, ReleaseRequest, ReleaseState
+from trust.sdc.report import CellStatus
+from trust.service.access import Access, User
+from trust.store import Records, StateStore
+
+log = logging.getLogger("trust.airlock")
+_build_lock = threading.Lock()  # one bundle builder per process; other processes are fenced by the store
+
+# What a caller may pass as a cell's key: "ROW:COLUMN" or (row, column).
+CellKey = str | tuple[int, str]
+CellReasons = Mapping[str, Mapping[Any, str]]  # output id -> cell (a CellKey) -> reason
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A request waiting for review, and whether (or why not) this checker may review it."""
+
+    request: ReleaseRequest
+    can_review: bool
+    why_not: str = ""
+
+
+def cell_key(key: CellKey) -> str:
+    if isinstance(key, tuple):
+        return f"{int(key[0])}:{key[1]}"
+    row, sep, column = str(key).partition(":")
+    if not sep or not row.strip().isdigit() or not column:
+        raise TrustError(f"Name a cell as 'ROW:COLUMN' or (row, column), e.g. '3:mean_pay' (got {key!r}).")
+    return f"{int(row)}:{column}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def set_status(tx: Records, request: ReleaseRequest, target: ReleaseState, person: Person, *,
+               output_authors: Iterable[str] = (), now: str, bundle_sha256: str | None = None,
+               **detail: Any) -> ReleaseRequest:
+    """The one place a request moves: inside the caller's write transaction, with its audit event.
+
+    Refuses a transition not in ``TRANSITIONS`` (``InvalidTransition``) or by the wrong party
+    (``NotAuthorised``), and a request someone else moved meanwhile (``InvalidTransition``).
+    """
+    transition = rel.check_can_move(request, target, person, output_authors)
+    round_ = request.round + 1 if transition.new_round else request.round
+    if not tx.releases.move(request, target, round_, now, bundle_sha256):
+        raise InvalidTransition(f"Release request {request.id} changed while you were looking at it; reload it.",
+                                request=request.id)
+    AuditLog.append(tx, EventKind.RELEASE_TRANSITION, person.name, request.project, request=request.id,
+                    source=request.state.value, target=target.value, action=transition.action,
+                    by=transition.by.value, round=round_,
+                    **({"bundle_sha256": bundle_sha256} if bundle_sha256 else {}), **detail)
+    reviewers = () if transition.new_round else request.reviewers_this_round
+    return replace(request, state=target, round=round_, updated=now, reviewers_this_round=reviewers,
+                   bundle_sha256=bundle_sha256 or request.bundle_sha256)
+
+
+class Airlock:
+    """Release requests: the author's moves, the checkers' moves, the trust's own move, and reading."""
+
+    def __init__(self, home: Path, store: StateStore, audit: AuditLog, access: Access) -> None:
+        self.store, self.audit, self.access = store, audit, access
+        self.releases_dir = Path(home) / "releases"
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _load(self, request_id: str, *, history: bool = False) -> ReleaseRequest:
+        with self.store.read() as tx:
+            return tx.releases.get(request_id, history=history)
+
+    def _cells_in_review(self, output_id: str) -> set[str]:
+        with self.store.read() as tx:
+            out = tx.outputs.get(output_id)
+        return {f"{c.row}:{c.column}" for c in out.report.cells if c.status is CellStatus.REVIEW}
+
+    def _release_outputs(self, output_ids: Sequence[str], cell_reasons: CellReasons | None) -> tuple[ReleaseOutput, ...]:
+        """The outputs with the author's reasons, each reason naming a cell that is in review."""
+        reasons = dict(cell_reasons or {})
+        unknown = [o for o in reasons if o not in output_ids]
+        if unknown:
+            raise TrustError(f"Cell reasons are for outputs in the request; {', '.join(unknown)} is not one of them.")
+        found = []
+        for output_id in output_ids:
+            given = {cell_key(k): str(v).strip() for k, v in dict(reasons.get(output_id) or {}).items()}
+            if given:
+                in_review = self._cells_in_review(output_id)
+                for key, text in given.items():
+                    if key not in in_review:
+                        raise TrustError(f"Cell {key} of {output_id} is not in review; reasons are for cells in "
+                                         f"review ({', '.join(sorted(in_review)) or 'it has none'}).", output=output_id)
+                    if not text:
+                        raise TrustError(f"The reason for cell {key} of {output_id} is empty.", output=output_id)
+            found.append(ReleaseOutput(output_id, dict(sorted(given.items()))))
+        return tuple(found)
+
+    def check_complete(self, request: ReleaseRequest) -> None:
+        """Ready for checkers: every cell in review has the author's reason."""
+        for o in request.outputs:
+            missing = sorted(self._cells_in_review(o.output) - set(o.cell_reasons))
+            if missing:
+                raise TrustError(
+                    f"Output {o.output} has cells in review without a reason ({', '.join(missing[:10])}"
+                    f"{' …' if len(missing) > 10 else ''}). Say for each why it is safe to release, e.g. "
+                    f"cell_reasons={{'{o.output}': {{'{missing[0]}': '…'}}}}.", request=request.id, output=o.output)
+
+    # -- the author's moves ----------------------------------------------------------------------
+    def request(self, user_name: str, outputs: Sequence[str], justification: str, *,
+                cell_reasons: CellReasons | None = None, submit: bool = True, key: str | None = None) -> ReleaseRequest:
+        """Ask for ``outputs`` (ids, of one of your projects) to leave the trust; submitted unless ``submit=False``.
+
+        ``cell_reasons`` maps an output id to {"ROW:COLUMN": reason} for its cells in review. A retry
+        with the same ``key`` returns the first request instead of making another.
+        """
+        user = self.access.user(user_name)
+        ids = list(dict.fromkeys(str(o) for o in outputs))
+        if not ids:
+            raise TrustError("Name at least one output to release.")
+        text = rel.check_justification(justification)
+        if key:
+            with self.store.read() as tx:
+                existing = tx.releases.by_key(user.name, key)
+            if existing:  # a retried request: the first one stands
+                return self.get(user.name, existing)
+        with self.store.read() as tx:
+            summaries = [tx.outputs.summary(o) for o in ids]
+        projects = sorted({s.project for s in summaries})
+        if len(projects) > 1:
+            raise TrustError(f"A release request bundles outputs of one project; these come from {', '.join(projects)}.")
+        project = projects[0]
+        if project not in self.access.member_projects(user.name):
+            self.audit.record(EventKind.ACCESS_DENIED, user.name, project, what="release_request", outputs=ids)
+            raise NotAuthorised(f"You are not a member of project {project}, so you cannot ask to release its "
+                                "outputs.", project=project)
+        now = _now()
+        request = ReleaseRequest(id="rel-" + secrets.token_hex(6), author=user.name, project=project,
+                                 justification=text, state=rel.INITIAL, round=1, created=now, updated=now,
+                                 outputs=self._release_outputs(ids, cell_reasons))
+        if submit:
+            self.check_complete(request)
+        with self.store.write() as tx:
+            if key and (existing := tx.releases.by_key(user.name, key)):
+                request_id = existing  # the same key raced in from a retry
+            else:
+                tx.releases.insert(request, key)
+                self.audit.append(tx, EventKind.RELEASE_CREATED, user.name, project, request=request.id, source=None,
+                                  target=request.state.value, action="create", outputs=ids, justification=text,
+                                  cell_reasons={o.output: dict(o.cell_reasons) for o in request.outputs
+                                                if o.cell_reasons})
+                if submit:
+                    set_status(tx, request, ReleaseState.SUBMITTED, user, now=now)
+                request_id = request.id
+        return self.get(user.name, request_id)
+
+    def submit(self, user_name: str, request_id: str) -> ReleaseRequest:
+        """Submit a draft, or resubmit a returned request for a fresh round of two reviews."""
+        user = self.access.user(user_name)
+        request = self._load(request_id)
+        rel.check_can_move(request, ReleaseState.SUBMITTED, user)
+        self.check_complete(request)
+        with self.store.write() as tx:
+            set_status(tx, tx.releases.get(request_id, history=False), ReleaseState.SUBMITTED, user, now=_now())
+        return self.get(user.name, request_id)
+
+    def withdraw(self, user_name: str, request_id: str) -> ReleaseRequest:
+        user = self.access.user(user_name)
+        with self.store.write() as tx:
+            set_status(tx, tx.releases.get(request_id, history=False), ReleaseState.WITHDRAWN, user, now=_now())
+        return self.get(user.name, request_id)
+
+    def edit(self, user_name: str, request_id: str, *, justification: str | None = None,
+             cell_reasons: CellReasons | None = None, outputs: Sequence[str] | None = None) -> ReleaseRequest:
+        """Change a draft or a returned request: its justification, cell reasons, or fewer outputs."""
+        user = self.access.user(user_name)
+        request = self._load(request_id)
+        rel.check_can_edit(request, user)
+        ids = list(dict.fromkeys(outputs)) if outputs is not None else request.output_ids
+        added = [o for o in ids if o not in request.output_ids]
+        if added or not ids:
+            raise TrustError("A request keeps the outputs it was made with (you may drop some, not add or drop all); "
+                             "make a new request for other outputs.", request=request_id)
+        reasons: dict[str, Mapping[Any, str]] = {o.output: o.cell_reasons for o in request.outputs}
+        reasons.update(cell_reasons or {})
+        new_outputs = self._release_outputs(ids, {o: r for o, r in reasons.items() if o in ids})
+        text = rel.check_justification(justification) if justification is not None else request.justification
+        now = _now()
+        with self.store.write() as tx:
+            rel.check_can_edit(tx.releases.get(request_id, history=False), user)
+            tx.releases.update_justification(request_id, text, now)
+            tx.releases.write_outputs(request_id, new_outputs)
+            self.audit.append(tx, EventKind.RELEASE_EDITED, user.name, request.project, request=request_id,
+                              outputs=ids, justification=text,
+                              cell_reasons={o.output: dict(o.cell_reasons) for o in new_outputs if o.cell_reasons})
+        return self.get(user.name, request_id)
+
+    # -- the checkers' moves ---------------------------------------------------------------------
+    def review(self, checker: str, request_id: str, decisions: Mapping[str, tuple[str, str]]) -> ReleaseRequest:
+        """One checker's review: a decision and comment per output. Two approvals release the request."""
+        user = self.access.user(checker)
+        now = _now()
+        with self.store.write() as tx:
+            request = tx.releases.get(request_id, history=False)
+            authors = tx.outputs.authors(request.output_ids)
+            rel.check_can_review(request, user, authors)
+            checked = rel.check_decisions(request, decisions)
+            reviews = tx.releases.insert_reviews(request.id, request.round, user.name, checked, now)
+            self.audit.append(tx, EventKind.RELEASE_REVIEWED, user.name, request.project, request=request.id,
+                              round=request.round, decisions={o: d.value for o, (d, _) in checked.items()},
+                              comments={o: c for o, (_, c) in checked.items() if c})
+            target = rel.outcome([*request.reviews_in(), *reviews], request.output_ids)
+            if target is not None and target is not request.state:
+                request = set_status(tx, request, target, user, output_authors=authors, now=now)
+        if request.state is ReleaseState.APPROVED:
+            try:
+                self.release(request.id)
+            except Exception:  # noqa: BLE001 - the approval is recorded; the release is retried at the next start
+                log.exception("could not release %s now; it stays approved and is retried when the trust starts",
+                              request.id)
+        return self.get(user.name, request.id)
+
+    # -- the trust's own move --------------------------------------------------------------------
+    def release(self, request_id: str) -> ReleaseRequest:
+        """Build the bundle of an approved request and release it, exactly once."""
+        with _build_lock:
+            request = self._load(request_id)
+            if request.state is not ReleaseState.APPROVED:
+                return request
+            with self.store.read() as tx:
+                outputs = [tx.outputs.get(o) for o in request.output_ids]
+            organisations = {u.name: u.organisation for u in self.access.users()}
+            try:
+                project = self.access.project(request.project)
+            except UnknownName:
+                project = {"id": request.project}
+            released = _now()
+            root = self.releases_dir
+            written = bundles.write_bundle(root, request, outputs, project=project,
+                                           approvers=bundles.approvers_of(request, organisations), released=released)
+            try:
+                with self.store.write() as tx:
+                    current = tx.releases.get(request_id, history=False)
+                    if current.state is not ReleaseState.APPROVED:  # another process released it meanwhile
+                        bundles.discard_bundle(written)
+                        return current
+                    installed = bundles.install_bundle(written, root)
+                    request = set_status(tx, current, ReleaseState.RELEASED, rel.SYSTEM, now=released,
+                                         bundle_sha256=installed.manifest_sha256, files=len(installed.files),
+                                         approvers=_approver_names(current))
+            except BaseException:
+                bundles.discard_bundle(written)
+                raise
+        return request
+
+    def resume(self) -> list[str]:
+        """Finish what a crash interrupted: release every approved request; clear stale half-built bundles."""
+        bundles.cleanup_partial(self.releases_dir)
+        with self.store.read() as tx:
+            approved = tx.releases.list(states=[ReleaseState.APPROVED])
+        done = []
+        for request in approved:
+            try:
+                if self.release(request.id).state is ReleaseState.RELEASED:
+                    done.append(request.id)
+            except Exception:  # noqa: BLE001 - one bad request must not stop the others or the server
+                log.exception("could not release %s", request.id)
+        return done
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _may_see(self, user: User, request: ReleaseRequest) -> bool:
+        return user.name == request.author or self.access.can_see_project(user, request.project)
+
+    def get(self, user_name: str, request_id: str) -> ReleaseRequest:
+        """One request as ``user_name`` may see it (author, project members, checkers, administrators)."""
+        user = self.access.user(user_name)
+        request = self._load(request_id, history=True)
+        if not self._may_see(user, request):
+            self.audit.record(EventKind.ACCESS_DENIED, user.name, request.project, what="release_request",
+                              request=request_id)
+            raise NotAuthorised(f"Release request {request_id} belongs to a project you are not a member of.",
+                                request=request_id)
+        return request.visible_to(user)
+
+    def list(self, user_name: str, *, project: str | None = None,
+             states: Sequence[ReleaseState] | None = None) -> list[ReleaseRequest]:
+        """The requests ``user_name`` may see, most recently changed first."""
+        user = self.access.user(user_name)
+        projects = self.access.visible_projects(user, project)
+        with self.store.read() as tx:
+            found = tx.releases.list(projects=projects, states=states)
+        return [r.visible_to(user) for r in found]
+
+    def queue(self, checker: str) -> list[QueueEntry]:
+        """Requests waiting for review, oldest first, each with whether this checker may review it."""
+        user = self.access.user(checker)
+        if rel.CHECKER_ROLE not in user.roles:
+            raise NotAuthorised(f"Only output checkers have a review queue; {user.name} is not one.")
+        entries = []
+        with self.store.read() as tx:
+            waiting = tx.releases.list(states=sorted(rel.WAITING_FOR_REVIEW))
+            for request in sorted(waiting, key=lambda r: r.updated):
+                try:
+                    rel.check_can_review(request, user, tx.outputs.authors(request.output_ids))
+                    entries.append(QueueEntry(request.visible_to(user), True))
+                except TrustError as exc:
+                    entries.append(QueueEntry(request.visible_to(user), False, exc.message))
+        return entries
+
+    def output_authors(self, request: ReleaseRequest) -> set[str]:
+        with self.store.read() as tx:
+            return tx.outputs.authors(request.output_ids)
+
+    def viewed(self, user: User, request: ReleaseRequest, where: str) -> None:
+        """Record that a checker opened a request's page."""
+        self.audit.record(EventKind.RELEASE_VIEWED, user.name, request.project, request=request.id, where=where)
+
+    def archive(self, user_name: str, request_id: str) -> Path:
+        """The released bundle's zip, for its author; the download is audited before the file is handed over."""
+        user = self.access.user(user_name)
+        request = self.get(user.name, request_id)
+        rel.check_can_download(request, user)
+        path = bundles.archive_path(self.releases_dir, request.id)
+        if not path.exists() or bundles.manifest_sha256(path.parent) != request.bundle_sha256:
+            raise TrustError(f"The bundle of {request.id} is missing or no longer matches what was released; "
+                             "an administrator must look into it.", request=request.id)
+        self.audit.record(EventKind.RELEASE_DOWNLOADED, user.name, request.project, request=request.id,
+                          bundle_sha256=request.bundle_sha256)
+        return path
+
+
+def _approver_names(request: ReleaseRequest) -> list[str]:
+    return sorted({r.reviewer for r in request.reviews_in() if r.decision is rel.ReviewDecision.APPROVE})

@@ -1,0 +1,140 @@
+"""Queries: run the pipeline, protect the result, record the output; and read outputs back.
+
+Every outcome is audited before it is returned. An output, its audit event and the populations
+differencing needs commit in one transaction, so a later query is never checked against less than
+what an analyst was shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+
+from trust.audit.kinds import EventKind
+from trust.audit.log import AuditLog
+from trust.catalog import access_for
+from trust.config import Config
+from trust.engine.execute import execute
+from trust.errors import NotAuthorised, TrustError
+from trust.outputs.output import Output, OutputSummary
+from trust.policy import Policy
+from trust.policy.explain import Explanation
+from trust.sdc.differencing import Population
+from trust.sdc.protect import protect
+from trust.sdc.withhold import withhold
+from trust.service import pipeline
+from trust.service.access import Access
+from trust.service.catalogue import Catalogue, engine_limits
+from trust.store import StateStore
+from trust.store.populations import ProjectHistory
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Queries:
+    def __init__(self, config: Config, store: StateStore, audit: AuditLog, access: Access, catalogue: Catalogue,
+                 policy: Policy) -> None:
+        self.config, self.store, self.audit = config, store, audit
+        self.access, self.catalogue, self.policy = access, catalogue, policy
+
+    @property
+    def limits(self) -> pipeline.Limits:
+        c = self.config
+        return pipeline.Limits(max_sql_length=c.max_sql_length, max_depth=c.max_depth, max_joins=c.max_joins,
+                               max_output_groups=c.max_output_groups)
+
+    def request(self, user_name: str, project_id: str, sql: str, *, offline: bool = False) -> pipeline.Request:
+        user, project = self.access.user(user_name), self.access.project(project_id)
+        catalog = self.catalogue.registrations() if offline else self.catalogue.bound()
+        return pipeline.Request(sql=sql, user=user, project=project, catalog=catalog, policy=self.policy,
+                                limits=self.limits, today=dt.date.today().isoformat())
+
+    def check(self, user_name: str, project_id: str, sql: str) -> pipeline.Checked:
+        """Parse, validate, resolve, describe, decide and rewrite; raise if anything refuses."""
+        return pipeline.check(self.request(user_name, project_id, sql))
+
+    def explain(self, user_name: str, project_id: str, sql: str, *, offline: bool = False) -> Explanation:
+        """What the same stages make of the query, and where they refuse; nothing runs or is recorded."""
+        return pipeline.explain(self.request(user_name, project_id, sql, offline=offline),
+                                backend=self.policy.describe(), offline=offline)
+
+    def run(self, user_name: str, project_id: str, sql: str) -> Output:
+        """The whole pipeline for one query; every outcome is audited before it is returned."""
+        try:
+            checked = self.check(user_name, project_id, sql)
+        except TrustError as exc:
+            self.audit.record(EventKind.QUERY_REFUSED, user_name, project_id, sql=sql, error=type(exc).__name__,
+                              rule=exc.context.get("rule"), message=exc.message)
+            raise
+        plan, catalog = checked.plan, self.catalogue.bound()
+        datasets = [catalog.get(d) for d in plan.datasets]
+        try:
+            result = execute(plan.sql, access_for(datasets, self.config.credentials), engine_limits(self.config),
+                             departments=tuple(sorted({d.department for d in datasets})))
+            protected = protect(result.table, plan, checked.decision.disclosure,
+                                max_rows=self.config.max_output_groups,
+                                history=ProjectHistory(self.store, project_id))
+            protected = withhold(protected)  # a small row's presence would answer a question: never shown
+        except TrustError as exc:
+            self.audit.record(EventKind.QUERY_FAILED, user_name, project_id, sql=sql, error=type(exc).__name__,
+                              message=exc.message)
+            raise
+        output = Output(
+            id="out-" + secrets.token_hex(6),
+            user=user_name,
+            project=project_id,
+            created=_now(),
+            sql=sql,
+            executed_sql=plan.sql,
+            table=protected.table,
+            suppressed=protected.suppressed,
+            report=protected.report,
+            decision=checked.decision.to_json(),
+            fingerprints={d.id: d.fingerprint for d in datasets},
+            # Rows held by the datasets read: the engine reads every row of the needed columns, less
+            # any row groups its statistics let it skip.
+            stats={"elapsed_s": round(result.elapsed_s, 4), "rows": protected.table.num_rows,
+                   "datasets": {d.id: d.row_count for d in datasets},
+                   "rows_scanned": sum(d.row_count for d in datasets)},
+        )
+        self.record(output, protected.populations, protected.scheme)
+        return output
+
+    def record(self, output: Output, populations: Sequence[Population] = (), scheme: str = "") -> None:
+        """Store an output with its audit event and its shown cells' populations, in one transaction."""
+        with self.store.write() as tx:
+            tx.outputs.insert(output)
+            if populations:
+                tx.populations.insert(output.project, output.id, scheme, populations)
+            self.audit.append(tx, EventKind.OUTPUT_CREATED, output.user, output.project, output=output.id,
+                              datasets=sorted(output.fingerprints), fingerprints=dict(output.fingerprints),
+                              status=output.report.status.value, cells=dict(output.report.counts()),
+                              executed_sql_sha256=_sha(output.executed_sql), sql_sha256=_sha(output.sql),
+                              decision=dict(output.decision))
+
+    # -- stored outputs --------------------------------------------------------------------------
+    def outputs(self, user_name: str, project: str | None = None) -> list[OutputSummary]:
+        """Summaries of the stored outputs ``user_name`` may see, newest first."""
+        user = self.access.user(user_name)
+        projects = self.access.visible_projects(user, project)
+        with self.store.read() as tx:
+            return tx.outputs.list(projects=projects)
+
+    def output(self, user_name: str, output_id: str) -> Output:
+        """One stored output, if ``user_name`` may see its project; otherwise the same answer as for none."""
+        user = self.access.user(user_name)
+        with self.store.read() as tx:
+            summary = tx.outputs.summary(output_id)
+        if not self.access.can_see_project(user, summary.project):
+            self.audit.record(EventKind.ACCESS_DENIED, user.name, summary.project, what="output", output=output_id)
+            raise NotAuthorised(f"Output {output_id} belongs to a project you are not a member of.", output=output_id)
+        with self.store.read() as tx:
+            return tx.outputs.get(output_id)

@@ -1,0 +1,84 @@
+"""Audit events as stored: the ``audit_events`` table, and the head kept beside the database.
+
+The chain itself (hashes, verification, the kinds of event) is ``trust.audit``; this module only
+reads and writes rows. A chain alone cannot show that its newest events were deleted, so the newest
+event's number and hash are also kept outside the database (``state.db.audit-head``), written after
+each commit that added events and never moved back.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    ts: str
+    kind: str
+    actor: str
+    project: str | None
+    payload: str  # canonical JSON, exactly as hashed
+    prev_hash: str
+    hash: str
+
+
+class AuditStore(Protocol):
+    def last(self) -> tuple[int, str] | None: ...
+
+    def insert(self, record: AuditRecord) -> None: ...
+
+    def all(self, *, kind: str | None = None) -> list[AuditRecord]: ...
+
+
+_COLUMNS = "seq, ts, kind, actor, project, payload, prev_hash, hash"
+
+
+class SqliteAudit:
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+        self.appended: list[tuple[int, str]] = []  # this transaction's events, for the head once committed
+
+    def last(self) -> tuple[int, str] | None:
+        if self.appended:
+            return self.appended[-1]
+        row = self.con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def insert(self, record: AuditRecord) -> None:
+        self.con.execute(f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                         (record.seq, record.ts, record.kind, record.actor, record.project, record.payload,
+                          record.prev_hash, record.hash))
+        self.appended.append((record.seq, record.hash))
+
+    def all(self, *, kind: str | None = None) -> list[AuditRecord]:
+        where, args = (" WHERE kind = ?", (kind,)) if kind else ("", ())
+        return [AuditRecord(*r) for r in self.con.execute(f"SELECT {_COLUMNS} FROM audit_events{where} ORDER BY seq",
+                                                          args)]
+
+
+class AuditHead:
+    """The newest committed event, in a file next to the database."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".audit-head")
+
+    def read(self) -> tuple[int, str] | None:
+        try:
+            seq, h = self.path.read_text().split()
+            return int(seq), h
+        except (OSError, ValueError):
+            return None
+
+    def advance(self, seq: int, h: str) -> None:
+        current = self.read()
+        if current is not None and current[0] >= seq:
+            return  # another writer recorded a newer event; the head never moves back
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(f"{seq} {h}\n")
+        os.replace(tmp, self.path)
