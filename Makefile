@@ -23,7 +23,9 @@ test: setup
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check trust tests
+	$(VENV)/bin/ruff check trust tests benchmarks
+	$(VENV)/bin/ruff format --check trust tests benchmarks
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .trust-demo

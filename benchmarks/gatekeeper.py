@@ -45,8 +45,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-
-
 def measure(sql: str, catalog: Any, runs: int) -> tuple[list[float], list[float]]:
     """Per run: seconds for parse + validate + resolve + describe, and for structure + rewrite."""
     gatekeeper, after = [], []
@@ -80,8 +78,15 @@ def main() -> None:
         gatekeeper, after = measure(control["sql"], catalog, args.runs)
         every += gatekeeper
         every_after += after
-        rows.append((control["id"], statistics.median(gatekeeper), percentile(gatekeeper, 0.95),
-                     statistics.median(after), percentile(after, 0.95)))
+        rows.append(
+            (
+                control["id"],
+                statistics.median(gatekeeper),
+                percentile(gatekeeper, 0.95),
+                statistics.median(after),
+                percentile(after, 0.95),
+            )
+        )
     medians = [r[1] for r in rows]
     lines = [
         "# SQL gatekeeper: added latency per query",
@@ -109,8 +114,10 @@ def main() -> None:
         "| control query | gatekeeper median | gatekeeper p95 | structure + rewrite median | p95 |",
         "|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {name} | {m * 1e3:.2f} ms | {p * 1e3:.2f} ms | {am * 1e3:.2f} ms | {ap * 1e3:.2f} ms |"
-              for name, m, p, am, ap in rows]
+    lines += [
+        f"| {name} | {m * 1e3:.2f} ms | {p * 1e3:.2f} ms | {am * 1e3:.2f} ms | {ap * 1e3:.2f} ms |"
+        for name, m, p, am, ap in rows
+    ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines[10:16]))

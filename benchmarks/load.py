@@ -90,8 +90,10 @@ def run(args: argparse.Namespace) -> dict:
     env = {"TRUST_POLICIES_DIR": str(policies)}
     samples: list[Sample] = []
     lock = threading.Lock()
-    with launch_departments(home, Path(args.data_dir), scale=args.scale), \
-            launch_trust(home, workers=args.workers, env=env) as server:
+    with (
+        launch_departments(home, Path(args.data_dir), scale=args.scale),
+        launch_trust(home, workers=args.workers, env=env) as server,
+    ):
         os.environ["TRUST_POLICIES_DIR"] = str(policies)  # so the admin side below sees the same members
         admin = Trust.open(home)
         names = [f"analyst{i:02d}" for i in range(1, args.analysts + 1)]
@@ -174,15 +176,22 @@ def report(args: argparse.Namespace, result: dict) -> str:
     ]
     for kind in ("small", "large"):
         xs = [s.seconds for s in ok if s.kind == kind]
-        lines.append(f"| {kind} | {len(xs)} | {percentile(xs, 0.5):.2f} s | {percentile(xs, 0.95):.2f} s | "
-                     f"{max(xs, default=float('nan')):.2f} s |")
+        lines.append(
+            f"| {kind} | {len(xs)} | {percentile(xs, 0.5):.2f} s | {percentile(xs, 0.95):.2f} s | "
+            f"{max(xs, default=float('nan')):.2f} s |"
+        )
     lines += ["", "| query | kind | alone | n under load | p50 | p95 |", "|---|---|---|---|---|---|"]
     for name in sorted({s.name for s in ok}):
         xs = [s.seconds for s in ok if s.name == name]
-        lines.append(f"| {name} | {next(s.kind for s in ok if s.name == name)} | {result['alone'][name]:.2f} s | "
-                     f"{len(xs)} | {statistics.median(xs):.2f} s | {percentile(xs, 0.95):.2f} s |")
-    lines += ["", "'alone' is one run of the query with the server otherwise idle. Under load the difference is "
-              "time queued for one of the server's query workers and sharing the CPUs."]
+        lines.append(
+            f"| {name} | {next(s.kind for s in ok if s.name == name)} | {result['alone'][name]:.2f} s | "
+            f"{len(xs)} | {statistics.median(xs):.2f} s | {percentile(xs, 0.95):.2f} s |"
+        )
+    lines += [
+        "",
+        "'alone' is one run of the query with the server otherwise idle. Under load the difference is "
+        "time queued for one of the server's query workers and sharing the CPUs.",
+    ]
     lines += ["", "No request failed." if not failed else f"**{len(failed)} requests failed:**"]
     lines += [f"- {s.analyst} {s.name}: {s.error}" for s in failed[:20]]
     return "\n".join(lines) + "\n"

@@ -51,8 +51,13 @@ def measure(decide: Callable[[dict], object], cases: list[Case], rounds: int) ->
             decide(case.document)
             latencies.append(time.perf_counter() - t)
     wall = time.perf_counter() - started
-    return {"n": len(latencies), "per_s": len(latencies) / wall, "p50": percentile(latencies, 0.5),
-            "p95": percentile(latencies, 0.95), "max": max(latencies)}
+    return {
+        "n": len(latencies),
+        "per_s": len(latencies) / wall,
+        "p50": percentile(latencies, 0.5),
+        "p95": percentile(latencies, 0.95),
+        "max": max(latencies),
+    }
 
 
 def opa_server() -> tuple[subprocess.Popen, str] | None:
@@ -62,8 +67,11 @@ def opa_server() -> tuple[subprocess.Popen, str] | None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     return proc, f"http://127.0.0.1:{port}"
 
@@ -74,8 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
 
-    cases = all_cases(REPO_ROOT / "tests" / "policy" / "cases", load_catalog(REPO_ROOT / "catalog"),
-                      policy_data(POLICIES)["projects"])
+    cases = all_cases(
+        REPO_ROOT / "tests" / "policy" / "cases", load_catalog(REPO_ROOT / "catalog"), policy_data(POLICIES)["projects"]
+    )
     builds = []
     for _ in range(5):
         t = time.perf_counter()
@@ -88,8 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         cached.decide(case.document)
     rows: list[tuple[str, dict[str, float]]] = [
         ("embedded, every decision evaluated", measure(uncached.decide, cases, args.rounds)),
-        ("embedded, allowed inputs only", measure(uncached.decide, [c for c in cases if c.expect["allow"]], args.rounds)),
-        ("embedded, denied inputs only", measure(uncached.decide, [c for c in cases if not c.expect["allow"]], args.rounds)),
+        (
+            "embedded, allowed inputs only",
+            measure(uncached.decide, [c for c in cases if c.expect["allow"]], args.rounds),
+        ),
+        (
+            "embedded, denied inputs only",
+            measure(uncached.decide, [c for c in cases if not c.expect["allow"]], args.rounds),
+        ),
         ("embedded, repeated input (cache hit)", measure(cached.decide, cases, args.rounds)),
     ]
     opa_note = "No `opa` binary on PATH, so no OPA server figures; install OPA and rerun to add them."
@@ -124,8 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "|---|---|---|---|---|---|",
     ]
     for name, r in rows:
-        lines.append(f"| {name} | {r['n']} | {r['per_s']:.0f} | {r['p50'] * 1000:.2f} ms | {r['p95'] * 1000:.2f} ms | "
-                     f"{r['max'] * 1000:.2f} ms |")
+        lines.append(
+            f"| {name} | {r['n']} | {r['per_s']:.0f} | {r['p50'] * 1000:.2f} ms | {r['p95'] * 1000:.2f} ms | "
+            f"{r['max'] * 1000:.2f} ms |"
+        )
     lines += [
         "",
         "Notes:",

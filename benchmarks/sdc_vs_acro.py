@@ -68,13 +68,13 @@ QUERIES = {
     "sums": f"SELECT region, sector, sum(amount) AS amount FROM {DATASET} GROUP BY region, sector",
     # The same crosstab with its margins, as ACRO's margins=True: totals written as UNION ALL branches.
     "margins": f"SELECT region, sector, count(*) AS n FROM {DATASET} GROUP BY region, sector "
-               f"UNION ALL SELECT region, 'All', count(*) FROM {DATASET} GROUP BY region "
-               f"UNION ALL SELECT 'All', sector, count(*) FROM {DATASET} GROUP BY sector "
-               f"UNION ALL SELECT 'All', 'All', count(*) FROM {DATASET}",
+    f"UNION ALL SELECT region, 'All', count(*) FROM {DATASET} GROUP BY region "
+    f"UNION ALL SELECT 'All', sector, count(*) FROM {DATASET} GROUP BY sector "
+    f"UNION ALL SELECT 'All', 'All', count(*) FROM {DATASET}",
 }
 TIMED = ("counts", "sums")  # the 10x target; margins are compared for protection
 
-ACRO_WORKER = r'''
+ACRO_WORKER = r"""
 # Runs inside ACRO's own environment: loads the table once, then times each check it is asked for.
 import json, logging, sys, time
 import pandas as pd
@@ -114,10 +114,11 @@ for line in sys.stdin:
         print("@@{}", flush=True)
     else:
         break
-'''
+"""
 
 
 # -- data ---------------------------------------------------------------------------------------
+
 
 def generate(path: Path, rows: int, regions: int, sectors: int, seed: int) -> dict[str, Any]:
     """People in region x sector cells of skewed sizes, 1 to 6 rows each; a few dominant payments."""
@@ -138,19 +139,26 @@ def generate(path: Path, rows: int, regions: int, sectors: int, seed: int) -> di
         rows_in = np.flatnonzero(cell_of_row == c)
         if len(rows_in):
             amount[rows_in[0]] = float(np.round(amount[rows_in].sum() * 20, 2))
-    table = pa.table({
-        "person_id": pa.array([f"p{i:07d}" for i in person_of_row]),
-        "region": pa.array([f"R{c // sectors:02d}" for c in cell_of_row]),
-        "sector": pa.array([f"S{c % sectors:02d}" for c in cell_of_row]),
-        "amount": pa.array(amount),
-    })
+    table = pa.table(
+        {
+            "person_id": pa.array([f"p{i:07d}" for i in person_of_row]),
+            "region": pa.array([f"R{c // sectors:02d}" for c in cell_of_row]),
+            "sector": pa.array([f"S{c % sectors:02d}" for c in cell_of_row]),
+            "amount": pa.array(amount),
+        }
+    )
     order = np.lexsort((person_of_row, cell_of_row))  # rows of a cell together, as an extract often is
     pq.write_table(table.take(pa.array(order)), path, row_group_size=122_880)
-    return {"rows": rows, "people": people, "cells_with_people": int(len(np.unique(cell_of_person))),
-            "dominated_cells": len(dominated)}
+    return {
+        "rows": rows,
+        "people": people,
+        "cells_with_people": int(len(np.unique(cell_of_person))),
+        "dominated_cells": len(dominated),
+    }
 
 
 # -- ACRO, in its own environment -------------------------------------------------------------------
+
 
 def acro_python() -> Path:
     python = ACRO_VENV / "bin" / "python"
@@ -166,8 +174,13 @@ class AcroWorker:
     """ACRO in its own environment, as a long-lived process, so its runs interleave with the trust's."""
 
     def __init__(self, path: Path) -> None:
-        self.process = subprocess.Popen([str(acro_python()), "-c", ACRO_WORKER, str(path)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen(
+            [str(acro_python()), "-c", ACRO_WORKER, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         self.hello = self._read()
 
     def _read(self) -> dict[str, Any]:
@@ -218,8 +231,9 @@ class StaticServer:
     def __enter__(self) -> StaticServer:
         import httpx
 
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER, str(self.directory)], stdout=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(self.directory)], stdout=subprocess.PIPE, text=True
+        )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()
         for _ in range(500):
@@ -236,9 +250,19 @@ class StaticServer:
 
 
 def catalog_for(url: str, limits: Limits) -> Catalog:
-    ds = Dataset(id=DATASET, department="BENCH", title="Benchmark claims", location=(url,), unit_key="person_id",
-                 columns=(Column("person_id", Role.LINKAGE_KEY), Column("region", Role.DIMENSION),
-                          Column("sector", Role.DIMENSION), Column("amount", Role.MEASURE)))
+    ds = Dataset(
+        id=DATASET,
+        department="BENCH",
+        title="Benchmark claims",
+        location=(url,),
+        unit_key="person_id",
+        columns=(
+            Column("person_id", Role.LINKAGE_KEY),
+            Column("region", Role.DIMENSION),
+            Column("sector", Role.DIMENSION),
+            Column("amount", Role.MEASURE),
+        ),
+    )
     return register(Catalog({DATASET: ds}), {}, {}, limits)
 
 
@@ -297,18 +321,25 @@ def alternatives(url: str, kind: str) -> dict[str, str]:
     return {
         "plain DuckDB, no disclosure control": plain,
         "unit counts only (count(DISTINCT person_id) per cell, no contributions)": units_only,
-        "per-unit subquery joined back, one read (materialised CTE)":
-            join_back.format(**{"with": "WITH", "mat": "MATERIALIZED", "src": src, "agg": agg}),
-        "per-unit subquery joined back, two reads": join_back.format(**{"with": "WITH", "mat": "NOT MATERIALIZED",
-                                                                         "src": src, "agg": agg}),
+        "per-unit subquery joined back, one read (materialised CTE)": join_back.format(
+            **{"with": "WITH", "mat": "MATERIALIZED", "src": src, "agg": agg}
+        ),
+        "per-unit subquery joined back, two reads": join_back.format(
+            **{"with": "WITH", "mat": "NOT MATERIALIZED", "src": src, "agg": agg}
+        ),
     }
 
 
 # -- comparison ----------------------------------------------------------------------------------
 
+
 def _acro_reason(outcome: str) -> str:
-    names = {"MinimumThresholdCheck": "threshold", "NKCheck": "dominance", "PPercentCheck": "p%",
-             "PresenceOfZeroCheck": "zero"}
+    names = {
+        "MinimumThresholdCheck": "threshold",
+        "NKCheck": "dominance",
+        "PPercentCheck": "p%",
+        "PresenceOfZeroCheck": "zero",
+    }
     found = [v for k, v in names.items() if k in outcome]
     return ", ".join(found) or "ok"
 
@@ -317,7 +348,9 @@ def _key(v: Any) -> str:
     return "All" if v is None else str(v)
 
 
-def compare(kind: str, acro: dict[str, Any], protected: Any, truth: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+def compare(
+    kind: str, acro: dict[str, Any], protected: Any, truth: dict[tuple[str, str], dict[str, Any]]
+) -> dict[str, Any]:
     table = protected.table
     column = table.column_names[-1]
     report = {(c.row, c.column): c for c in protected.report.cells}
@@ -325,8 +358,10 @@ def compare(kind: str, acro: dict[str, Any], protected: Any, truth: dict[tuple[s
     for r in range(table.num_rows):
         key = (_key(table.column("region")[r].as_py()), _key(table.column("sector")[r].as_py()))
         trust[key] = (report[(r, column)], table.column(column)[r].as_py())
-    keys = sorted((set(truth) | {tuple(k.split("|")) for k in acro["cells"]}) - (
-        set() if kind == "margins" else {k for k in truth if "All" in k}))
+    keys = sorted(
+        (set(truth) | {tuple(k.split("|")) for k in acro["cells"]})
+        - (set() if kind == "margins" else {k for k in truth if "All" in k})
+    )
     rows, counts = [], Counter()
     for key in keys:
         a = acro["cells"].get(f"{key[0]}|{key[1]}", {"value": None, "outcome": "absent"})
@@ -338,9 +373,11 @@ def compare(kind: str, acro: dict[str, Any], protected: Any, truth: dict[tuple[s
         true_value = s["rows"] if kind != "sums" else s["amount"]
         if acro_hidden == trust_hidden:
             if margin and not acro_hidden and abs(a["value"] - true_value) > 1e-6 * max(1.0, abs(true_value)):
-                why = (f"ACRO's margin is the sum of its shown cells, {a['value']:,.0f}, not the true total "
-                       f"{true_value:,.0f} the trust shows: the two differ by the suppressed cells, so a true total "
-                       "from any other output gives them back")
+                why = (
+                    f"ACRO's margin is the sum of its shown cells, {a['value']:,.0f}, not the true total "
+                    f"{true_value:,.0f} the trust shows: the two differ by the suppressed cells, so a true total "
+                    "from any other output gives them back"
+                )
                 counts["margin is not the true total"] += 1
                 rows.append(_row(key, a, cell, s, why))
             else:
@@ -355,22 +392,36 @@ def compare(kind: str, acro: dict[str, Any], protected: Any, truth: dict[tuple[s
 def _row(key: tuple[str, str], a: dict[str, Any], cell: Any, s: dict[str, Any], why: str) -> dict[str, Any]:
     acro = "suppressed (" + _acro_reason(a["outcome"]) + ")" if a["value"] is None else "shown"
     trust = "absent" if cell is None else cell.status.value + (f" ({cell.rule})" if cell.rule else "")
-    return {"cell": f"{key[0]} x {key[1]}", "acro": acro, "trust": trust, "rows": s["rows"], "people": s["people"],
-            "why": why}
+    return {
+        "cell": f"{key[0]} x {key[1]}",
+        "acro": acro,
+        "trust": trust,
+        "rows": s["rows"],
+        "people": s["people"],
+        "why": why,
+    }
 
 
 def _explain(a: dict[str, Any], cell: Any, s: dict[str, Any]) -> tuple[str, str]:
     if cell is None:
-        return ("empty cell", "no one is in this cell: a SQL GROUP BY has no row for it, so the trust publishes "
-                "nothing; ACRO's crosstab shows 0 and suppresses it as a disclosive zero")
+        return (
+            "empty cell",
+            "no one is in this cell: a SQL GROUP BY has no row for it, so the trust publishes "
+            "nothing; ACRO's crosstab shows 0 and suppresses it as a disclosive zero",
+        )
     rule = cell.rule or ""
     hidden_by_acro = a["value"] is None
     if rule == "min_units" and s["rows"] >= 10:
-        return ("people, not rows", f"{s['rows']} rows but {s['people']} people: ACRO counts rows, the trust counts "
-                "units (people)")
+        return (
+            "people, not rows",
+            f"{s['rows']} rows but {s['people']} people: ACRO counts rows, the trust counts units (people)",
+        )
     if rule in ("dominance", "p_percent") and not hidden_by_acro:
-        return ("per-person contributions", f"ACRO ranks single rows; the trust first sums each person's rows, and "
-                f"per person the cell fails {rule} ({cell.detail})")
+        return (
+            "per-person contributions",
+            f"ACRO ranks single rows; the trust first sums each person's rows, and "
+            f"per person the cell fails {rule} ({cell.detail})",
+        )
     if rule == "secondary":
         return ("secondary suppression", f"{cell.detail}; ACRO does not protect cells from recovery by subtraction")
     if rule == "differencing":
@@ -379,8 +430,11 @@ def _explain(a: dict[str, Any], cell: Any, s: dict[str, Any]) -> tuple[str, str]
         if "MinimumThresholdCheck" in a["outcome"]:
             return ("rows vs people", f"ACRO: {s['rows']} rows < 10")
         if "NKCheck" in a["outcome"] or "PPercentCheck" in a["outcome"]:
-            return ("per-person contributions", "ACRO ranks single rows; summed per person the cell is not dominated "
-                    f"(top-2 share {cell.figures.get('dominance_share')})")
+            return (
+                "per-person contributions",
+                "ACRO ranks single rows; summed per person the cell is not dominated "
+                f"(top-2 share {cell.figures.get('dominance_share')})",
+            )
         return ("other", f"ACRO: {a['outcome'].strip()}")
     return ("other", f"trust: {cell.status.value} {rule} {cell.detail}; ACRO: {a['outcome'].strip()}")
 
@@ -391,66 +445,105 @@ def truth_of(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     con = duckdb.connect()
     rows = con.execute(
         f"SELECT coalesce(region, 'All'), coalesce(sector, 'All'), count(*), count(DISTINCT person_id), sum(amount) "
-        f"FROM read_parquet('{path}') GROUP BY GROUPING SETS ((region, sector), (region), (sector), ())").fetchall()
+        f"FROM read_parquet('{path}') GROUP BY GROUPING SETS ((region, sector), (region), (sector), ())"
+    ).fetchall()
     return {(r, s): {"rows": n, "people": p, "amount": a} for r, s, n, p, a in rows}
 
 
 # -- report -------------------------------------------------------------------------------------
 
+
 def write(results: dict[str, Any], path: Path) -> None:
     d = results["data"]
-    lines = ["# Disclosure control: the trust against ACRO", "",
-             f"Generated by `benchmarks/sdc_vs_acro.py` on {results['machine']}. {d['rows']:,} rows, "
-             f"{d['people']:,} people, a {d['cells']:,}-cell crosstab (region x sector). ACRO {results['acro_version']} "
-             f"ran in its own environment; each ACRO check was followed by the trust's run of the same table, "
-             f"{results['repeat']} times after a warm-up, so both saw the same machine load; times are medians.", ""]
-    lines += ["## Times", "",
-              "| table | ACRO check | trust end to end (HTTP) | ratio | SQL stages | engine | protect | "
-              "trust end to end (local file) | ratio |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Disclosure control: the trust against ACRO",
+        "",
+        f"Generated by `benchmarks/sdc_vs_acro.py` on {results['machine']}. {d['rows']:,} rows, "
+        f"{d['people']:,} people, a {d['cells']:,}-cell crosstab (region x sector). ACRO {results['acro_version']} "
+        f"ran in its own environment; each ACRO check was followed by the trust's run of the same table, "
+        f"{results['repeat']} times after a warm-up, so both saw the same machine load; times are medians.",
+        "",
+    ]
+    lines += [
+        "## Times",
+        "",
+        "| table | ACRO check | trust end to end (HTTP) | ratio | SQL stages | engine | protect | "
+        "trust end to end (local file) | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for kind in TIMED:
         t = results["trust"][kind]
         loc = results["trust_local"][kind]
         a = results["acro"].get(kind)
         ratio = f"**{a / t['total_s']:.1f}x**" if a else "n/a"
-        lines.append(f"| {kind} | {a:.2f} s | {t['total_s']:.3f} s | {ratio} | {t['sql_stages_s']:.3f} s | "
-                     f"{t['engine_s']:.3f} s | {t['protect_s']:.3f} s | {loc['total_s']:.3f} s | "
-                     f"{a / loc['total_s']:.1f}x |" if a else
-                     f"| {kind} | n/a | {t['total_s']:.3f} s | n/a | {t['sql_stages_s']:.3f} s | {t['engine_s']:.3f} s | "
-                     f"{t['protect_s']:.3f} s | {loc['total_s']:.3f} s | n/a |")
-    lines += ["", "ACRO's time is `acro.crosstab(region, sector[, values=amount, aggfunc='sum'])` with suppression, "
-              f"on a DataFrame already in memory (loading the file took another {results['acro_load_s']:.2f} s). The "
-              "trust's time starts from SQL text and ends with the protected table and its per-cell report: parse, "
-              "validate, resolve, describe, structural checks, rewrite with companion statistics, the sandboxed "
-              "engine (a fresh DuckDB with httpfs, reading the file from a local HTTP server as a department would "
-              "serve it), then every rule, including the population sketches for differencing. The policy decision "
-              "and the audit write are not included (see benchmarks/results/policy.md and gatekeeper.md).", ""]
+        lines.append(
+            f"| {kind} | {a:.2f} s | {t['total_s']:.3f} s | {ratio} | {t['sql_stages_s']:.3f} s | "
+            f"{t['engine_s']:.3f} s | {t['protect_s']:.3f} s | {loc['total_s']:.3f} s | "
+            f"{a / loc['total_s']:.1f}x |"
+            if a
+            else f"| {kind} | n/a | {t['total_s']:.3f} s | n/a | {t['sql_stages_s']:.3f} s | {t['engine_s']:.3f} s | "
+            f"{t['protect_s']:.3f} s | {loc['total_s']:.3f} s | n/a |"
+        )
+    lines += [
+        "",
+        "ACRO's time is `acro.crosstab(region, sector[, values=amount, aggfunc='sum'])` with suppression, "
+        f"on a DataFrame already in memory (loading the file took another {results['acro_load_s']:.2f} s). The "
+        "trust's time starts from SQL text and ends with the protected table and its per-cell report: parse, "
+        "validate, resolve, describe, structural checks, rewrite with companion statistics, the sandboxed "
+        "engine (a fresh DuckDB with httpfs, reading the file from a local HTTP server as a department would "
+        "serve it), then every rule, including the population sketches for differencing. The policy decision "
+        "and the audit write are not included (see benchmarks/results/policy.md and gatekeeper.md).",
+        "",
+    ]
     if "margins" in results["trust"]:
         t = results["trust"]["margins"]
         a = results["acro"].get("margins")
-        lines += [f"With margins (ACRO `margins=True`; the trust a UNION ALL of the crosstab, its row and column "
-                  f"totals and the grand total, four reads of the file): ACRO {a:.2f} s, trust {t['total_s']:.3f} s."
-                  if a else "", ""]
-    lines += ["## The cost of companion statistics", "",
-              "The same aggregation over the same remote file, engine time only (each including a fresh sandbox of "
-              "about a quarter of a second; the variants run in turn, best of several runs, so machine load "
-              "affects them alike):", "", "| query | counts | sums |", "|---|---:|---:|"]
+        lines += [
+            f"With margins (ACRO `margins=True`; the trust a UNION ALL of the crosstab, its row and column "
+            f"totals and the grand total, four reads of the file): ACRO {a:.2f} s, trust {t['total_s']:.3f} s."
+            if a
+            else "",
+            "",
+        ]
+    lines += [
+        "## The cost of companion statistics",
+        "",
+        "The same aggregation over the same remote file, engine time only (each including a fresh sandbox of "
+        "about a quarter of a second; the variants run in turn, best of several runs, so machine load "
+        "affects them alike):",
+        "",
+        "| query | counts | sums |",
+        "|---|---:|---:|",
+    ]
     for name in results["engine"]["counts"]:
-        lines.append(f"| {name} | {results['engine']['counts'][name]:.3f} s | {results['engine']['sums'][name]:.3f} s |")
-    lines += ["", "The governed query is the two-level aggregation of `trust/sql/companions.py`: one read of the "
-              "file, an inner GROUP BY (cell, hash of person) and an outer GROUP BY cell that re-aggregates the "
-              "analyst's values and adds the per-person largest contributions (`max(x, 10)`), totals, negatives, "
-              "non-zero contributors and the unit hashes. 'Unit counts only' is the least any person-level "
-              "control needs (`count(DISTINCT person_id)` per cell). The join-back shapes compute the same companions with a "
-              "separate per-person subquery joined to the plain aggregation.", ""]
+        lines.append(
+            f"| {name} | {results['engine']['counts'][name]:.3f} s | {results['engine']['sums'][name]:.3f} s |"
+        )
+    lines += [
+        "",
+        "The governed query is the two-level aggregation of `trust/sql/companions.py`: one read of the "
+        "file, an inner GROUP BY (cell, hash of person) and an outer GROUP BY cell that re-aggregates the "
+        "analyst's values and adds the per-person largest contributions (`max(x, 10)`), totals, negatives, "
+        "non-zero contributors and the unit hashes. 'Unit counts only' is the least any person-level "
+        "control needs (`count(DISTINCT person_id)` per cell). The join-back shapes compute the same companions with a "
+        "separate per-person subquery joined to the plain aggregation.",
+        "",
+    ]
     lines += ["## Where the two disagree, cell by cell", ""]
     for kind, comp in results["compare"].items():
         lines += [f"### {kind}", "", "| | cells |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in sorted(comp["counts"].items(), key=lambda kv: -kv[1])]
-        lines += ["", "<details><summary>every disagreeing cell</summary>", "",
-                  "| cell | ACRO | trust | rows | people | why |", "|---|---|---|---:|---:|---|"]
-        lines += [f"| {c['cell']} | {c['acro']} | {c['trust']} | {c['rows']} | {c['people']} | {c['why']} |"
-                  for c in comp["cells"]]
+        lines += [
+            "",
+            "<details><summary>every disagreeing cell</summary>",
+            "",
+            "| cell | ACRO | trust | rows | people | why |",
+            "|---|---|---|---:|---:|---|",
+        ]
+        lines += [
+            f"| {c['cell']} | {c['acro']} | {c['trust']} | {c['rows']} | {c['people']} | {c['why']} |"
+            for c in comp["cells"]
+        ]
         lines += ["", "</details>", ""]
     lines += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
     path.write_text("\n".join(lines))
@@ -474,9 +567,18 @@ def main() -> None:
     truth = truth_of(path)
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-                   f"load average {os.getloadavg()[0]:.1f} at the start",
-        "data": data, "repeat": args.repeat, "trust": {}, "trust_local": {}, "acro": {}, "engine": {}, "compare": {},
-        "notes": [], "acro_version": ACRO_VERSION, "acro_load_s": 0.0}
+        f"load average {os.getloadavg()[0]:.1f} at the start",
+        "data": data,
+        "repeat": args.repeat,
+        "trust": {},
+        "trust_local": {},
+        "acro": {},
+        "engine": {},
+        "compare": {},
+        "notes": [],
+        "acro_version": ACRO_VERSION,
+        "acro_load_s": 0.0,
+    }
     acro: AcroWorker | None = None
     if not args.skip_acro:
         try:

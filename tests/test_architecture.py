@@ -14,8 +14,18 @@ import pytest
 from trust.config import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "trust"
-STATE_TABLES = ("users", "tokens", "outputs", "audit_events", "release_requests", "release_outputs",
-                "release_reviews", "checker_sessions", "cell_populations", "schema_version")
+STATE_TABLES = (
+    "users",
+    "tokens",
+    "outputs",
+    "audit_events",
+    "release_requests",
+    "release_outputs",
+    "release_reviews",
+    "checker_sessions",
+    "cell_populations",
+    "schema_version",
+)
 INTERFACES = ("trust.cli", "trust.server", "trust.client")
 
 
@@ -122,58 +132,97 @@ def test_no_module_of_the_package_is_in_an_import_circle():
 
 
 def _sql_literals(path: Path) -> list[str]:
-    return [n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
-            and isinstance(n.value, str)]
+    return [
+        n.value
+        for n in ast.walk(ast.parse(path.read_text()))
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
 
 
-_STATE_SQL = re.compile(r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|FROM|JOIN|CREATE\s+TABLE)\s+"
-                        rf"(?:{'|'.join(STATE_TABLES)})\b", re.IGNORECASE)
+_STATE_SQL = re.compile(
+    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|FROM|JOIN|CREATE\s+TABLE)\s+"
+    rf"(?:{'|'.join(STATE_TABLES)})\b",
+    re.IGNORECASE,
+)
 
 
 def test_only_the_store_holds_sql_against_the_trusts_state():
-    offenders = {name for name, path in MODULES.items() if not name.startswith("trust.store")
-                 and any(_STATE_SQL.search(text) for text in _sql_literals(path))}
+    offenders = {
+        name
+        for name, path in MODULES.items()
+        if not name.startswith("trust.store") and any(_STATE_SQL.search(text) for text in _sql_literals(path))
+    }
     assert offenders == set()
     assert any(_STATE_SQL.search(t) for t in _sql_literals(MODULES["trust.store.outputs"]))  # the check can see SQL
 
 
-@pytest.mark.parametrize(("library", "owners"), [
-    ("sqlite3", ("trust.store",)),
-    ("duckdb", ("trust.engine",)),
-    ("duckdb_extension_httpfs", ("trust.engine",)),
-    ("regopy", ("trust.policy",)),
-    ("opa_client", ("trust.policy",)),
-    ("fastapi", ("trust.server",)),
-])
+@pytest.mark.parametrize(
+    ("library", "owners"),
+    [
+        ("sqlite3", ("trust.store",)),
+        ("duckdb", ("trust.engine",)),
+        ("duckdb_extension_httpfs", ("trust.engine",)),
+        ("regopy", ("trust.policy",)),
+        ("opa_client", ("trust.policy",)),
+        ("fastapi", ("trust.server",)),
+    ],
+)
 def test_each_library_is_imported_only_by_its_owner(library: str, owners: tuple[str, ...]):
     users = {name for name, path in MODULES.items() if library in _external(path)}
     assert {u for u in users if not u.startswith(owners)} == set()
 
 
 def test_the_service_never_imports_an_interface():
-    up = {(name, target) for name, targets in GRAPH.items() if name.startswith("trust.service")
-          for target in targets if target.startswith(INTERFACES)}
+    up = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        if name.startswith("trust.service")
+        for target in targets
+        if target.startswith(INTERFACES)
+    }
     assert up == set()
 
 
 def test_interfaces_reach_state_and_engines_only_through_the_service():
     below = ("trust.store", "trust.engine", "trust.audit.log", "trust.sql", "trust.sdc.protect")
-    crossing = {(name, target) for name, targets in GRAPH.items() if name.startswith(INTERFACES)
-                for target in targets if target.startswith(below)}
+    crossing = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        if name.startswith(INTERFACES)
+        for target in targets
+        if target.startswith(below)
+    }
     assert crossing == set()
 
 
 def test_audit_events_are_written_only_by_the_service():
-    writers = {name for name, path in MODULES.items()
-               if re.search(r"\baudit\.(?:append|record)\(|AuditLog\.append\(", path.read_text())}
+    writers = {
+        name
+        for name, path in MODULES.items()
+        if re.search(r"\baudit\.(?:append|record)\(|AuditLog\.append\(", path.read_text())
+    }
     assert {w for w in writers if not w.startswith("trust.service")} == set()
 
 
 def test_the_client_needs_only_the_wire_format_and_pyarrow():
-    heavy = ("duckdb", "regopy", "sqlglot", "sqlite3", "_sqlite3", "fastapi", "uvicorn", "trust.service",
-             "trust.store", "trust.engine", "trust.policy", "trust.sql")
-    code = ("import sys, trust.client, trust\nc = trust.Client('http://127.0.0.1:9', token='lmdt_x', progress=False)\n"
-            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    heavy = (
+        "duckdb",
+        "regopy",
+        "sqlglot",
+        "sqlite3",
+        "_sqlite3",
+        "fastapi",
+        "uvicorn",
+        "trust.service",
+        "trust.store",
+        "trust.engine",
+        "trust.policy",
+        "trust.sql",
+    )
+    code = (
+        "import sys, trust.client, trust\nc = trust.Client('http://127.0.0.1:9', token='lmdt_x', progress=False)\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == ""

@@ -50,7 +50,24 @@ def load_ipython_extension(ipython: object) -> None:
 
 
 __all__ = [
-    "Client", "ConfigurationError", "DatasetUnavailable", "DisclosureBlocked", "InvalidTransition", "NotAllowed",
-    "NotAuthenticated", "NotAuthorised", "Output", "ParseFailed", "PolicyDenied", "QueryFailed", "QueryRejected",
-    "QueryTimeout", "Session", "Trust", "TrustError", "UnknownName", "connect", "load_ipython_extension",
+    "Client",
+    "ConfigurationError",
+    "DatasetUnavailable",
+    "DisclosureBlocked",
+    "InvalidTransition",
+    "NotAllowed",
+    "NotAuthenticated",
+    "NotAuthorised",
+    "Output",
+    "ParseFailed",
+    "PolicyDenied",
+    "QueryFailed",
+    "QueryRejected",
+    "QueryTimeout",
+    "Session",
+    "Trust",
+    "TrustError",
+    "UnknownName",
+    "connect",
+    "load_ipython_extension",
 ]

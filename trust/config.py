@@ -46,7 +46,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("catalog_dir", str(REPO_ROOT / "catalog"), "Folder of catalogue registrations, one YAML file per department."),
+    Setting(
+        "catalog_dir", str(REPO_ROOT / "catalog"), "Folder of catalogue registrations, one YAML file per department."
+    ),
     Setting("policies_dir", str(REPO_ROOT / "policies"), "Folder of Rego modules and policy data."),
     Setting("policy_backend", "embedded", "'embedded' (regopy in-process) or 'opa' (an OPA server)."),
     Setting("opa_url", "", "URL of the OPA server when policy_backend is 'opa'."),
@@ -107,13 +109,18 @@ class Config:
             raw = env.get(s.env_var, data.get(s.name, s.default))
             values[s.name] = s.parse(raw)
         locations = {str(k): str(v) for k, v in data.get("locations", {}).items()}
-        locations.update({k[len("TRUST_LOCATION_"):]: v for k, v in env.items() if k.startswith("TRUST_LOCATION_")})
+        locations.update({k[len("TRUST_LOCATION_") :]: v for k, v in env.items() if k.startswith("TRUST_LOCATION_")})
         credentials = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.get("credentials", {}).items()}
         return cls(home=home, values=values, locations=locations, credentials=credentials)
 
 
-def write_config(home: Path, *, locations: Mapping[str, str], credentials: Mapping[str, Mapping[str, str]],
-                 settings: Mapping[str, Any] | None = None) -> Path:
+def write_config(
+    home: Path,
+    *,
+    locations: Mapping[str, str],
+    credentials: Mapping[str, Mapping[str, str]],
+    settings: Mapping[str, Any] | None = None,
+) -> Path:
     """Write a ``trust.toml`` (used by the demo and tests to point the trust at running departments)."""
     home.mkdir(parents=True, exist_ok=True)
     lines = [f"{k} = {_toml(v)}" for k, v in (settings or {}).items()]

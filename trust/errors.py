@@ -151,8 +151,19 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 ERRORS_BY_CODE: dict[str, type[TrustError]] = {
     cls.code: cls
     for cls in (
-        TrustError, QueryRejected, ParseFailed, NotAllowed, PolicyDenied, UnknownName,
-        DatasetUnavailable, QueryTimeout, QueryFailed, DisclosureBlocked, InvalidTransition,
-        NotAuthorised, NotAuthenticated, ConfigurationError,
+        TrustError,
+        QueryRejected,
+        ParseFailed,
+        NotAllowed,
+        PolicyDenied,
+        UnknownName,
+        DatasetUnavailable,
+        QueryTimeout,
+        QueryFailed,
+        DisclosureBlocked,
+        InvalidTransition,
+        NotAuthorised,
+        NotAuthenticated,
+        ConfigurationError,
     )
 }

@@ -73,8 +73,12 @@ def output_to_arrow(out: Output, meta: Mapping[str, Any]) -> bytes:
 def output_to_json(out: Output, meta: Mapping[str, Any]) -> dict[str, Any]:
     """Suppressed cells are null here; ``output.report.cells`` says which and why."""
     rows = [[_jsonable(v) for v in row] for row in out.rows(marker=None)]
-    return {"output": dict(meta), "columns": out.columns, "types": [str(f.type) for f in out.table.schema],
-            "rows": rows}
+    return {
+        "output": dict(meta),
+        "columns": out.columns,
+        "types": [str(f.type) for f in out.table.schema],
+        "rows": rows,
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -95,9 +99,16 @@ def output_from_meta(meta: Mapping[str, Any], table: pa.Table) -> Output:
     table = table.replace_schema_metadata(None)
     datasets = {d["id"]: d.get("rows") for d in meta.get("datasets", ())}
     return Output(
-        id=meta["id"], user=meta["user"], project=meta["project"], created=meta["created"], sql=meta["sql"],
+        id=meta["id"],
+        user=meta["user"],
+        project=meta["project"],
+        created=meta["created"],
+        sql=meta["sql"],
         executed_sql="",  # the generated SQL (with row filters) stays inside the trust
-        table=table, suppressed=report.mask(table.column_names, table.num_rows), report=report, decision=decision,
+        table=table,
+        suppressed=report.mask(table.column_names, table.num_rows),
+        report=report,
+        decision=decision,
         fingerprints=dict(meta.get("fingerprints") or {}),
         stats={**dict(meta.get("stats") or {}), "datasets": datasets, "rows_scanned": meta.get("rows_scanned")},
     )

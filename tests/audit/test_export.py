@@ -23,7 +23,9 @@ def history(offline_trust: Trust) -> Trust:
     t = offline_trust
     a, b = store_output(t), store_output(t, statuses={1: "suppressed"})
     store_output(t, user="bob", project=OTHER_PROJECT)
-    t.audit.record(EventKind.QUERY_REFUSED, "bob", OTHER_PROJECT, sql="SELECT …", error="PolicyDenied", rule="x", message="m")
+    t.audit.record(
+        EventKind.QUERY_REFUSED, "bob", OTHER_PROJECT, sql="SELECT …", error="PolicyDenied", rule="x", message="m"
+    )
     released = t.airlock.request("ana", [a.id, b.id], JUSTIFICATION)
     for checker in ("carol", "dev"):
         t.airlock.review(checker, released.id, {a.id: ("approve", ""), b.id: ("approve", "")})
@@ -58,14 +60,19 @@ def test_the_report_says_what_was_used_by_whom_for_what_and_what_was_released(hi
     projects = {p["project"]: p for p in _rows(tmp_path / "projects.csv")}
     assert projects["demo-employment-support"]["purpose"] == "employment_support"
     assert "Digital Economy Act" in projects["demo-employment-support"]["legal_gateway"]
-    assert (projects["demo-employment-support"]["outputs"], projects["demo-employment-support"]["releases_released"],
-            projects["demo-employment-support"]["releases_rejected"],
-            projects["demo-employment-support"]["releases_in_progress"]) == ("2", "1", "1", "1")
+    assert (
+        projects["demo-employment-support"]["outputs"],
+        projects["demo-employment-support"]["releases_released"],
+        projects["demo-employment-support"]["releases_rejected"],
+        projects["demo-employment-support"]["releases_in_progress"],
+    ) == ("2", "1", "1", "1")
     assert projects[OTHER_PROJECT]["queries_refused"] == "1"
 
     usage = _rows(tmp_path / "usage.csv")
     assert [(u["project"], u["dataset"], u["department"], u["outputs"]) for u in usage] == [
-        ("demo-dwp-caseload", "dwp.uc_claims", "DWP", "1"), ("demo-employment-support", "dwp.uc_claims", "DWP", "2")]
+        ("demo-dwp-caseload", "dwp.uc_claims", "DWP", "1"),
+        ("demo-employment-support", "dwp.uc_claims", "DWP", "2"),
+    ]
 
     releases = {r["state"]: r for r in _rows(tmp_path / "releases.csv")}
     assert set(releases) == {"released", "rejected", "submitted"}  # the draft never reached the checkers

@@ -55,8 +55,11 @@ def test_an_intact_trail_verifies(home):
 def test_an_edited_event_is_named(home):
     kinds = _kinds(home)
     seq = next(s for s, k in kinds.items() if k == "release_reviewed")
-    _tamper(home, f"""UPDATE audit_events SET payload = replace(payload, '"approve"', '"reject"') WHERE seq = {seq}""",
-            f"UPDATE audit_events SET payload = replace(payload, 'carol', 'dev') WHERE seq > {seq + 2}")
+    _tamper(
+        home,
+        f"""UPDATE audit_events SET payload = replace(payload, '"approve"', '"reject"') WHERE seq = {seq}""",
+        f"UPDATE audit_events SET payload = replace(payload, 'carol', 'dev') WHERE seq > {seq + 2}",
+    )
     code, out = _verify(home)
     assert code == 1 and out == f"BROKEN: event {seq} (release_reviewed) was edited after it was written"
 
@@ -73,16 +76,21 @@ def test_events_deleted_from_the_end_are_named(home):
     total = len(_kinds(home))
     _tamper(home, f"DELETE FROM audit_events WHERE seq >= {total - 1}")
     code, out = _verify(home)
-    assert code == 1 and out == (f"BROKEN: event {total - 1} is missing: the log ends at event {total - 2} but "
-                                 f"events up to {total} were written: events were deleted from the end")
+    assert code == 1 and out == (
+        f"BROKEN: event {total - 1} is missing: the log ends at event {total - 2} but "
+        f"events up to {total} were written: events were deleted from the end"
+    )
 
 
 def test_reordered_events_are_named(home):
     kinds = _kinds(home)
     first, second = sorted(s for s, k in kinds.items() if k == "release_transition")[:2]
-    _tamper(home, f"UPDATE audit_events SET seq = -1 WHERE seq = {first}",
-            f"UPDATE audit_events SET seq = {first} WHERE seq = {second}",
-            f"UPDATE audit_events SET seq = {second} WHERE seq = -1")
+    _tamper(
+        home,
+        f"UPDATE audit_events SET seq = -1 WHERE seq = {first}",
+        f"UPDATE audit_events SET seq = {first} WHERE seq = {second}",
+        f"UPDATE audit_events SET seq = {second} WHERE seq = -1",
+    )
     code, out = _verify(home)
     assert code == 1 and out.startswith(f"BROKEN: event {first} ")
 

@@ -27,8 +27,16 @@ from trust.service import Trust
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-browser.sh"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PROJECT = "demo-employment-support"
 CROSS = """
 SELECT u.region, count(DISTINCT u.person_id) AS claimants_in_work, avg(p.gross_pay) AS mean_pay
@@ -38,9 +46,13 @@ GROUP BY u.region ORDER BY u.region
 """
 # Some sections have too few businesses (rows withheld, noted for checkers); in one, two businesses
 # hold most of the turnover (suppressed for dominance, [c]).
-SMALL_AREA = ("SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
-              "GROUP BY sic_section ORDER BY sic_section")
-JUSTIFICATION = "Claimants in work and their pay by region, and claimants in the South West by area, for the evaluation."
+SMALL_AREA = (
+    "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
+    "GROUP BY sic_section ORDER BY sic_section"
+)
+JUSTIFICATION = (
+    "Claimants in work and their pay by region, and claimants in the South West by area, for the evaluation."
+)
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +61,10 @@ def chromium() -> str:
         result = subprocess.run(["sh", str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=900)
         if not CHROMIUM.exists():
             why = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            pytest.skip(f"Debian's chromium is not at {CHROMIUM} and scripts/install-browser.sh could not install "
-                        f"it (exit {result.returncode}): {' | '.join(why)}")
+            pytest.skip(
+                f"Debian's chromium is not at {CHROMIUM} and scripts/install-browser.sh could not install "
+                f"it (exit {result.returncode}): {' | '.join(why)}"
+            )
     return str(CHROMIUM)
 
 
@@ -89,7 +103,9 @@ def airlock(departments: DepartmentServers, tmp_path_factory: pytest.TempPathFac
     configure_home(home, departments.endpoints)
     t = Trust.open(home)
     seed_users(t)
-    t.access.add_user("ana", ("analyst", "output_checker"), "DWP")  # a member who also checks: she must not check her own
+    t.access.add_user(
+        "ana", ("analyst", "output_checker"), "DWP"
+    )  # a member who also checks: she must not check her own
     with launch_trust(home, workers=2) as server:
         stack = Airlock(home, server.url)
         ana = stack.client("ana")

@@ -24,8 +24,11 @@ from .conftest import JUSTIFICATION, Airlock, decide, sign_in
 
 
 def _events(airlock: Airlock, request_id: str) -> list[tuple[str, str, str]]:
-    return [(e.kind, e.actor, e.payload.get("action", "")) for e in airlock.trust().audit.events()
-            if e.payload.get("request") == request_id]
+    return [
+        (e.kind, e.actor, e.payload.get("action", ""))
+        for e in airlock.trust().audit.events()
+        if e.payload.get("request") == request_id
+    ]
 
 
 def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser, airlock: Airlock, tmp_path: Path):
@@ -49,7 +52,8 @@ def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser
     expect(cells.first).to_contain_text("units")
     colour = cells.first.evaluate("cell => getComputedStyle(cell).backgroundColor")
     ok_colour = carol.locator(f"#table-{airlock.small} td.cell-ok").first.evaluate(
-        "cell => getComputedStyle(cell).backgroundColor")
+        "cell => getComputedStyle(cell).backgroundColor"
+    )
     assert colour != ok_colour
     figures = carol.locator(f"#figures-{airlock.small}")
     expect(figures).to_contain_text("dominance")
@@ -104,8 +108,11 @@ def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser
 
     kinds = _events(airlock, request.id)
     assert [k for k in kinds if k[0] == "release_transition"] == [
-        ("release_transition", "ana", "submit"), ("release_transition", "carol", "review"),
-        ("release_transition", "dev", "approve"), ("release_transition", "trust", "release")]
+        ("release_transition", "ana", "submit"),
+        ("release_transition", "carol", "review"),
+        ("release_transition", "dev", "approve"),
+        ("release_transition", "trust", "release"),
+    ]
     assert ("release_reviewed", "carol", "") in kinds and ("release_downloaded", "ana", "") in kinds
     assert airlock.trust().audit.verify()[0]
 
@@ -151,9 +158,11 @@ def test_the_author_cannot_review_their_own_request(browser: Browser, airlock: A
     # Posting the form anyway, with her own valid session and CSRF token: refused all the same.
     csrf = ana.locator("input[name=csrf]").first.get_attribute("value")
     assert csrf
-    forced = ana.context.request.post(f"{airlock.url}/checker/requests/{request.id}/review",  # her cookies go along
-                                      form={"csrf": csrf, f"decision-{airlock.cross}": "approve"},
-                                      headers={"Origin": airlock.url})
+    forced = ana.context.request.post(
+        f"{airlock.url}/checker/requests/{request.id}/review",  # her cookies go along
+        form={"csrf": csrf, f"decision-{airlock.cross}": "approve"},
+        headers={"Origin": airlock.url},
+    )
     assert forced.status == 403 and "its author can never review it" in forced.text()
     with pytest.raises(trust.NotAuthorised, match="its author can never review it"):
         ana_client.review_release(request.id, {airlock.cross: "approve"})
@@ -190,9 +199,11 @@ def test_forged_forms_are_refused(browser: Browser, airlock: Airlock, attacker: 
     action = f"{airlock.url}/checker/requests/{request.id}/review"
     pages["/approve.html"] = (
         f"<form method=post action='{action}'><input name='decision-{airlock.cross}' value=approve></form>"
-        "<script>document.forms[0].submit()</script>")
+        "<script>document.forms[0].submit()</script>"
+    )
     pages["/approve-with-guess.html"] = pages["/approve.html"].replace(
-        "</form>", "<input name=csrf value=guessed></form>")
+        "</form>", "<input name=csrf value=guessed></form>"
+    )
 
     for page in ("/approve.html", "/approve-with-guess.html"):  # the session cookie goes along: same site
         carol.goto(origin + page)
@@ -200,8 +211,9 @@ def test_forged_forms_are_refused(browser: Browser, airlock: Airlock, attacker: 
         assert carol.url.startswith(airlock.url)
 
     # From the trust's own origin, with the cookie but a wrong token: refused too.
-    forged = carol.context.request.post(action, form={"csrf": "wrong", f"decision-{airlock.cross}": "approve"},
-                                        headers={"Origin": airlock.url})
+    forged = carol.context.request.post(
+        action, form={"csrf": "wrong", f"decision-{airlock.cross}": "approve"}, headers={"Origin": airlock.url}
+    )
     assert forged.status == 403 and "Form refused" in forged.text()
     carol.goto(f"/checker/requests/{request.id}")
 

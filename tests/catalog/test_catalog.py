@@ -33,15 +33,23 @@ def test_unknown_dataset_and_column_suggest(tmp_path):
     ("text", "message"),
     [
         ("department: X\ndatasets:\n  - id: x.y\n", "missing 'title'"),
-        ("department: X\ndatasets:\n  - {id: x.y, title: t, location: l, unit_key: a, columns: {a: {role: secret}}}\n",
-         "unknown role 'secret'"),
-        ("department: X\ndatasets:\n  - {id: x.y, title: t, location: l, unit_key: b, columns: {a: {role: dimension}}}\n",
-         "unit_key 'b' is not one of its columns"),
-        ("department: X\ndatasets:\n  - {id: Bad, title: t, location: l, unit_key: a, columns: {a: {role: dimension}}}\n",
-         "must look like 'department.name'"),
+        (
+            "department: X\ndatasets:\n  - {id: x.y, title: t, location: l, unit_key: a, columns: {a: {role: secret}}}\n",
+            "unknown role 'secret'",
+        ),
+        (
+            "department: X\ndatasets:\n  - {id: x.y, title: t, location: l, unit_key: b, columns: {a: {role: dimension}}}\n",
+            "unit_key 'b' is not one of its columns",
+        ),
+        (
+            "department: X\ndatasets:\n  - {id: Bad, title: t, location: l, unit_key: a, columns: {a: {role: dimension}}}\n",
+            "must look like 'department.name'",
+        ),
         ("department: [unclosed\n", "not valid YAML"),
-        ("department: X\ndatasets:\n  - {id: x.y, title: t, location: l, unit_key: a, columns: {a: {role: dimension, description: A, b}}}\n",
-         "unknown field(s) ['b']"),
+        (
+            "department: X\ndatasets:\n  - {id: x.y, title: t, location: l, unit_key: a, columns: {a: {role: dimension, description: A, b}}}\n",
+            "unknown field(s) ['b']",
+        ),
     ],
 )
 def test_bad_registrations_are_clear(tmp_path, text, message):
@@ -57,11 +65,15 @@ def test_registration_reads_types_rows_and_fingerprints(trust, data_dir, departm
     assert uc.column("claim_start").type == "DATE"
     import pyarrow.parquet as pq
 
-    local_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in sorted((data_dir / "dwp" / "uc_claims").glob("*.parquet")))
+    local_rows = sum(
+        pq.ParquetFile(p).metadata.num_rows for p in sorted((data_dir / "dwp" / "uc_claims").glob("*.parquet"))
+    )
     assert uc.row_count == local_rows
     assert len(uc.fingerprint) == 64
     paye = catalog.get("hmrc.paye_employments")
-    assert len(paye.files) == 4 and all(f.url.startswith(f"s3://{departments.endpoints.hmrc_bucket}/") for f in paye.files)
+    assert len(paye.files) == 4 and all(
+        f.url.startswith(f"s3://{departments.endpoints.hmrc_bucket}/") for f in paye.files
+    )
 
 
 def test_missing_location_variable_is_clear(trust_home):

@@ -10,13 +10,12 @@ import pyarrow as pa
 import pytest
 
 import trust
+from trust import wire
 from trust.client.client import ServerUnavailable
-from trust.errors import ERRORS_BY_CODE, DatasetUnavailable, PolicyDenied, QueryRejected, TrustError
-from trust.errors import NotAuthenticated
+from trust.errors import ERRORS_BY_CODE, DatasetUnavailable, NotAuthenticated, PolicyDenied, QueryRejected, TrustError
 from trust.outputs.output import Output
 from trust.sdc.parameters import Parameters
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
-from trust import wire
 
 
 @pytest.fixture(autouse=True)
@@ -26,13 +25,27 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_output() -> Output:
     table = pa.table({"la_code": ["E06000052", "E06000053"], "claimants": pa.array([306, None], pa.int64())})
-    cells = (CellReport(0, "claimants", CellStatus.OK, units=306),
-             CellReport(1, "claimants", CellStatus.SUPPRESSED, "min_units", units=3, detail="3 units < 10"))
-    return Output(id="out-abc", user="ana", project="p", created="now", sql="SELECT ...", executed_sql="SELECT secret",
-                  table=table, suppressed=((False, False), (False, True)), report=DisclosureReport(cells, Parameters()),
-                  decision={"allow": True, "obligations": {"row_filters": [{"expression": "la_code IN (...)"}],
-                                                           "disclosure": {"min_units": 10}}},
-                  fingerprints={"dwp.uc_claims": "f" * 64}, stats={"elapsed_s": 0.5, "rows": 2})
+    cells = (
+        CellReport(0, "claimants", CellStatus.OK, units=306),
+        CellReport(1, "claimants", CellStatus.SUPPRESSED, "min_units", units=3, detail="3 units < 10"),
+    )
+    return Output(
+        id="out-abc",
+        user="ana",
+        project="p",
+        created="now",
+        sql="SELECT ...",
+        executed_sql="SELECT secret",
+        table=table,
+        suppressed=((False, False), (False, True)),
+        report=DisclosureReport(cells, Parameters()),
+        decision={
+            "allow": True,
+            "obligations": {"row_filters": [{"expression": "la_code IN (...)"}], "disclosure": {"min_units": 10}},
+        },
+        fingerprints={"dwp.uc_claims": "f" * 64},
+        stats={"elapsed_s": 0.5, "rows": 2},
+    )
 
 
 def client_with(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> trust.Client:
@@ -114,8 +127,9 @@ def test_a_query_is_polled_with_progress_and_retried_under_one_key():
         if request.method == "POST":
             return httpx.Response(202, json={"query": "q-1", "state": "queued", "elapsed_s": 1, "timeout_s": 60})
         if len(requests) < 5:
-            return httpx.Response(202, json={"query": "q-1", "state": "running", "elapsed_s": 3, "running_s": 2,
-                                             "timeout_s": 60})
+            return httpx.Response(
+                202, json={"query": "q-1", "state": "running", "elapsed_s": 3, "running_s": 2, "timeout_s": 60}
+            )
         return httpx.Response(200, content=wire.output_to_arrow(out, meta), headers={"content-type": wire.ARROW_STREAM})
 
     seen: list[dict] = []

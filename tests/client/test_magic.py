@@ -13,8 +13,9 @@ from trust.client.display import error_html, output_html
 from trust.errors import PolicyDenied
 
 # Two businesses hold most of one section's turnover: a row shown with a [c] cell.
-SMALL_AREA = ("SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
-              "GROUP BY sic_section")
+SMALL_AREA = (
+    "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses GROUP BY sic_section"
+)
 
 
 @pytest.fixture
@@ -80,8 +81,9 @@ def test_connecting_to_an_existing_client(shell: InteractiveShell, live_url: str
 
 
 def test_html_is_escaped_and_denials_list_each_rule():
-    html = error_html(PolicyDenied([{"rule": "a.rule", "message": "<script>x</script>"},
-                                    {"rule": "b.rule", "message": "second"}]))
+    html = error_html(
+        PolicyDenied([{"rule": "a.rule", "message": "<script>x</script>"}, {"rule": "b.rule", "message": "second"}])
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert html.count("<li>") == 2
 

@@ -15,16 +15,21 @@ from trust.service import Trust
 from ..outputs.conftest import JUSTIFICATION, store_output
 
 
-def test_a_fetched_output_asks_its_server_and_the_bundle_comes_back_checked(trust: Trust, live_url: str,
-                                                                              tmp_path: Path):
+def test_a_fetched_output_asks_its_server_and_the_bundle_comes_back_checked(
+    trust: Trust, live_url: str, tmp_path: Path
+):
     stored = store_output(trust, statuses={1: "suppressed", 3: "review"})
-    with trust_client(trust, live_url, "ana") as ana, trust_client(trust, live_url, "carol") as carol, \
-            trust_client(trust, live_url, "dev") as dev:
+    with (
+        trust_client(trust, live_url, "ana") as ana,
+        trust_client(trust, live_url, "carol") as carol,
+        trust_client(trust, live_url, "dev") as dev,
+    ):
         out = ana.output(stored.id)
         assert out.origin is ana
         request = out.request_release(JUSTIFICATION, cell_reasons={(3, "claimants"): "Refunds, not amounts."})
-        assert request.state is ReleaseState.SUBMITTED and request.reasons(out.id) == {"3:claimants":
-                                                                                          "Refunds, not amounts."}
+        assert request.state is ReleaseState.SUBMITTED and request.reasons(out.id) == {
+            "3:claimants": "Refunds, not amounts."
+        }
         assert [r.id for r in ana.releases(state="submitted")] == [request.id]
         carol.review_release(request.id, {out.id: "approve"})
         assert ana.wait_for_release(request.id, timeout=0).state is ReleaseState.UNDER_REVIEW

@@ -14,8 +14,10 @@ VALUES = ("E12000001", "E06000053", "1139.59", "2020-01-01", "QA251435D", "p002b
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("CREATE TABLE uc AS SELECT 'E12000001' AS region, DATE '2020-01-01' AS claim_start, "
-                "'E06000053' AS la_code, 1139.59 AS award_amount, 'QA251435D' AS nino, 'p002bfb7dfb5362b' AS person_id")
+    con.execute(
+        "CREATE TABLE uc AS SELECT 'E12000001' AS region, DATE '2020-01-01' AS claim_start, "
+        "'E06000053' AS la_code, 1139.59 AS award_amount, 'QA251435D' AS nino, 'p002bfb7dfb5362b' AS person_id"
+    )
     return con
 
 

@@ -62,8 +62,10 @@ def test_nothing_is_written_to_local_disk(trust: Trust, trust_home: Path, tmp_pa
     before = {str(w): _files(w) for w in watched}
     home_before = _files(trust_home)
     sizes = {p: os.path.getsize(p) for p in home_before}
-    session.sql("SELECT u.region, sum(p.gross_pay) AS pay FROM dwp.uc_claims u "
-                "JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY u.region")
+    session.sql(
+        "SELECT u.region, sum(p.gross_pay) AS pay FROM dwp.uc_claims u "
+        "JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY u.region"
+    )
     for w in watched:
         # Other pytest runs on a shared machine generate their own department files under /tmp.
         others = str(tmp_path_factory.getbasetemp().parent)

@@ -20,9 +20,16 @@ def run(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedPro
 
 
 def test_query_prints_protected_table(trust, trust_home):
-    r = run("query", "--user", "ana", "--project", "demo-employment-support",
-            "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
-            "GROUP BY sic_section ORDER BY 1", home=trust_home)
+    r = run(
+        "query",
+        "--user",
+        "ana",
+        "--project",
+        "demo-employment-support",
+        "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
+        "GROUP BY sic_section ORDER BY 1",
+        home=trust_home,
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["sic_section", "businesses", "turnover"]
@@ -75,10 +82,25 @@ def test_catalog_list_and_show(trust, trust_home):
 def test_unreachable_department_is_a_clear_error(trust_home):
     from trust.config import write_config
 
-    write_config(trust_home, locations={"DWP_DATA_URL": "http://127.0.0.1:9", "DFE_DATA_URL": "http://127.0.0.1:9",
-                                        "DESNZ_DATA_URL": "http://127.0.0.1:9", "HMRC_S3_BUCKET": "hmrc-earnings"},
-                 credentials={"hmrc": {"type": "s3", "key_id": "k", "secret": "s", "endpoint": "127.0.0.1:9",
-                                       "url_style": "path", "use_ssl": "false"}})
+    write_config(
+        trust_home,
+        locations={
+            "DWP_DATA_URL": "http://127.0.0.1:9",
+            "DFE_DATA_URL": "http://127.0.0.1:9",
+            "DESNZ_DATA_URL": "http://127.0.0.1:9",
+            "HMRC_S3_BUCKET": "hmrc-earnings",
+        },
+        credentials={
+            "hmrc": {
+                "type": "s3",
+                "key_id": "k",
+                "secret": "s",
+                "endpoint": "127.0.0.1:9",
+                "url_style": "path",
+                "use_ssl": "false",
+            }
+        },
+    )
     r = run("catalog", "list", home=trust_home)
     assert r.returncode == 2 and "could not be read" in r.stderr and "Traceback" not in r.stderr
 
@@ -92,16 +114,28 @@ def test_audit_verify(trust, trust_home):
 def test_departments_serve_prints_ready_and_stops(tmp_path, data_dir):
     home = tmp_path / "serve-home"
     env = {**os.environ, "TRUST_HOME": str(home)}
-    proc = subprocess.Popen([*TRUST, "departments", "serve", "--scale", "0.5", "--data-dir", str(data_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [*TRUST, "departments", "serve", "--scale", "0.5", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         line = ""
         while time.monotonic() < deadline and "ready" not in line:
             line = proc.stdout.readline()
         assert "ready" in line and "DWP=http://127.0.0.1:" in line and "HMRC=s3://hmrc-earnings@" in line
-        r = run("query", "--user", "bob", "--project", "demo-dwp-caseload",
-                "SELECT sex, count(*) AS n FROM dwp.uc_claims GROUP BY sex", home=home)
+        r = run(
+            "query",
+            "--user",
+            "bob",
+            "--project",
+            "demo-dwp-caseload",
+            "SELECT sex, count(*) AS n FROM dwp.uc_claims GROUP BY sex",
+            home=home,
+        )
         assert r.returncode == 0, r.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -111,8 +145,17 @@ def test_departments_serve_prints_ready_and_stops(tmp_path, data_dir):
 
 def test_the_demo_walks_through_every_kind_of_answer(tmp_path, data_dir):
     # The README's first command ends in `trust demo`; here on the test data, in its own home.
-    r = run("--home", str(tmp_path / "home"), "demo", "--scale", "0.5", "--data-dir", str(data_dir),
-            home=tmp_path / "home", timeout=300)
+    r = run(
+        "--home",
+        str(tmp_path / "home"),
+        "demo",
+        "--scale",
+        "0.5",
+        "--data-dir",
+        str(data_dir),
+        home=tmp_path / "home",
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     text = r.stdout
     assert "refused: Denied by policy [trust.dataset_not_approved]" in text  # a denial, as one line

@@ -20,12 +20,12 @@ import pyarrow as pa
 import pytest
 
 import trust as trust_pkg
+from trust import wire
 from trust.config import REPO_ROOT
 from trust.demo.environment import configure_home, seed_users
 from trust.outputs.bundle import table_csv
 from trust.outputs.render import format_value
 from trust.sdc.report import SUPPRESSED_MARKER
-from trust import wire
 from trust.server.launch import launch_trust
 from trust.service import Trust
 
@@ -33,8 +33,25 @@ DEMO = "demo-employment-support"
 SECOND = "demo-disability-employment"  # ana's other project that may read dwp.uc_claims
 FE = "demo-fe-providers"  # the only project allowed an order statistic (median)
 # What a cell's report holds for checkers and the analyst must never receive.
-CHECKER_ONLY = {"units", "figures", "detail", "notes", "share", "dominance_share", "p_ratio", "ratio", "negative",
-                "contributors", "difference", "exact", "other", "top", "total", "protects", "executed_sql"}
+CHECKER_ONLY = {
+    "units",
+    "figures",
+    "detail",
+    "notes",
+    "share",
+    "dominance_share",
+    "p_ratio",
+    "ratio",
+    "negative",
+    "contributors",
+    "difference",
+    "exact",
+    "other",
+    "top",
+    "total",
+    "protects",
+    "executed_sql",
+}
 
 
 @pytest.fixture
@@ -55,11 +72,15 @@ def truth(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     pay = caps["hmrc.paye_employments"]
     con = duckdb.connect()
     con.execute("CREATE SCHEMA dwp; CREATE SCHEMA hmrc; CREATE SCHEMA desnz; CREATE SCHEMA dfe")
-    con.execute(f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') "
-                "WHERE NOT opted_out")
-    con.execute("CREATE VIEW hmrc.paye_employments AS SELECT * REPLACE ("
-                + ", ".join(f"least({c}, {cap}) AS {c}" for c, cap in pay.items())
-                + f") FROM read_parquet('{data_dir}/hmrc/paye_employments/*.parquet')")
+    con.execute(
+        f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') "
+        "WHERE NOT opted_out"
+    )
+    con.execute(
+        "CREATE VIEW hmrc.paye_employments AS SELECT * REPLACE ("
+        + ", ".join(f"least({c}, {cap}) AS {c}" for c, cap in pay.items())
+        + f") FROM read_parquet('{data_dir}/hmrc/paye_employments/*.parquet')"
+    )
     con.execute(f"CREATE VIEW dwp.pip_awards AS SELECT * FROM read_parquet('{data_dir}/dwp/pip_awards/*.parquet')")
     con.execute(f"CREATE VIEW desnz.businesses AS SELECT * FROM read_parquet('{data_dir}/desnz/businesses/*.parquet')")
     con.execute(f"CREATE VIEW dfe.learners AS SELECT * FROM read_parquet('{data_dir}/dfe/learners/*.parquet')")
@@ -77,8 +98,11 @@ def cell(out: Any, column: str, row: int = 0) -> Any:
 
 def small_area(truth: duckdb.DuckDBPyConnection) -> tuple[str, str, int, int]:
     """(region, la_code, its claimants, the region's claimants) for the largest LA of 1 to 9 claimants."""
-    region, la, n = one(truth, "SELECT region, la_code, count(DISTINCT person_id) AS n FROM dwp.uc_claims "
-                               "GROUP BY ALL HAVING n BETWEEN 1 AND 9 ORDER BY n DESC, la_code LIMIT 1")
+    region, la, n = one(
+        truth,
+        "SELECT region, la_code, count(DISTINCT person_id) AS n FROM dwp.uc_claims "
+        "GROUP BY ALL HAVING n BETWEEN 1 AND 9 ORDER BY n DESC, la_code LIMIT 1",
+    )
     (total,) = one(truth, "SELECT count(DISTINCT person_id) FROM dwp.uc_claims WHERE region = ?", region)
     return region, la, n, total
 
@@ -89,6 +113,7 @@ def count_in(region: str, *, without: str | None = None) -> str:
 
 
 # -- 1. Differencing across the outputs of a project -----------------------------------------------
+
 
 def test_all_but_one_small_area_is_suppressed_and_names_the_earlier_output(ana, truth):
     region, la, n, total = small_area(truth)
@@ -131,8 +156,11 @@ def test_the_history_is_per_project(trust, truth):
 
 def test_a_difference_of_min_units_is_not_differencing(ana, truth):
     # The smallest area of ten or more claimants: the difference is itself a safe cell.
-    region, la, n = one(truth, "SELECT region, la_code, count(DISTINCT person_id) AS n FROM dwp.uc_claims "
-                               "GROUP BY ALL HAVING n >= 10 ORDER BY n, la_code LIMIT 1")
+    region, la, n = one(
+        truth,
+        "SELECT region, la_code, count(DISTINCT person_id) AS n FROM dwp.uc_claims "
+        "GROUP BY ALL HAVING n >= 10 ORDER BY n, la_code LIMIT 1",
+    )
     (total,) = one(truth, "SELECT count(DISTINCT person_id) FROM dwp.uc_claims WHERE region = ?", region)
     first = ana.sql(count_in(region))
     assert n == first.report.parameters.min_units  # Rutland: exactly 10
@@ -157,8 +185,11 @@ def test_grouped_outputs_are_differenced_row_by_row(ana, truth):
     by_region = "SELECT region, count(*) AS claimants FROM dwp.uc_claims {} GROUP BY region ORDER BY region"
     first = ana.sql(by_region.format(""))
     second = ana.sql(by_region.format(f"WHERE la_code <> '{la}'"))
-    direct = dict(truth.execute("SELECT region, count(DISTINCT person_id) FROM dwp.uc_claims "
-                                "WHERE la_code <> ? GROUP BY region", [la]).fetchall())
+    direct = dict(
+        truth.execute(
+            "SELECT region, count(DISTINCT person_id) FROM dwp.uc_claims WHERE la_code <> ? GROUP BY region", [la]
+        ).fetchall()
+    )
     for r, (key, value) in enumerate(second.rows()):
         if key == region:
             got = cell(second, "claimants", r)
@@ -198,8 +229,10 @@ def test_a_small_complement_within_one_row_is_never_shown(ana, truth):
 
 def test_a_small_complement_within_a_grouped_output_withholds_every_row_it_could_empty(ana, truth):
     region, la, n, _ = small_area(truth)
-    out = ana.sql(f"SELECT region, count(*) AS n, count(CASE WHEN la_code <> '{la}' THEN 1 END) AS rest "
-                  "FROM dwp.uc_claims GROUP BY region ORDER BY region")
+    out = ana.sql(
+        f"SELECT region, count(*) AS n, count(CASE WHEN la_code <> '{la}' THEN 1 END) AS rest "
+        "FROM dwp.uc_claims GROUP BY region ORDER BY region"
+    )
     # The complement (the area's people) is small in one region and empty in the others. Were empty
     # parts shown, the same query with "AND award_amount > y" added to the area would show or withhold
     # its region as someone there earns more than y: so empty and small are treated alike.
@@ -212,9 +245,11 @@ def test_a_small_complement_within_a_grouped_output_withholds_every_row_it_could
 
 def test_two_rows_of_one_output_that_difference_are_caught(ana, truth):
     region, la, n, total = small_area(truth)
-    out = ana.sql(f"SELECT 'all' AS part, count(*) AS claimants FROM dwp.uc_claims WHERE region = '{region}' "
-                  f"UNION ALL SELECT 'rest' AS part, count(*) AS claimants FROM dwp.uc_claims "
-                  f"WHERE region = '{region}' AND la_code <> '{la}'")
+    out = ana.sql(
+        f"SELECT 'all' AS part, count(*) AS claimants FROM dwp.uc_claims WHERE region = '{region}' "
+        f"UNION ALL SELECT 'rest' AS part, count(*) AS claimants FROM dwp.uc_claims "
+        f"WHERE region = '{region}' AND la_code <> '{la}'"
+    )
     assert out.rows() == [("all", total), ("rest", SUPPRESSED_MARKER)]
     got = cell(out, "claimants", 1)
     assert (got.rule, got.figures["difference"]) == ("differencing", n) and "row 0 of this output" in got.detail
@@ -233,8 +268,10 @@ FROM ranked GROUP BY sic_section ORDER BY sic_section
 
 
 def test_a_dominated_sum_is_suppressed_with_its_share_for_checkers(ana, truth):
-    out = ana.sql("SELECT sic_section, count(*) AS n, sum(turnover) AS t, avg(turnover) AS m "
-                  "FROM desnz.businesses GROUP BY sic_section ORDER BY sic_section")
+    out = ana.sql(
+        "SELECT sic_section, count(*) AS n, sum(turnover) AS t, avg(turnover) AS m "
+        "FROM desnz.businesses GROUP BY sic_section ORDER BY sic_section"
+    )
     params = out.report.parameters
     assert (params.dominance_n, params.dominance_k) == (2, 0.85)  # DESNZ's stricter k applies
     direct = {s: rest for s, *rest in truth.execute(SECTORS).fetchall()}
@@ -262,14 +299,22 @@ def test_a_dominated_sum_is_suppressed_with_its_share_for_checkers(ana, truth):
 
 def test_one_person_with_many_rows_counts_once(ana, truth):
     # PAYE has a row per person, employer and month: a tax code with dozens of rows may be a few people.
-    code, rows_, people = one(truth, "SELECT tax_code, count(*) AS r, count(DISTINCT person_id) AS p "
-                                     "FROM hmrc.paye_employments GROUP BY tax_code HAVING p < 10 "
-                                     "ORDER BY r DESC, tax_code LIMIT 1")
-    big, big_rows, big_people = one(truth, "SELECT tax_code, count(*), count(DISTINCT person_id) "
-                                           "FROM hmrc.paye_employments GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+    code, rows_, people = one(
+        truth,
+        "SELECT tax_code, count(*) AS r, count(DISTINCT person_id) AS p "
+        "FROM hmrc.paye_employments GROUP BY tax_code HAVING p < 10 "
+        "ORDER BY r DESC, tax_code LIMIT 1",
+    )
+    big, big_rows, big_people = one(
+        truth,
+        "SELECT tax_code, count(*), count(DISTINCT person_id) "
+        "FROM hmrc.paye_employments GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+    )
     assert rows_ >= 10 > people
-    out = ana.sql("SELECT tax_code, count(*) AS rows_, count(DISTINCT person_id) AS people, sum(gross_pay) AS pay "
-                  f"FROM hmrc.paye_employments WHERE tax_code IN ('{code}', '{big}') GROUP BY tax_code")
+    out = ana.sql(
+        "SELECT tax_code, count(*) AS rows_, count(DISTINCT person_id) AS people, sum(gross_pay) AS pay "
+        f"FROM hmrc.paye_employments WHERE tax_code IN ('{code}', '{big}') GROUP BY tax_code"
+    )
     assert [r[:3] for r in out.rows()] == [(big, big_rows, big_people)]
     assert all(c.units == big_people for c in out.report.cells)
     assert any(f"tax_code='{code}' ({people} units)" in note for note in out.report.notes)
@@ -277,17 +322,26 @@ def test_one_person_with_many_rows_counts_once(ana, truth):
 
 # -- 4. Negative contributions ---------------------------------------------------------------------
 
+
 def test_negative_contributions_go_to_review(ana, truth, trust):
     # No stored measure of the demo data is ever negative, so the net of two real measures is used:
     # an award below the standard allowance (after deductions) is a negative contribution.
     stored = [(ds.id, col.name) for ds in trust.catalog.bound() for col in ds.columns if col.role.value == "measure"]
-    negatives = [(d, c) for d, c in stored
-                 if one(truth, f"SELECT count(*) FILTER (WHERE {c} < 0) FROM {d}")[0]] if stored else []
+    negatives = (
+        [(d, c) for d, c in stored if one(truth, f"SELECT count(*) FILTER (WHERE {c} < 0) FROM {d}")[0]]
+        if stored
+        else []
+    )
     assert stored and negatives == []
-    out = ana.sql("SELECT region, count(*) AS n, sum(award_amount - standard_allowance) AS net "
-                  "FROM dwp.uc_claims GROUP BY region ORDER BY region")
-    direct = dict(truth.execute("SELECT region, bool_or(award_amount - standard_allowance < 0) "
-                                "FROM dwp.uc_claims GROUP BY 1").fetchall())
+    out = ana.sql(
+        "SELECT region, count(*) AS n, sum(award_amount - standard_allowance) AS net "
+        "FROM dwp.uc_claims GROUP BY region ORDER BY region"
+    )
+    direct = dict(
+        truth.execute(
+            "SELECT region, bool_or(award_amount - standard_allowance < 0) FROM dwp.uc_claims GROUP BY 1"
+        ).fetchall()
+    )
     assert any(direct.values())
     for r, (region, n, net) in enumerate(out.rows()):
         got = cell(out, "net", r)
@@ -303,8 +357,10 @@ def test_negative_contributions_go_to_review(ana, truth, trust):
 
 # -- 5. Figures stay with the checkers -------------------------------------------------------------
 
-DOMINATED = ("SELECT sic_section, count(*) AS n, sum(turnover) AS t, avg(turnover) AS m FROM desnz.businesses "
-             "WHERE sic_section IN ('A', 'C') GROUP BY sic_section ORDER BY sic_section")
+DOMINATED = (
+    "SELECT sic_section, count(*) AS n, sum(turnover) AS t, avg(turnover) AS m FROM desnz.businesses "
+    "WHERE sic_section IN ('A', 'C') GROUP BY sic_section ORDER BY sic_section"
+)
 
 
 def checker_keys(value: Any, path: str = "") -> list[str]:
@@ -352,12 +408,18 @@ def test_the_http_answer_carries_no_cell_figures(trust, trust_home, truth):
     region, la, n, total = small_area(truth)
     hidden, share = one(truth, f"SELECT total, top2 FROM ({SECTORS}) WHERE sic_section = 'A'")
     token = trust.access.issue_token("ana", label="disclosure tests").secret
-    with launch_trust(trust_home, workers=2, env={"TRUST_SMALL_ROWS": "withhold"}) as server, \
-            httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+    with (
+        launch_trust(trust_home, workers=2, env={"TRUST_SMALL_ROWS": "withhold"}) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
+    ):
         bodies = []
         for sql in (DOMINATED, count_in(region), count_in(region, without=la)):
-            response = http.post("/v1/queries", params={"wait": 30}, json={"sql": sql, "project": DEMO},
-                                 headers={"Accept": "application/json"})
+            response = http.post(
+                "/v1/queries",
+                params={"wait": 30},
+                json={"sql": sql, "project": DEMO},
+                headers={"Accept": "application/json"},
+            )
             assert response.status_code == 200, response.text
             bodies.append(response)
         dominated, _, differenced = (r.json() for r in bodies)
@@ -384,12 +446,17 @@ def test_the_http_answer_carries_no_cell_figures(trust, trust_home, truth):
 
 # -- 6. Averages, and the order statistics the policy allows ---------------------------------------
 
+
 def test_an_average_is_judged_on_its_sum_and_count(ana, truth):
     # avg(sanction) over hundreds of claimants, of whom a handful were sanctioned, is their total / n.
     out = ana.sql("SELECT region, avg(sanction_deduction) AS mean FROM dwp.uc_claims GROUP BY region ORDER BY region")
-    direct = {r: (units, contributors, mean) for r, units, contributors, mean in truth.execute(
-        "SELECT region, count(DISTINCT person_id), count(DISTINCT person_id) FILTER (WHERE sanction_deduction <> 0), "
-        "avg(sanction_deduction) FROM dwp.uc_claims GROUP BY 1").fetchall()}
+    direct = {
+        r: (units, contributors, mean)
+        for r, units, contributors, mean in truth.execute(
+            "SELECT region, count(DISTINCT person_id), count(DISTINCT person_id) FILTER (WHERE sanction_deduction <> 0), "
+            "avg(sanction_deduction) FROM dwp.uc_claims GROUP BY 1"
+        ).fetchall()
+    }
     few = {r for r, (units, contributors, _) in direct.items() if contributors < 10 <= units}
     assert few  # a region with fewer than ten sanctioned claimants
     # A large row with few non-zero contributors: the row is shown (its presence says nothing about a
@@ -407,17 +474,21 @@ def test_max_is_refused_and_a_median_needs_the_minimum(trust, truth):
     with pytest.raises(trust_pkg.PolicyDenied) as info:
         trust.session("ana", DEMO).sql("SELECT region, max(award_amount) AS top FROM dwp.uc_claims GROUP BY region")
     assert "trust.restricted_aggregate" in str(info.value)
-    small, units = one(truth, "SELECT la_code, count(DISTINCT person_id) AS n FROM dfe.learners "
-                              "GROUP BY 1 ORDER BY n, la_code LIMIT 1")
+    small, units = one(
+        truth, "SELECT la_code, count(DISTINCT person_id) AS n FROM dfe.learners GROUP BY 1 ORDER BY n, la_code LIMIT 1"
+    )
     large, large_units, median, part = one(
-        truth, "SELECT la_code, count(DISTINCT person_id) AS n, median(CASE WHEN achieved THEN 1 ELSE 0 END), "
-               "least(count(DISTINCT person_id) FILTER (WHERE achieved), "
-               "count(DISTINCT person_id) FILTER (WHERE NOT achieved)) FROM dfe.learners "
-               "GROUP BY 1 ORDER BY n DESC, la_code LIMIT 1")
+        truth,
+        "SELECT la_code, count(DISTINCT person_id) AS n, median(CASE WHEN achieved THEN 1 ELSE 0 END), "
+        "least(count(DISTINCT person_id) FILTER (WHERE achieved), "
+        "count(DISTINCT person_id) FILTER (WHERE NOT achieved)) FROM dfe.learners "
+        "GROUP BY 1 ORDER BY n DESC, la_code LIMIT 1",
+    )
     assert units < 10 <= part < large_units
     out = trust.session("ana", FE).sql(
         "SELECT la_code, count(*) AS aims, median(CASE WHEN achieved THEN 1 ELSE 0 END) AS achieved "
-        f"FROM dfe.learners WHERE la_code IN ('{small}', '{large}') GROUP BY la_code")
+        f"FROM dfe.learners WHERE la_code IN ('{small}', '{large}') GROUP BY la_code"
+    )
     assert [(r[0], r[2]) for r in out.rows()] == [(large, median)]
     # Judged on the row's smallest part: the CASE splits the learners into achievers and the rest.
     assert cell(out, "achieved").status.value == "ok" and cell(out, "achieved").units == part
@@ -426,6 +497,7 @@ def test_max_is_refused_and_a_median_needs_the_minimum(trust, truth):
 
 
 # -- Findings: these fail today (see the report that came with this file) --------------------------
+
 
 def test_a_sum_of_ones_is_a_count_for_differencing(ana, truth):
     """FINDING: ``sum(1)`` is a frequency but is filed under the sum family, so it is never compared
@@ -440,17 +512,22 @@ def test_a_sum_of_ones_is_a_count_for_differencing(ana, truth):
 def test_employer_dominance_is_judged_per_employer(ana, truth):
     """FINDING: HMRC's employer-level dominance (top 2 employers >= 80%) is judged on per-person
     contributions only, so a sector's pay bill held mostly by two employers is shown."""
-    out = ana.sql("SELECT b.sic_section, sum(p.gross_pay) AS pay FROM hmrc.paye_employments AS p "
-                  "JOIN desnz.businesses AS b ON p.employer_id = b.employer_id GROUP BY b.sic_section "
-                  "ORDER BY b.sic_section")
+    out = ana.sql(
+        "SELECT b.sic_section, sum(p.gross_pay) AS pay FROM hmrc.paye_employments AS p "
+        "JOIN desnz.businesses AS b ON p.employer_id = b.employer_id GROUP BY b.sic_section "
+        "ORDER BY b.sic_section"
+    )
     params = out.report.parameters
     assert (params.min_units, params.dominance_k) == (20, 0.8)  # HMRC's employer-level thresholds
-    direct = {s: (employers, top2) for s, employers, top2 in truth.execute("""
+    direct = {
+        s: (employers, top2)
+        for s, employers, top2 in truth.execute("""
         WITH per AS (SELECT b.sic_section AS s, p.employer_id AS e, sum(p.gross_pay) AS pay
                      FROM hmrc.paye_employments AS p JOIN desnz.businesses AS b ON p.employer_id = b.employer_id
                      GROUP BY ALL),
              ranked AS (SELECT *, row_number() OVER (PARTITION BY s ORDER BY pay DESC) AS rank_ FROM per)
-        SELECT s, count(*), sum(pay) FILTER (WHERE rank_ <= 2) / sum(pay) FROM ranked GROUP BY s""").fetchall()}
+        SELECT s, count(*), sum(pay) FILTER (WHERE rank_ <= 2) / sum(pay) FROM ranked GROUP BY s""").fetchall()
+    }
     dominated = {s for s, (employers, top2) in direct.items() if employers >= 20 and top2 >= 0.8}
     assert dominated  # e.g. section N: two employers pay about 84% of it
     shown = dict(out.rows())
@@ -466,19 +543,24 @@ def test_differencing_suppression_answers_no_question(ana, truth):
     ana.sql(count_in(region))
 
     def probe(y: float) -> Any:
-        return ana.sql(f"SELECT count(*) AS claimants FROM dwp.uc_claims WHERE region = '{region}' "
-                       f"AND NOT (la_code = '{la}' AND award_amount > {y})")
+        return ana.sql(
+            f"SELECT count(*) AS claimants FROM dwp.uc_claims WHERE region = '{region}' "
+            f"AND NOT (la_code = '{la}' AND award_amount > {y})"
+        )
 
     above, below = probe(round(largest + 0.01, 2)), probe(round(largest - 0.01, 2))
     assert (above.rows(), above.report.summary()) == (below.rows(), below.report.summary())
 
 
-@pytest.mark.parametrize("probe", [
-    "sum(CASE WHEN la_code = '{la}' AND award_amount > {y} THEN 1 ELSE 0 END)",
-    "count(CASE WHEN NOT (la_code = '{la}' AND award_amount > {y}) THEN 1 END)",
-    "sum(CASE WHEN la_code = '{la}' AND award_amount > {y} THEN NULL ELSE award_amount END)",
-    "avg(CASE WHEN la_code = '{la}' AND award_amount > {y} THEN NULL ELSE 1 END)",
-])
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "sum(CASE WHEN la_code = '{la}' AND award_amount > {y} THEN 1 ELSE 0 END)",
+        "count(CASE WHEN NOT (la_code = '{la}' AND award_amount > {y}) THEN 1 END)",
+        "sum(CASE WHEN la_code = '{la}' AND award_amount > {y} THEN NULL ELSE award_amount END)",
+        "avg(CASE WHEN la_code = '{la}' AND award_amount > {y} THEN NULL ELSE 1 END)",
+    ],
+)
 def test_a_conditional_aggregate_answers_no_question_about_a_small_area(ana, truth, probe):
     # The part the condition picks out is empty when no one in the area gets more than y, and small when
     # someone does; the answer must look the same either way, or a binary search on y finds the award.
@@ -486,7 +568,9 @@ def test_a_conditional_aggregate_answers_no_question_about_a_small_area(ana, tru
     (largest,) = one(truth, "SELECT max(award_amount) FROM dwp.uc_claims WHERE la_code = ?", la)
     answers = []
     for y in (round(largest + 0.01, 2), round(largest - 0.01, 2)):
-        out = ana.sql(f"SELECT region, count(*) AS n, {probe.format(la=la, y=y)} AS k FROM dwp.uc_claims "
-                      f"WHERE region = '{region}' GROUP BY region")
+        out = ana.sql(
+            f"SELECT region, count(*) AS n, {probe.format(la=la, y=y)} AS k FROM dwp.uc_claims "
+            f"WHERE region = '{region}' GROUP BY region"
+        )
         answers.append((out.rows(), out.report.to_json(figures=False)["status"]))
     assert answers[0] == answers[1]

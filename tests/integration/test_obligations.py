@@ -53,13 +53,17 @@ def local(data_dir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("CREATE SCHEMA dwp; CREATE SCHEMA hmrc")
     con.execute(f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet')")
-    con.execute(f"CREATE VIEW hmrc.paye_employments AS SELECT * FROM read_parquet('{data_dir}/hmrc/paye_employments/*.parquet')")
+    con.execute(
+        f"CREATE VIEW hmrc.paye_employments AS SELECT * FROM read_parquet('{data_dir}/hmrc/paye_employments/*.parquet')"
+    )
     return con
 
 
 @pytest.fixture(scope="module")
 def gm_counts(data_dir: Path) -> dict[str, int]:
-    rows = local(data_dir).execute(f"SELECT la_code, count(*) FROM dwp.uc_claims WHERE {UC_WHERE} GROUP BY 1").fetchall()
+    rows = (
+        local(data_dir).execute(f"SELECT la_code, count(*) FROM dwp.uc_claims WHERE {UC_WHERE} GROUP BY 1").fetchall()
+    )
     assert len(rows) >= 2, "the demo data should hold some Greater Manchester claimants"
     return dict(rows)
 
@@ -76,18 +80,18 @@ BYPASSES = {
     "or-true": "SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E09000008' OR 1 = 1 GROUP BY la_code",
     "subquery": "SELECT s.la_code, count(*) AS n FROM (SELECT la_code FROM dwp.uc_claims) AS s GROUP BY s.la_code",
     "nested-subquery": "SELECT t.la_code, count(*) AS n FROM (SELECT s.la_code FROM (SELECT la_code, region FROM "
-                       "dwp.uc_claims WHERE region IS NOT NULL) AS s) AS t GROUP BY t.la_code",
+    "dwp.uc_claims WHERE region IS NOT NULL) AS s) AS t GROUP BY t.la_code",
     "cte": "WITH everyone AS (SELECT la_code FROM dwp.uc_claims WHERE la_code LIKE 'E%') "
-           "SELECT la_code, count(*) AS n FROM everyone GROUP BY la_code",
+    "SELECT la_code, count(*) AS n FROM everyone GROUP BY la_code",
     "self-join": "SELECT a.la_code, count(*) AS n FROM dwp.uc_claims AS a JOIN dwp.uc_claims AS b "
-                 "ON a.person_id = b.person_id GROUP BY a.la_code",
+    "ON a.person_id = b.person_id GROUP BY a.la_code",
     "left-self-join": "SELECT b.la_code, count(*) AS n FROM dwp.uc_claims AS a LEFT JOIN dwp.uc_claims AS b "
-                      "ON a.person_id = b.person_id GROUP BY b.la_code",
+    "ON a.person_id = b.person_id GROUP BY b.la_code",
     "cte-join-subquery": "WITH a AS (SELECT person_id, la_code FROM dwp.uc_claims) SELECT x.la_code, count(*) AS n "
-                         "FROM a AS x JOIN (SELECT person_id FROM dwp.uc_claims) AS y ON x.person_id = y.person_id "
-                         "GROUP BY x.la_code",
+    "FROM a AS x JOIN (SELECT person_id FROM dwp.uc_claims) AS y ON x.person_id = y.person_id "
+    "GROUP BY x.la_code",
     "union-in-subquery": "SELECT u.la_code, count(*) AS n FROM (SELECT la_code FROM dwp.uc_claims UNION ALL "
-                         "SELECT la_code FROM dwp.uc_claims WHERE la_code = 'E09000008') AS u GROUP BY u.la_code",
+    "SELECT la_code FROM dwp.uc_claims WHERE la_code = 'E09000008') AS u GROUP BY u.la_code",
 }
 
 
@@ -103,14 +107,20 @@ def test_a_filtered_analyst_sees_only_their_areas_however_the_query_is_written(b
 
 
 def test_a_union_of_two_results_cannot_add_another_area(bob, gm_counts):
-    out = bob.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E08000003' GROUP BY la_code "
-                  "UNION ALL SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E09000008' GROUP BY la_code")
+    out = bob.sql(
+        "SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E08000003' GROUP BY la_code "
+        "UNION ALL SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E09000008' GROUP BY la_code"
+    )
     assert table(out) == {"E08000003": gm_counts["E08000003"]}
 
 
 def test_a_region_total_is_the_areas_total_not_the_regions(bob, gm_counts, data_dir):
     out = bob.sql("WITH c AS (SELECT region FROM dwp.uc_claims) SELECT region, count(*) AS n FROM c GROUP BY region")
-    north_west = local(data_dir).execute("SELECT count(*) FROM dwp.uc_claims WHERE region = 'E12000002' AND NOT opted_out").fetchone()[0]
+    north_west = (
+        local(data_dir)
+        .execute("SELECT count(*) FROM dwp.uc_claims WHERE region = 'E12000002' AND NOT opted_out")
+        .fetchone()[0]
+    )
     assert table(out) == {"E12000002": sum(gm_counts.values())}
     assert north_west > sum(gm_counts.values())
 
@@ -118,9 +128,9 @@ def test_a_region_total_is_the_areas_total_not_the_regions(bob, gm_counts, data_
 SMUGGLERS = {
     "scalar-subquery": "SELECT region, count(*) AS n, (SELECT count(*) FROM dwp.uc_claims) AS total FROM dwp.uc_claims GROUP BY region",
     "in-subquery": "SELECT region, count(*) AS n FROM dwp.uc_claims WHERE la_code IN (SELECT la_code FROM dwp.uc_claims "
-                   "WHERE region = 'E12000007') GROUP BY region",
+    "WHERE region = 'E12000007') GROUP BY region",
     "exists": "SELECT region, count(*) AS n FROM dwp.uc_claims AS a WHERE EXISTS (SELECT 1 FROM dwp.uc_claims AS b "
-              "WHERE b.la_code = 'E09000008') GROUP BY region",
+    "WHERE b.la_code = 'E09000008') GROUP BY region",
 }
 
 
@@ -139,6 +149,7 @@ def test_subqueries_in_expressions_are_refused_or_filtered(bob, gm_counts, sql):
 
 # -- The national data opt-out -------------------------------------------------------------------
 
+
 def test_people_who_opted_out_are_never_counted(ana, data_dir):
     out = ana.sql("SELECT opted_out, count(*) AS n FROM dwp.uc_claims GROUP BY opted_out")
     kept = local(data_dir).execute("SELECT count(*) FROM dwp.uc_claims WHERE NOT opted_out").fetchone()[0]
@@ -146,13 +157,17 @@ def test_people_who_opted_out_are_never_counted(ana, data_dir):
     assert opted > 10 and table(out) == {False: kept}
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT count(*) AS n FROM dwp.uc_claims WHERE opted_out",
-    "SELECT count(*) AS n FROM (SELECT person_id FROM dwp.uc_claims WHERE opted_out UNION ALL "
-    "SELECT person_id FROM dwp.uc_claims WHERE opted_out) AS u",
-    "WITH o AS (SELECT person_id, opted_out FROM dwp.uc_claims) SELECT count(*) AS n FROM o AS a JOIN o AS b "
-    "ON a.person_id = b.person_id WHERE a.opted_out OR b.opted_out",
-], ids=["filter", "union", "cte-self-join"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(*) AS n FROM dwp.uc_claims WHERE opted_out",
+        "SELECT count(*) AS n FROM (SELECT person_id FROM dwp.uc_claims WHERE opted_out UNION ALL "
+        "SELECT person_id FROM dwp.uc_claims WHERE opted_out) AS u",
+        "WITH o AS (SELECT person_id, opted_out FROM dwp.uc_claims) SELECT count(*) AS n FROM o AS a JOIN o AS b "
+        "ON a.person_id = b.person_id WHERE a.opted_out OR b.opted_out",
+    ],
+    ids=["filter", "union", "cte-self-join"],
+)
 def test_opted_out_people_cannot_be_reached(ana, sql):
     out = ana.sql(sql)
     assert [row[0] for row in out.rows()] in ([SUPPRESSED_MARKER], [0], [])
@@ -161,23 +176,33 @@ def test_opted_out_people_cannot_be_reached(ana, sql):
 
 # -- Column masks -----------------------------------------------------------------------------------
 
+
 def test_earnings_are_top_coded_wherever_they_are_read(ana, data_dir):
     out = ana.sql("SELECT p.tax_year, sum(p.gross_pay) AS pay FROM hmrc.paye_employments AS p GROUP BY p.tax_year")
-    raw, capped = local(data_dir).execute(
-        f"SELECT sum(gross_pay), sum(CASE WHEN gross_pay > {CAP} THEN {CAP} ELSE gross_pay END) "
-        "FROM hmrc.paye_employments").fetchone()
+    raw, capped = (
+        local(data_dir)
+        .execute(
+            f"SELECT sum(gross_pay), sum(CASE WHEN gross_pay > {CAP} THEN {CAP} ELSE gross_pay END) "
+            "FROM hmrc.paye_employments"
+        )
+        .fetchone()
+    )
     assert raw > capped
     assert sum(table(out).values()) == pytest.approx(capped, rel=1e-9)
 
 
-@pytest.mark.parametrize("sql", [
-    f"SELECT CASE WHEN gross_pay > {CAP} THEN 'above' ELSE 'at or below' END AS band, count(*) AS n "
-    "FROM hmrc.paye_employments GROUP BY band",
-    f"WITH p AS (SELECT person_id, gross_pay * 2 AS double_pay FROM hmrc.paye_employments) "
-    f"SELECT CASE WHEN double_pay > {2 * CAP} THEN 'above' ELSE 'at or below' END AS band, count(*) AS n FROM p GROUP BY band",
-    f"SELECT CASE WHEN a.gross_pay > {CAP} OR b.gross_pay > {CAP} THEN 'above' ELSE 'at or below' END AS band, "
-    "count(*) AS n FROM hmrc.paye_employments AS a JOIN hmrc.paye_employments AS b ON a.person_id = b.person_id GROUP BY band",
-], ids=["direct", "cte-arithmetic", "self-join"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"SELECT CASE WHEN gross_pay > {CAP} THEN 'above' ELSE 'at or below' END AS band, count(*) AS n "
+        "FROM hmrc.paye_employments GROUP BY band",
+        f"WITH p AS (SELECT person_id, gross_pay * 2 AS double_pay FROM hmrc.paye_employments) "
+        f"SELECT CASE WHEN double_pay > {2 * CAP} THEN 'above' ELSE 'at or below' END AS band, count(*) AS n FROM p GROUP BY band",
+        f"SELECT CASE WHEN a.gross_pay > {CAP} OR b.gross_pay > {CAP} THEN 'above' ELSE 'at or below' END AS band, "
+        "count(*) AS n FROM hmrc.paye_employments AS a JOIN hmrc.paye_employments AS b ON a.person_id = b.person_id GROUP BY band",
+    ],
+    ids=["direct", "cte-arithmetic", "self-join"],
+)
 def test_no_query_sees_earnings_above_the_cap(ana, sql):
     out = ana.sql(sql)
     assert set(table(out)) == {"at or below"}
@@ -189,7 +214,9 @@ def trust_with_dob(trust: Trust, trust_home: Path, tmp_path: Path, monkeypatch: 
     catalog = tmp_path / "catalog"
     shutil.copytree(REPO_ROOT / "catalog", catalog)
     dwp = catalog / "dwp.yaml"
-    dwp.write_text(dwp.read_text().replace("date_of_birth: {role: direct_identifier,", "date_of_birth: {role: dimension,"))
+    dwp.write_text(
+        dwp.read_text().replace("date_of_birth: {role: direct_identifier,", "date_of_birth: {role: dimension,")
+    )
     monkeypatch.setenv("TRUST_CATALOG_DIR", str(catalog))
     return Trust.open(trust_home)
 
@@ -198,27 +225,56 @@ def test_date_of_birth_is_only_ever_a_year(trust_with_dob, data_dir):
     ana = trust_with_dob.session("ana", "demo-employment-support")
     births = ana.sql("SELECT date_of_birth, count(*) AS n FROM dwp.uc_claims GROUP BY date_of_birth")
     assert births.rows() and all((d.month, d.day) == (1, 1) for d, _ in births.rows())
-    born = local(data_dir).execute("SELECT date_of_birth FROM dwp.uc_claims WHERE NOT opted_out AND "
-                                   "(month(date_of_birth), day(date_of_birth)) <> (1, 1) LIMIT 1").fetchone()[0]
-    for sql in (f"SELECT count(*) AS n FROM dwp.uc_claims WHERE date_of_birth = DATE '{born}'",
-                f"WITH d AS (SELECT date_of_birth AS born FROM dwp.uc_claims) SELECT count(*) AS n FROM d "
-                f"WHERE born = DATE '{born}'"):
+    born = (
+        local(data_dir)
+        .execute(
+            "SELECT date_of_birth FROM dwp.uc_claims WHERE NOT opted_out AND "
+            "(month(date_of_birth), day(date_of_birth)) <> (1, 1) LIMIT 1"
+        )
+        .fetchone()[0]
+    )
+    for sql in (
+        f"SELECT count(*) AS n FROM dwp.uc_claims WHERE date_of_birth = DATE '{born}'",
+        f"WITH d AS (SELECT date_of_birth AS born FROM dwp.uc_claims) SELECT count(*) AS n FROM d "
+        f"WHERE born = DATE '{born}'",
+    ):
         out = ana.sql(sql)
         assert all(cell.units == 0 for cell in out.report.cells), sql
 
 
 # -- Denials, thresholds, and what is recorded ---------------------------------------------------
 
-@pytest.mark.parametrize(("project", "sql", "rule", "remedy"), [
-    ("demo-uc-pilot-2024", "SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY region", "trust.project_expired",
-     "renew the approval"),
-    ("demo-disability-employment", "SELECT health_condition_group, count(*) AS n FROM dwp.pip_awards GROUP BY 1",
-     "dwp.special_category", "purpose is health_and_disability_research"),
-    ("demo-skills-earnings", "SELECT region, count(*) AS n FROM dfe.learners GROUP BY region", "dfe.legal_gateway",
-     "confirm a gateway"),
-    ("demo-employment-support", "SELECT provider_id, count(*) AS n FROM dfe.learners GROUP BY provider_id",
-     "dfe.provider_level", "approve provider-level analysis"),
-], ids=["expired", "special-category", "gateway", "provider-level"])
+
+@pytest.mark.parametrize(
+    ("project", "sql", "rule", "remedy"),
+    [
+        (
+            "demo-uc-pilot-2024",
+            "SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY region",
+            "trust.project_expired",
+            "renew the approval",
+        ),
+        (
+            "demo-disability-employment",
+            "SELECT health_condition_group, count(*) AS n FROM dwp.pip_awards GROUP BY 1",
+            "dwp.special_category",
+            "purpose is health_and_disability_research",
+        ),
+        (
+            "demo-skills-earnings",
+            "SELECT region, count(*) AS n FROM dfe.learners GROUP BY region",
+            "dfe.legal_gateway",
+            "confirm a gateway",
+        ),
+        (
+            "demo-employment-support",
+            "SELECT provider_id, count(*) AS n FROM dfe.learners GROUP BY provider_id",
+            "dfe.provider_level",
+            "approve provider-level analysis",
+        ),
+    ],
+    ids=["expired", "special-category", "gateway", "provider-level"],
+)
 def test_denials_name_the_rule_and_the_remedy(shared, project, sql, rule, remedy):
     with pytest.raises(trust.PolicyDenied) as info:
         shared.session("ana", project).sql(sql)
@@ -230,15 +286,18 @@ def test_denials_name_the_rule_and_the_remedy(shared, project, sql, rule, remedy
 
 def test_special_category_data_for_health_research_uses_its_higher_threshold(shared):
     out = shared.session("ana", "demo-health-research").sql(
-        "SELECT health_condition_group, count(*) AS n FROM dwp.pip_awards GROUP BY health_condition_group")
+        "SELECT health_condition_group, count(*) AS n FROM dwp.pip_awards GROUP BY health_condition_group"
+    )
     assert out.decision["obligations"]["disclosure"]["min_units"] == 20
     assert all(c.status.value == "suppressed" for c in out.report.cells if c.units < 20)
     assert all(c.status.value == "ok" for c in out.report.cells if c.units >= 20)
 
 
 def test_employer_level_earnings_get_hmrcs_employer_threshold(ana):
-    out = ana.sql("SELECT b.sic_section, sum(p.gross_pay) AS pay FROM hmrc.paye_employments AS p "
-                  "JOIN desnz.businesses AS b ON p.employer_id = b.employer_id GROUP BY b.sic_section")
+    out = ana.sql(
+        "SELECT b.sic_section, sum(p.gross_pay) AS pay FROM hmrc.paye_employments AS p "
+        "JOIN desnz.businesses AS b ON p.employer_id = b.employer_id GROUP BY b.sic_section"
+    )
     disclosure = out.decision["obligations"]["disclosure"]
     assert disclosure["min_units"] == 20 and disclosure["dominance"]["k"] == 0.8
     assert any(rule["rule"] == "hmrc.employer_level" for rule in out.decision["fired"])
@@ -248,4 +307,6 @@ def test_employer_level_earnings_get_hmrcs_employer_threshold(ana):
 def test_the_output_records_the_obligations_that_were_applied(bob):
     out = bob.sql(BY_LA)
     filters = {f["rule"]: f["expression"] for f in out.decision["obligations"]["row_filters"]}
-    assert filters["dwp.opt_out"] == "NOT opted_out" and filters["trust.own_areas"].startswith("la_code IN ('E08000001'")
+    assert filters["dwp.opt_out"] == "NOT opted_out" and filters["trust.own_areas"].startswith(
+        "la_code IN ('E08000001'"
+    )

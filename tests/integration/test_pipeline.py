@@ -26,9 +26,13 @@ def _local(data_dir: Path) -> duckdb.DuckDBPyConnection:
     pay_cap = caps["hmrc.paye_employments"]["gross_pay"]
     con = duckdb.connect()
     con.execute("CREATE SCHEMA dwp; CREATE SCHEMA hmrc")
-    con.execute(f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') WHERE NOT opted_out")
-    con.execute(f"CREATE VIEW hmrc.paye_employments AS SELECT * REPLACE (least(gross_pay, {pay_cap}) AS gross_pay) "
-                f"FROM read_parquet('{data_dir}/hmrc/paye_employments/*.parquet')")
+    con.execute(
+        f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') WHERE NOT opted_out"
+    )
+    con.execute(
+        f"CREATE VIEW hmrc.paye_employments AS SELECT * REPLACE (least(gross_pay, {pay_cap}) AS gross_pay) "
+        f"FROM read_parquet('{data_dir}/hmrc/paye_employments/*.parquet')"
+    )
     return con
 
 
@@ -44,7 +48,9 @@ def test_cross_department_query_matches_a_direct_computation(ana, data_dir):
     assert set(out.fingerprints) == {"dwp.uc_claims", "hmrc.paye_employments"}
 
 
-TURNOVER = "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses GROUP BY sic_section"
+TURNOVER = (
+    "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses GROUP BY sic_section"
+)
 
 
 def _businesses(data_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -56,8 +62,11 @@ def _businesses(data_dir: Path) -> duckdb.DuckDBPyConnection:
 
 def test_small_areas_are_withheld_and_the_boundary_passes(ana, data_dir):
     out = ana.sql("SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code")
-    direct = dict(_local(data_dir).execute(
-        "SELECT la_code, count(DISTINCT person_id) FROM dwp.uc_claims GROUP BY la_code").fetchall())
+    direct = dict(
+        _local(data_dir)
+        .execute("SELECT la_code, count(DISTINCT person_id) FROM dwp.uc_claims GROUP BY la_code")
+        .fetchall()
+    )
     assert dict(out.rows()) == {la: n for la, n in direct.items() if n >= 10}
     assert direct["E06000053"] == 3 and direct["E09000001"] == 7  # Isles of Scilly, City of London: not shown
     assert 10 in direct.values()  # a cell of exactly 10 is shown (the comparison above)
@@ -67,9 +76,15 @@ def test_small_areas_are_withheld_and_the_boundary_passes(ana, data_dir):
 
 def test_a_dominated_cell_shows_c_in_every_rendering(ana, data_dir):
     out = ana.sql(TURNOVER)
-    direct = {s: (n, t, top) for s, n, t, top in _businesses(data_dir).execute(
-        "SELECT sic_section, count(DISTINCT employer_id), sum(turnover), max(turnover, 2) FROM desnz.businesses "
-        "GROUP BY sic_section").fetchall()}
+    direct = {
+        s: (n, t, top)
+        for s, n, t, top in _businesses(data_dir)
+        .execute(
+            "SELECT sic_section, count(DISTINCT employer_id), sum(turnover), max(turnover, 2) FROM desnz.businesses "
+            "GROUP BY sic_section"
+        )
+        .fetchall()
+    }
     dominated = {s for s, (n, t, top) in direct.items() if n >= 10 and sum(top) >= 0.9 * t}
     assert dominated, "the demo data has no sector where two businesses hold 90% of turnover"
     rows = {r[0]: r for r in out.rows()}
@@ -85,10 +100,15 @@ def test_a_dominated_cell_shows_c_in_every_rendering(ana, data_dir):
 
 def test_report_names_rule_and_figures_per_cell(ana, data_dir):
     out = ana.sql(TURNOVER)
-    section, n, total, top = _businesses(data_dir).execute(
-        "SELECT sic_section, count(DISTINCT employer_id), sum(turnover), max(turnover, 2) FROM desnz.businesses "
-        "GROUP BY sic_section HAVING count(DISTINCT employer_id) >= 10 "
-        "ORDER BY (list_sum(max(turnover, 2)) / sum(turnover)) DESC LIMIT 1").fetchone()
+    section, n, total, top = (
+        _businesses(data_dir)
+        .execute(
+            "SELECT sic_section, count(DISTINCT employer_id), sum(turnover), max(turnover, 2) FROM desnz.businesses "
+            "GROUP BY sic_section HAVING count(DISTINCT employer_id) >= 10 "
+            "ORDER BY (list_sum(max(turnover, 2)) / sum(turnover)) DESC LIMIT 1"
+        )
+        .fetchone()
+    )
     row = next(r for r, values in enumerate(out.rows()) if values[0] == section)
     cells = {c.column: c for c in out.report.cells if c.row == row}
     assert cells["businesses"].status.value == "ok" and cells["businesses"].units == n
@@ -100,8 +120,10 @@ def test_report_names_rule_and_figures_per_cell(ana, data_dir):
 
 def test_units_count_people_not_rows(ana):
     # A person has many PAYE rows; disclosure control must count people.
-    out = ana.sql("SELECT p.tax_month, count(*) AS rows_, count(DISTINCT p.person_id) AS people "
-                  "FROM hmrc.paye_employments p GROUP BY p.tax_month ORDER BY 1")
+    out = ana.sql(
+        "SELECT p.tax_month, count(*) AS rows_, count(DISTINCT p.person_id) AS people "
+        "FROM hmrc.paye_employments p GROUP BY p.tax_month ORDER BY 1"
+    )
     for cell in out.report.cells:
         row = out.rows()[cell.row]
         assert cell.units == row[2]

@@ -19,8 +19,10 @@ from trust.sdc.report import SUPPRESSED_MARKER, CellStatus
 
 BY_SEX = "SELECT region, sex, count(*) AS n FROM dwp.uc_claims GROUP BY ROLLUP (region, sex)"
 # Three areas: the Isles of Scilly (3 claimants), Rutland (10: 6 men, 4 women) and one large area.
-SMALL = ("SELECT la_code, sex, count(*) AS n FROM dwp.uc_claims "
-         "WHERE la_code IN ('E06000053', 'E06000017', 'E06000052') GROUP BY ROLLUP (la_code, sex)")
+SMALL = (
+    "SELECT la_code, sex, count(*) AS n FROM dwp.uc_claims "
+    "WHERE la_code IN ('E06000053', 'E06000017', 'E06000052') GROUP BY ROLLUP (la_code, sex)"
+)
 KEYS = ("la_code", "sex")
 
 
@@ -28,8 +30,10 @@ def _local(data_dir: Path) -> duckdb.DuckDBPyConnection:
     """The claims read directly, with the opt-out filter the policy applies."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA dwp")
-    con.execute(f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') "
-                "WHERE NOT opted_out")
+    con.execute(
+        f"CREATE VIEW dwp.uc_claims AS SELECT * FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') "
+        "WHERE NOT opted_out"
+    )
     return con
 
 
@@ -69,8 +73,9 @@ def test_rollup_returns_the_totals_rows_with_null_keys(ana, data_dir):
     assert any("relations between cells" in note for note in out.report.notes)
 
 
-@pytest.mark.parametrize("form", ["ROLLUP (la_code, sex)", "CUBE (la_code, sex)",
-                                  "GROUPING SETS ((la_code, sex), (la_code), (sex), ())"])
+@pytest.mark.parametrize(
+    "form", ["ROLLUP (la_code, sex)", "CUBE (la_code, sex)", "GROUPING SETS ((la_code, sex), (la_code), (sex), ())"]
+)
 def test_a_hidden_part_is_never_alone_in_its_total(ana, data_dir, form):
     sql = SMALL.replace("ROLLUP (la_code, sex)", form)
     out = ana.sql(sql)
@@ -112,8 +117,10 @@ def test_grouping_sets_total_hides_a_second_area(ana, data_dir):
 
 
 def test_labels_from_grouping_and_the_audit_keeps_the_analysts_text(trust, ana):
-    sql = ("SELECT CASE WHEN GROUPING(region) = 1 THEN 'All regions' ELSE region END AS region, count(*) AS n "
-           "FROM dwp.uc_claims GROUP BY ROLLUP (region) ORDER BY region")
+    sql = (
+        "SELECT CASE WHEN GROUPING(region) = 1 THEN 'All regions' ELSE region END AS region, count(*) AS n "
+        "FROM dwp.uc_claims GROUP BY ROLLUP (region) ORDER BY region"
+    )
     out = ana.sql(sql)
     regions = [r[0] for r in out.rows()]
     assert "All regions" in regions and None not in regions and len(regions) == 10
@@ -123,14 +130,25 @@ def test_labels_from_grouping_and_the_audit_keeps_the_analysts_text(trust, ana):
     assert event.payload["sql_sha256"] == hashlib.sha256(sql.encode()).hexdigest()
 
 
-@pytest.mark.parametrize(("sql", "rule"), [
-    ("WITH t AS (SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY ROLLUP (region)) SELECT sum(n) FROM t",
-     "group_by_form"),
-    ("SELECT region, sex, age_band, la_code, tenure, count(*) FROM dwp.uc_claims "
-     "GROUP BY CUBE (region, sex, age_band, la_code, tenure)", "too_many_grouping_sets"),
-    ("SELECT la_code, age_band, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000052' "
-     "GROUP BY ROLLUP (la_code, age_band) HAVING count(*) >= 10 OR GROUPING(age_band) = 1", "having_with_totals"),
-])
+@pytest.mark.parametrize(
+    ("sql", "rule"),
+    [
+        (
+            "WITH t AS (SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY ROLLUP (region)) SELECT sum(n) FROM t",
+            "group_by_form",
+        ),
+        (
+            "SELECT region, sex, age_band, la_code, tenure, count(*) FROM dwp.uc_claims "
+            "GROUP BY CUBE (region, sex, age_band, la_code, tenure)",
+            "too_many_grouping_sets",
+        ),
+        (
+            "SELECT la_code, age_band, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000052' "
+            "GROUP BY ROLLUP (la_code, age_band) HAVING count(*) >= 10 OR GROUPING(age_band) = 1",
+            "having_with_totals",
+        ),
+    ],
+)
 def test_refusals_are_one_clear_line_and_audited(trust, ana, sql, rule):
     with pytest.raises(QueryRejected) as info:
         ana.sql(sql)
@@ -143,12 +161,17 @@ def test_a_total_over_rows_dropped_by_having_does_not_give_them_away(ana, data_d
     # Written by hand, a total next to parts that HAVING thinned out: the total less the shown parts
     # would be the people in the dropped rows (e.g. one person aged 65+ in an area).
     where = "WHERE region = 'E12000009'"
-    out = ana.sql(f"SELECT la_code, age_band, count(*) AS n FROM dwp.uc_claims {where} "
-                  "GROUP BY la_code, age_band HAVING count(*) >= 10 "
-                  f"UNION ALL SELECT la_code, NULL, count(*) FROM dwp.uc_claims {where} GROUP BY la_code")
+    out = ana.sql(
+        f"SELECT la_code, age_band, count(*) AS n FROM dwp.uc_claims {where} "
+        "GROUP BY la_code, age_band HAVING count(*) >= 10 "
+        f"UNION ALL SELECT la_code, NULL, count(*) FROM dwp.uc_claims {where} GROUP BY la_code"
+    )
     truth: dict[str, list[int]] = {}
-    for la, n in _local(data_dir).execute(f"SELECT la_code, count(DISTINCT person_id) FROM dwp.uc_claims {where} "
-                                          "GROUP BY la_code, age_band").fetchall():
+    for la, n in (
+        _local(data_dir)
+        .execute(f"SELECT la_code, count(DISTINCT person_id) FROM dwp.uc_claims {where} GROUP BY la_code, age_band")
+        .fetchall()
+    ):
         truth.setdefault(la, []).append(n)
     dropped = {la: sum(n for n in ns if n < 10) for la, ns in truth.items() if sum(ns) >= 10}
     risky = {la for la, gap in dropped.items() if 0 < gap < 10}
@@ -160,16 +183,20 @@ def test_a_total_over_rows_dropped_by_having_does_not_give_them_away(ana, data_d
     assert any(c.rule == "differencing" and "left out" in c.detail for c in out.report.cells)
 
 
-@pytest.mark.xfail(strict=True, reason="known leak, for planning: a total shows whether a small part exists. "
-                   "Rows of 1 to 9 people are withheld, but the total next to them then needs a secondary "
-                   "suppression that an absent part does not; filters can aim that at a small group. The remedy "
-                   "is cell-key perturbation (docs/disclosure.md, limits of section 6).")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known leak, for planning: a total shows whether a small part exists. "
+    "Rows of 1 to 9 people are withheld, but the total next to them then needs a secondary "
+    "suppression that an absent part does not; filters can aim that at a small group. The remedy "
+    "is cell-key perturbation (docs/disclosure.md, limits of section 6).",
+)
 def test_a_total_does_not_tell_an_empty_part_from_a_small_one(trust):
     answers = []
     # The Isles of Scilly's part holds those of its 3 claimants who get more than y: none, or a few.
     for y, project in ((1e9, "demo-employment-support"), (5, "demo-disability-employment")):
         out = trust.session("ana", project).sql(
             "SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code IN ('E06000053', 'E06000052', 'E06000054') "
-            f"AND (la_code <> 'E06000053' OR award_amount > {y}) GROUP BY ROLLUP (la_code)")
+            f"AND (la_code <> 'E06000053' OR award_amount > {y}) GROUP BY ROLLUP (la_code)"
+        )
         answers.append([(r[0], r[1] == SUPPRESSED_MARKER) for r in out.rows()])  # which cells are hidden
     assert answers[0] == answers[1]

@@ -25,16 +25,22 @@ def test_there_is_no_setting_to_show_small_rows(trust: Trust, trust_home: Path, 
 
     assert not [s for s in SETTINGS if "small" in s.name or "withhold" in s.name]
     monkeypatch.setenv("TRUST_SMALL_ROWS", "mark")  # the retired setting has no effect
-    out = Trust.open(trust_home).session("ana", "demo-employment-support").sql(
-        "SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000053' GROUP BY la_code")
+    out = (
+        Trust.open(trust_home)
+        .session("ana", "demo-employment-support")
+        .sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000053' GROUP BY la_code")
+    )
     assert out.table.num_rows == 0
 
 
 def test_small_areas_are_withheld_and_the_boundary_passes(ana, data_dir):
     out = ana.sql("SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code")
-    direct = dict(duckdb.execute(
-        f"SELECT la_code, count(DISTINCT person_id) FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') "
-        "WHERE NOT opted_out GROUP BY la_code").fetchall())
+    direct = dict(
+        duckdb.execute(
+            f"SELECT la_code, count(DISTINCT person_id) FROM read_parquet('{data_dir}/dwp/uc_claims/*.parquet') "
+            "WHERE NOT opted_out GROUP BY la_code"
+        ).fetchall()
+    )
     shown = dict(out.rows())
     assert shown == {la: n for la, n in direct.items() if n >= 10}
     assert direct["E06000053"] == 3 and direct["E09000001"] == 7  # Isles of Scilly, City of London
@@ -48,9 +54,13 @@ def test_small_areas_are_withheld_and_the_boundary_passes(ana, data_dir):
 
 @pytest.mark.parametrize("threshold", [5, 800, 1000000000])
 def test_withheld_rows_answer_no_question(ana, threshold):
-    out = ana.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims "
-                  f"WHERE la_code = 'E06000053' AND award_amount > {threshold} GROUP BY la_code")
+    out = ana.sql(
+        "SELECT la_code, count(*) AS n FROM dwp.uc_claims "
+        f"WHERE la_code = 'E06000053' AND award_amount > {threshold} GROUP BY la_code"
+    )
     assert out.rows() == []
-    nobody = ana.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000053' "
-                     "AND award_amount < 0 GROUP BY la_code")
+    nobody = ana.sql(
+        "SELECT la_code, count(*) AS n FROM dwp.uc_claims WHERE la_code = 'E06000053' "
+        "AND award_amount < 0 GROUP BY la_code"
+    )
     assert out.report.summary() == nobody.report.summary()

@@ -31,8 +31,11 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     home = tmp_path_factory.mktemp("notebook-trust-home")
     scale = float(json.loads((data_dir / ".complete").read_text())["scale"])
-    with launch_departments(home, data_dir, scale=scale), launch_trust(home) as running, \
-            checkers(running.url, [issue_token(home, "carol"), issue_token(home, "dev")]):
+    with (
+        launch_departments(home, data_dir, scale=scale),
+        launch_trust(home) as running,
+        checkers(running.url, [issue_token(home, "carol"), issue_token(home, "dev")]),
+    ):
         yield running.url, issue_token(home, "ana")
 
 
@@ -48,8 +51,9 @@ def checkers(url: str, tokens: list[str]) -> Iterator[None]:
             for client, name in zip(clients, names):
                 for request in client.releases(state="submitted,under_review"):
                     if name not in request.reviewers_this_round:
-                        client.review_release(request.id, {o: ("approve", "Checked in the notebook test.")
-                                                           for o in request.output_ids})
+                        client.review_release(
+                            request.id, {o: ("approve", "Checked in the notebook test.") for o in request.output_ids}
+                        )
         for client in clients:
             client.close()
 
@@ -79,12 +83,17 @@ def test_notebook_runs_clean(path: Path, server: tuple[str, str], tmp_path: Path
     url, token = server
     # The 'python3' kernel of this environment, even if the user has their own 'python3' kernelspec;
     # jupyter_client starts a kernelspec's bare 'python' as sys.executable.
-    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join([str(Path(sys.prefix) / "share" / "jupyter"),
-                                                        os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep))
+    monkeypatch.setenv(
+        "JUPYTER_PATH",
+        os.pathsep.join([str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH", "")]).rstrip(
+            os.pathsep
+        ),
+    )
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
-    client = NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=False,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=120, allow_errors=False, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute(env=kernel_env(url, token))
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -33,8 +33,9 @@ def offline(trust_home: Path) -> Trust:
     return t
 
 
-def store_output(trust: Trust, *, user: str = "ana", project: str = PROJECT, statuses: dict[int, str] | None = None,
-                 rows: int = 4) -> Output:
+def store_output(
+    trust: Trust, *, user: str = "ana", project: str = PROJECT, statuses: dict[int, str] | None = None, rows: int = 4
+) -> Output:
     """An output of ``rows`` regions with a count; ``statuses`` maps a row to suppressed or review."""
     statuses = statuses or {}
     regions = [f"E1200000{i + 1}" for i in range(rows)]
@@ -44,18 +45,42 @@ def store_output(trust: Trust, *, user: str = "ana", project: str = PROJECT, sta
         status = CellStatus(statuses.get(r, "ok"))
         rule = {"suppressed": "min_units", "review": "negative"}.get(status.value)
         units = 3 if status is CellStatus.SUPPRESSED else counts[r]
-        cells.append(CellReport(r, "claimants", status, rule, units, f"{units} units" if rule else "",
-                                {"units": units, "dominance_share": 0.42}))
+        cells.append(
+            CellReport(
+                r,
+                "claimants",
+                status,
+                rule,
+                units,
+                f"{units} units" if rule else "",
+                {"units": units, "dominance_share": 0.42},
+            )
+        )
     shown = [None if statuses.get(r) else c for r, c in enumerate(counts)]
     table = pa.table({"region": regions, "claimants": pa.array(shown, pa.int64())})
     report = DisclosureReport(tuple(cells), Parameters())
-    decision = {"allow": True, "deny": [], "obligations": {
-        "row_filters": [{"dataset": "dwp.uc_claims", "expression": "NOT opted_out"}], "column_masks": [],
-        "disclosure": Parameters().to_json()}}
-    out = Output(id="out-" + secrets.token_hex(6), user=user, project=project, created="2026-11-21T10:00:00+00:00",
-                 sql="SELECT region, count(*) AS claimants FROM dwp.uc_claims GROUP BY region",
-                 executed_sql="SELECT 1", table=table, suppressed=report.mask(table.column_names, table.num_rows), report=report,
-                 decision=decision, fingerprints={"dwp.uc_claims": "f" * 64})
+    decision = {
+        "allow": True,
+        "deny": [],
+        "obligations": {
+            "row_filters": [{"dataset": "dwp.uc_claims", "expression": "NOT opted_out"}],
+            "column_masks": [],
+            "disclosure": Parameters().to_json(),
+        },
+    }
+    out = Output(
+        id="out-" + secrets.token_hex(6),
+        user=user,
+        project=project,
+        created="2026-11-21T10:00:00+00:00",
+        sql="SELECT region, count(*) AS claimants FROM dwp.uc_claims GROUP BY region",
+        executed_sql="SELECT 1",
+        table=table,
+        suppressed=report.mask(table.column_names, table.num_rows),
+        report=report,
+        decision=decision,
+        fingerprints={"dwp.uc_claims": "f" * 64},
+    )
     trust.queries.record(out)
     return out
 

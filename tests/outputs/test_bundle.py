@@ -26,8 +26,9 @@ from .conftest import JUSTIFICATION, MakeOutput
 def released(offline: Trust, make_output: MakeOutput):
     a = make_output(statuses={1: "suppressed", 3: "review"})
     b = make_output()
-    request = offline.airlock.request("ana", [a.id, b.id], JUSTIFICATION,
-                                      cell_reasons={a.id: {(3, "claimants"): "Refunds, not individual amounts."}})
+    request = offline.airlock.request(
+        "ana", [a.id, b.id], JUSTIFICATION, cell_reasons={a.id: {(3, "claimants"): "Refunds, not individual amounts."}}
+    )
     approve = {a.id: ("approve", "Fine."), b.id: ("approve", "")}
     offline.airlock.review("carol", request.id, approve)
     done = offline.airlock.review("dev", request.id, approve)
@@ -40,25 +41,37 @@ def test_the_bundle_holds_everything_for_each_output(released):
     manifest = json.loads((folder / "manifest.json").read_text())
     files = {f["path"] for f in manifest["files"]}
     for out in (a, b):
-        assert {f"outputs/{out.id}/{name}" for name in ("table.csv", "table.xlsx", "query.sql", "disclosure.json",
-                                                         "decision.json", "datasets.json")} <= files
+        assert {
+            f"outputs/{out.id}/{name}"
+            for name in ("table.csv", "table.xlsx", "query.sql", "disclosure.json", "decision.json", "datasets.json")
+        } <= files
     assert {"request.json", "README.txt"} <= files and manifest["approvers"] == ["carol", "dev"]
     assert bundles.verify_bundle(folder) == [] and bundles.verify_bundle(folder / f"{request.id}.zip") == []
     assert bundles.manifest_sha256(folder) == request.bundle_sha256
 
     rows = list(csv.reader(io.StringIO((folder / f"outputs/{a.id}/table.csv").read_text())))
-    assert rows == [["region", "claimants"], ["E12000001", "100"], ["E12000002", SUPPRESSED_MARKER],
-                    ["E12000003", "114"], ["E12000004", SUPPRESSED_MARKER]]  # in review: withheld too
+    assert rows == [
+        ["region", "claimants"],
+        ["E12000001", "100"],
+        ["E12000002", SUPPRESSED_MARKER],
+        ["E12000003", "114"],
+        ["E12000004", SUPPRESSED_MARKER],
+    ]  # in review: withheld too
     sheet = load_workbook(folder / f"outputs/{a.id}/table.xlsx")["table"]
     assert [[c.value for c in r] for r in sheet.iter_rows()] == [
-        ["region", "claimants"], ["E12000001", 100], ["E12000002", SUPPRESSED_MARKER], ["E12000003", 114],
-        ["E12000004", SUPPRESSED_MARKER]]
+        ["region", "claimants"],
+        ["E12000001", 100],
+        ["E12000002", SUPPRESSED_MARKER],
+        ["E12000003", 114],
+        ["E12000004", SUPPRESSED_MARKER],
+    ]
     assert (folder / f"outputs/{a.id}/query.sql").read_text().startswith("SELECT region")
     about = json.loads((folder / "request.json").read_text())
     assert about["justification"] == JUSTIFICATION and about["purpose"] == "employment_support"
     assert [(x["name"], x["organisation"]) for x in about["approvers"]] == [("carol", "ONS"), ("dev", "HMRC")]
     assert json.loads((folder / f"outputs/{a.id}/datasets.json").read_text()) == {
-        "fingerprints": {"dwp.uc_claims": "f" * 64}}
+        "fingerprints": {"dwp.uc_claims": "f" * 64}
+    }
 
 
 def test_what_stays_inside_never_leaves(released):
@@ -78,7 +91,10 @@ def test_any_change_to_the_bundle_is_caught(released, tmp_path: Path):
     (folder / "extra.txt").write_text("hello")
     (folder / "README.txt").unlink()
     assert sorted(bundles.verify_bundle(folder)) == [
-        "README.txt is missing", "extra.txt is not in the manifest", f"outputs/{a.id}/table.csv was changed"]
+        "README.txt is missing",
+        "extra.txt is not in the manifest",
+        f"outputs/{a.id}/table.csv was changed",
+    ]
 
 
 def test_the_download_is_for_the_author_and_is_audited(offline: Trust, released):

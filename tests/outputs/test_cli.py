@@ -32,8 +32,9 @@ def test_status_shows_state_reviews_and_history(offline, released, capsys, monke
     assert json.loads(out)["state"] == "released"
 
 
-def test_list_filters_by_state_and_shows_only_what_the_user_may_see(offline, released, make_output, capsys,
-                                                                     monkeypatch):
+def test_list_filters_by_state_and_shows_only_what_the_user_may_see(
+    offline, released, make_output, capsys, monkeypatch
+):
     waiting = offline.airlock.request("ana", [make_output().id], JUSTIFICATION)
     code, out, _ = run(capsys, monkeypatch, "release", "list", "--user", "carol", "--state", "submitted")
     assert code == 0 and waiting.id in out and released not in out

@@ -12,8 +12,9 @@ from trust.config import REPO_ROOT
 from trust.outputs.release import TRANSITIONS, ReleaseState, generated_docs
 
 DOC = REPO_ROOT / "docs" / "release.md"
-BLOCK = re.compile(r"(<!-- generated: trust\.outputs\.release\.generated_docs -->\n)(.*?)(\n<!-- end generated -->)",
-                   re.DOTALL)
+BLOCK = re.compile(
+    r"(<!-- generated: trust\.outputs\.release\.generated_docs -->\n)(.*?)(\n<!-- end generated -->)", re.DOTALL
+)
 
 
 def test_the_documented_state_diagram_is_the_transitions_table():
@@ -21,7 +22,7 @@ def test_the_documented_state_diagram_is_the_transitions_table():
     found = BLOCK.search(text)
     assert found, "docs/release.md lost its generated block markers"
     if os.environ.get("TRUST_UPDATE_DOCS"):
-        DOC.write_text(text[:found.start(2)] + generated_docs() + text[found.end(2):])
+        DOC.write_text(text[: found.start(2)] + generated_docs() + text[found.end(2) :])
         text = DOC.read_text()
         found = BLOCK.search(text)
         assert found

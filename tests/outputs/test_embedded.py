@@ -22,8 +22,9 @@ def test_an_embedded_output_asks_for_its_own_release(offline: Trust, make_output
 
 def test_reasons_are_given_per_cell_of_the_output(offline: Trust, make_output: MakeOutput):
     out = offline.queries.output("ana", make_output(statuses={2: "review"}).id)
-    request = out.request_release(JUSTIFICATION, cell_reasons={(2, "claimants"): "Refunds, not amounts."},
-                                  via=offline.session("ana", PROJECT))
+    request = out.request_release(
+        JUSTIFICATION, cell_reasons={(2, "claimants"): "Refunds, not amounts."}, via=offline.session("ana", PROJECT)
+    )
     assert request.reasons(out.id) == {"2:claimants": "Refunds, not amounts."}
     assert str(request).startswith(f"{request.id}  submitted: waiting for two output checkers (0 of 2")
     assert "trust-release" in request._repr_html_()

@@ -59,15 +59,18 @@ def test_every_state_is_reachable_and_every_path_ends():
     assert len(BY_STATES) == len(TRANSITIONS)  # one transition per pair of states
 
 
-@pytest.mark.parametrize(("reviews", "expected"), [
-    ([], None),
-    ([("carol", APPROVE, APPROVE)], S.UNDER_REVIEW),
-    ([("carol", APPROVE, APPROVE), ("dev", APPROVE, APPROVE)], S.APPROVED),
-    ([("carol", APPROVE, REJECT)], S.REJECTED),
-    ([("carol", APPROVE, APPROVE), ("dev", CHANGES, APPROVE)], S.RETURNED),
-    ([("carol", CHANGES, REJECT)], S.REJECTED),  # any rejection stops it, whatever else was said
-    ([("carol", APPROVE, APPROVE), ("carol", APPROVE, APPROVE)], S.UNDER_REVIEW),  # one checker counts once
-])
+@pytest.mark.parametrize(
+    ("reviews", "expected"),
+    [
+        ([], None),
+        ([("carol", APPROVE, APPROVE)], S.UNDER_REVIEW),
+        ([("carol", APPROVE, APPROVE), ("dev", APPROVE, APPROVE)], S.APPROVED),
+        ([("carol", APPROVE, REJECT)], S.REJECTED),
+        ([("carol", APPROVE, APPROVE), ("dev", CHANGES, APPROVE)], S.RETURNED),
+        ([("carol", CHANGES, REJECT)], S.REJECTED),  # any rejection stops it, whatever else was said
+        ([("carol", APPROVE, APPROVE), ("carol", APPROVE, APPROVE)], S.UNDER_REVIEW),  # one checker counts once
+    ],
+)
 def test_reviews_decide_the_round(reviews, expected):
     made = [Review(who, 1, out, ReviewDecision(d), "", "t") for who, *ds in reviews for out, d in zip(("a", "b"), ds)]
     assert outcome(made, ["a", "b"]) is expected
@@ -148,7 +151,11 @@ def test_every_illegal_transition_is_refused_and_changes_nothing(offline: Trust,
 
 def test_every_legal_transition_refuses_the_wrong_party(offline: Trust, make_output: MakeOutput):
     out = make_output()
-    people = {Actor.AUTHOR: offline.access.user("ana"), Actor.CHECKER: offline.access.user("carol"), Actor.SYSTEM: SYSTEM}
+    people = {
+        Actor.AUTHOR: offline.access.user("ana"),
+        Actor.CHECKER: offline.access.user("carol"),
+        Actor.SYSTEM: SYSTEM,
+    }
     bob = offline.access.user("bob")  # neither author nor checker
     for t in TRANSITIONS:
         request = _in_state(offline, out.id, t.source)
@@ -307,6 +314,9 @@ def test_two_checkers_at_once_release_exactly_once(offline: Trust, make_output: 
     assert sum(isinstance(r, InvalidTransition) for r in results) == 1
     final = offline.airlock.get("ana", request.id)
     assert final.state is S.RELEASED
-    actions = [e.payload["action"] for e in offline.audit.events(kind="release_transition")
-               if e.payload["request"] == request.id]
+    actions = [
+        e.payload["action"]
+        for e in offline.audit.events(kind="release_transition")
+        if e.payload["request"] == request.id
+    ]
     assert actions == ["submit", "review", "approve", "release"]

@@ -11,8 +11,11 @@ from trust.config import REPO_ROOT
 from trust.policy.cases import Case, all_cases
 from trust.policy.embedded import policy_data
 
-CASES = all_cases(Path(__file__).parent / "cases", load_catalog(REPO_ROOT / "catalog"),
-                  policy_data(REPO_ROOT / "policies")["projects"])
+CASES = all_cases(
+    Path(__file__).parent / "cases",
+    load_catalog(REPO_ROOT / "catalog"),
+    policy_data(REPO_ROOT / "policies")["projects"],
+)
 
 
 def test_there_are_enough_cases_and_each_module_has_some():
@@ -32,7 +35,9 @@ def test_case(case: Case, embedded):
 def test_a_wrong_expectation_is_caught(embedded):
     # The runner must be able to fail: flip one case's expectations.
     case = next(c for c in CASES if c.name == "a Strategic Authority analyst sees only its ten districts")
-    wrong = Case(case.file, case.name, case.document, {"allow": True, "row_filters": {"dwp.uc_claims": ["NOT opted_out"]}})
+    wrong = Case(
+        case.file, case.name, case.document, {"allow": True, "row_filters": {"dwp.uc_claims": ["NOT opted_out"]}}
+    )
     assert wrong.mismatches(embedded.decide(case.document))
     denied = Case(case.file, case.name, case.document, {"allow": False, "deny": ["trust.not_a_member"]})
     assert len(denied.mismatches(embedded.decide(case.document))) == 2

@@ -39,26 +39,73 @@ def line_of(path: Path, needle: str) -> int:
 
 MISTAKES = [
     # (file, old, new, where the problem must be reported (a line containing this), words in the message)
-    ("common/trust.rego", 'input.context.date > object.get(project, "expires", "")',
-     'input.context.date >> object.get(project, "expires", "")', "input.context.date >>", "syntax"),
-    ("departments/dfe_test.rego", "test_gateway_naming_dfe_is_accepted if {", "test_gateway_naming_dfe_is_accepted if {{",
-     "test_gateway_naming_dfe_is_accepted", "syntax"),
+    (
+        "common/trust.rego",
+        'input.context.date > object.get(project, "expires", "")',
+        'input.context.date >> object.get(project, "expires", "")',
+        "input.context.date >>",
+        "syntax",
+    ),
+    (
+        "departments/dfe_test.rego",
+        "test_gateway_naming_dfe_is_accepted if {",
+        "test_gateway_naming_dfe_is_accepted if {{",
+        "test_gateway_naming_dfe_is_accepted",
+        "syntax",
+    ),
     ("data/projects.json", '"expires": "2027-09-30"', '"expires": "2027-13-30"', "2027-13-30", "is not a date"),
     # A missing comma is found where the next item starts.
-    ("data/projects.json", '"members": ["bob"],', '"members": ["bob"]', '"expires": "2027-03-31"\n  },\n  "demo-health', "invalid JSON"),
-    ("data/projects.json", '"datasets": ["dwp.uc_claims"],\n    "columns"', '"datasets": ["dwp.uc_claim"],\n    "columns"',
-     "dwp.uc_claim\"]", "Did you mean 'dwp.uc_claims'"),
+    (
+        "data/projects.json",
+        '"members": ["bob"],',
+        '"members": ["bob"]',
+        '"expires": "2027-03-31"\n  },\n  "demo-health',
+        "invalid JSON",
+    ),
+    (
+        "data/projects.json",
+        '"datasets": ["dwp.uc_claims"],\n    "columns"',
+        '"datasets": ["dwp.uc_claim"],\n    "columns"',
+        'dwp.uc_claim"]',
+        "Did you mean 'dwp.uc_claims'",
+    ),
     ("data/projects.json", '"region", "claim_start"', '"regoin", "claim_start"', '"regoin"', "no column 'regoin'"),
-    ("data/organisations.json", '"areas": ["E08000003"]', '"areas": ["E08000003", "Manchester"]', '"Manchester"]',
-     "not an ONS area code"),
-    ("data/departments.json", '"gross_pay": 20000', '"gross_pay": 20000.5', '"gross_pay": 20000.5', "positive whole number"),
-    ("data/departments.json", '"opt_out_exempt": {"dwp.pip_awards"', '"opt_out_exempt_": {"dwp.pip_awards"',
-     '"DWP": {', "dwp.pip_awards has no opt-out declaration"),
+    (
+        "data/organisations.json",
+        '"areas": ["E08000003"]',
+        '"areas": ["E08000003", "Manchester"]',
+        '"Manchester"]',
+        "not an ONS area code",
+    ),
+    (
+        "data/departments.json",
+        '"gross_pay": 20000',
+        '"gross_pay": 20000.5',
+        '"gross_pay": 20000.5',
+        "positive whole number",
+    ),
+    (
+        "data/departments.json",
+        '"opt_out_exempt": {"dwp.pip_awards"',
+        '"opt_out_exempt_": {"dwp.pip_awards"',
+        '"DWP": {',
+        "dwp.pip_awards has no opt-out declaration",
+    ),
     ("data/disclosure.json", '"min_units": 20}', '"min_units": 0}', '"min_units": 0}', "out of range"),
-    ("departments/dwp.rego", 'lib.text(["NOT ", settings', 'lib.text(["NOT nope_", settings', '"dwp.opt_out"',
-     "dwp.opt_out gives dwp.uc_claims a row filter the trust cannot apply"),
-    ("departments/hmrc.rego", '" THEN ", format_int(cap, 10), ".0 ELSE "', '" THEN (SELECT 1) ELSE "', '"hmrc.top_code"',
-     "hmrc.top_code gives hmrc.paye_employments a column mask the trust cannot apply"),
+    (
+        "departments/dwp.rego",
+        'lib.text(["NOT ", settings',
+        'lib.text(["NOT nope_", settings',
+        '"dwp.opt_out"',
+        "dwp.opt_out gives dwp.uc_claims a row filter the trust cannot apply",
+    ),
+    (
+        "departments/hmrc.rego",
+        '" THEN ", format_int(cap, 10), ".0 ELSE "',
+        '" THEN (SELECT 1) ELSE "',
+        '"hmrc.top_code"',
+        "hmrc.top_code gives hmrc.paye_employments a column mask the trust cannot apply",
+    ),
 ]
 
 
@@ -76,15 +123,22 @@ def test_each_mistake_is_reported_at_its_place(policies, registrations, file, ol
 
 def test_a_department_module_left_out_of_the_composition_is_an_error(policies, registrations):
     (policies / "departments" / "ons.rego").write_text(
-        "# A new department.\npackage trust.departments.ons\n\nimport rego.v1\n\ndeny := set()\n")
+        "# A new department.\npackage trust.departments.ons\n\nimport rego.v1\n\ndeny := set()\n"
+    )
     errors = [p for p in check_policies(policies, registrations) if p.severity == "error"]
     assert [(p.file.rsplit("/", 2)[-2:], p.line) for p in errors] == [(["departments", "ons.rego"], 2)]
     assert "is not composed into the decision" in errors[0].message and "its rules are ignored" in errors[0].message
 
 
 def test_regopy_pitfalls_are_warned_about(policies, registrations):
-    edit(policies / "departments/desnz.rego", 'lib.text([t.dataset, ": "', 'sprintf("%s: %s", [t.dataset, "x"]), lib.text([t.dataset, ": "')
+    edit(
+        policies / "departments/desnz.rego",
+        'lib.text([t.dataset, ": "',
+        'sprintf("%s: %s", [t.dataset, "x"]), lib.text([t.dataset, ": "',
+    )
     test = policies / "departments/desnz_test.rego"
-    test.write_text(test.read_text() + '\ntest_whole_input if {\n\td := data.trust.decision with input as {}\n\tnot d.allow\n}\n')
+    test.write_text(
+        test.read_text() + "\ntest_whole_input if {\n\td := data.trust.decision with input as {}\n\tnot d.allow\n}\n"
+    )
     warnings = [p for p in check_policies(policies, registrations) if p.severity == "warning"]
     assert {p.file.rsplit("/", 1)[-1] for p in warnings} == {"desnz.rego", "desnz_test.rego"}

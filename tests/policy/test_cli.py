@@ -66,15 +66,32 @@ def test_explain_shows_input_decision_rules_and_obligations(trust, trust_home):
     r = run("explain", "--user", "bob", "--project", "demo-dwp-caseload", "--offline", sql, home=trust_home)
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    for text in ('"organisation": "Greater Manchester Combined Authority"', "Decision: ALLOW", "Rules that fired:",
-                 "row_filter   trust.own_areas", "row_filter   dwp.opt_out", "column_mask  dwp.date_of_birth_year",
-                 "disclosure   disclosure.defaults", "at least 10 units per cell"):
+    for text in (
+        '"organisation": "Greater Manchester Combined Authority"',
+        "Decision: ALLOW",
+        "Rules that fired:",
+        "row_filter   trust.own_areas",
+        "row_filter   dwp.opt_out",
+        "column_mask  dwp.date_of_birth_year",
+        "disclosure   disclosure.defaults",
+        "at least 10 units per cell",
+    ):
         assert text in out, text
 
 
 def test_explain_of_a_denial_names_the_rule_and_the_remedy(trust, trust_home):
     sql = "SELECT health_condition_group, count(*) AS n FROM dwp.pip_awards GROUP BY 1"
-    r = run("explain", "--user", "ana", "--project", "demo-disability-employment", "--offline", "--json", sql, home=trust_home)
+    r = run(
+        "explain",
+        "--user",
+        "ana",
+        "--project",
+        "demo-disability-employment",
+        "--offline",
+        "--json",
+        sql,
+        home=trust_home,
+    )
     assert r.returncode == 1
     body = json.loads(r.stdout)
     assert body["decision"]["allow"] is False
@@ -84,9 +101,12 @@ def test_explain_of_a_denial_names_the_rule_and_the_remedy(trust, trust_home):
 
 
 def test_explain_an_input_document(trust, trust_home, tmp_path):
-    document = {"identity": {"user": "ana", "roles": ["analyst"], "organisation": "DWP"},
-                "project": {"id": "demo-uc-pilot-2024"}, "context": {"date": "2026-01-01"},
-                "query": {"tables": [], "columns": [], "aggregates": [], "joins": [], "aggregated_output": True}}
+    document = {
+        "identity": {"user": "ana", "roles": ["analyst"], "organisation": "DWP"},
+        "project": {"id": "demo-uc-pilot-2024"},
+        "context": {"date": "2026-01-01"},
+        "query": {"tables": [], "columns": [], "aggregates": [], "joins": [], "aggregated_output": True},
+    }
     (tmp_path / "input.json").write_text(json.dumps(document))
     r = run("explain", "--input", str(tmp_path / "input.json"), home=trust_home)
     assert r.returncode == 1
@@ -94,18 +114,23 @@ def test_explain_an_input_document(trust, trust_home, tmp_path):
 
 
 def test_explain_online_shows_the_sql_with_the_obligations_in_every_leaf(trust):
-    sql = ("WITH c AS (SELECT person_id, la_code FROM dwp.uc_claims) SELECT a.la_code, count(*) AS n FROM c AS a "
-           "JOIN dwp.uc_claims AS b ON a.person_id = b.person_id GROUP BY a.la_code")
+    sql = (
+        "WITH c AS (SELECT person_id, la_code FROM dwp.uc_claims) SELECT a.la_code, count(*) AS n FROM c AS a "
+        "JOIN dwp.uc_claims AS b ON a.person_id = b.person_id GROUP BY a.la_code"
+    )
     result = explain(trust, "bob", "demo-dwp-caseload", sql)
     assert result.decision.allow and result.sql
     assert result.sql.count("la_code IN ('E08000001'") == 2 and result.sql.count("NOT opted_out") == 2
     assert "SQL the trust would run:" in result.render()
 
 
-@pytest.mark.parametrize(("sql", "rule"), [
-    ("SELECT nino, count(*) AS n FROM dwp.uc_claims GROUP BY nino", "direct_identifier"),
-    ("SELECT region, award_amount FROM dwp.uc_claims", "measure_not_aggregated"),
-])
+@pytest.mark.parametrize(
+    ("sql", "rule"),
+    [
+        ("SELECT nino, count(*) AS n FROM dwp.uc_claims GROUP BY nino", "direct_identifier"),
+        ("SELECT region, award_amount FROM dwp.uc_claims", "measure_not_aggregated"),
+    ],
+)
 def test_explain_reports_a_structural_rejection(trust, sql, rule):
     # The SQL stages may refuse before the policy is asked (then explain says so), or the
     # structural check after describing it does (then explain notes it and still shows the decision).
@@ -119,14 +144,22 @@ def test_explain_reports_a_structural_rejection(trust, sql, rule):
 
 
 def test_policy_commands_are_part_of_the_trust_command(trust_home):
-    r = subprocess.run([sys.executable, "-m", "trust.cli", "policy", "--help"], capture_output=True, text=True,
-                       env={**os.environ, "TRUST_HOME": str(trust_home)}, cwd=REPO_ROOT, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "trust.cli", "policy", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRUST_HOME": str(trust_home)},
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
     assert r.returncode == 0 and all(c in r.stdout for c in ("test", "explain", "check"))
 
 
 def test_explain_lists_every_mask_a_rule_makes(trust):
-    sql = ("SELECT u.region, sum(p.gross_pay) AS pay FROM dwp.uc_claims AS u "
-           "JOIN hmrc.paye_employments AS p ON u.person_id = p.person_id GROUP BY u.region")
+    sql = (
+        "SELECT u.region, sum(p.gross_pay) AS pay FROM dwp.uc_claims AS u "
+        "JOIN hmrc.paye_employments AS p ON u.person_id = p.person_id GROUP BY u.region"
+    )
     text = explain(trust, "ana", "demo-employment-support", sql, offline=True).render()
     assert "hmrc.top_code  on hmrc.paye_employments: gross_pay := CASE WHEN gross_pay > 20000" in text
     assert "hmrc.top_code  on hmrc.paye_employments: tax_paid := CASE WHEN tax_paid > 8000" in text

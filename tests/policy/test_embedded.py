@@ -26,8 +26,10 @@ def refused_by(decision: Decision) -> str:
 
 
 def test_a_good_decision_is_read():
-    d = policy('decision := {"allow": true, "deny": [], "obligations": {"row_filters": [{"dataset": "a.b", '
-               '"expression": "x = 1", "rule": "t.r"}], "column_masks": [], "disclosure": {"min_units": 12}}}').decide({})
+    d = policy(
+        'decision := {"allow": true, "deny": [], "obligations": {"row_filters": [{"dataset": "a.b", '
+        '"expression": "x = 1", "rule": "t.r"}], "column_masks": [], "disclosure": {"min_units": 12}}}'
+    ).decide({})
     assert d.allow and d.row_filters == ({"dataset": "a.b", "expression": "x = 1", "rule": "t.r"},)
     assert d.disclosure.min_units == 12
 
@@ -40,15 +42,25 @@ def test_a_good_decision_is_read():
         ('decision := {"allow": true, "deny": [{"rule": "a.b"}]}', "without a rule and a message"),
         ('decision := {"allow": true, "obligations": {"row_filters": [{"dataset": "a.b"}]}}', "row filter without"),
         ('decision := {"allow": true, "obligations": {"disclosure": {"min_units": "ten"}}}', "not numbers"),
-        ('decision := {"allow": true, "obligations": {"column_masks": ['
-         '{"dataset": "a.b", "column": "c", "expression": "1"}, {"dataset": "a.b", "column": "c", "expression": "2"}]}}',
-         "two different masks"),
+        (
+            'decision := {"allow": true, "obligations": {"column_masks": ['
+            '{"dataset": "a.b", "column": "c", "expression": "1"}, {"dataset": "a.b", "column": "c", "expression": "2"}]}}',
+            "two different masks",
+        ),
         # Two rules giving a complete rule different values is an evaluation error.
         ('decision := {"allow": true} if input.a\ndecision := {"allow": false} if input.b', ""),
         ('decision := {"allow": true, "n": foo(1)}', "Function not found"),
     ],
-    ids=["undefined", "allow-not-bool", "deny-without-message", "filter-without-expression", "bad-thresholds",
-         "conflicting-masks", "conflict", "unknown-function"],
+    ids=[
+        "undefined",
+        "allow-not-bool",
+        "deny-without-message",
+        "filter-without-expression",
+        "bad-thresholds",
+        "conflicting-masks",
+        "conflict",
+        "unknown-function",
+    ],
 )
 def test_anything_but_a_clean_decision_denies(body, why):
     d = policy(body).decide({"a": True, "b": True})
@@ -69,10 +81,18 @@ def test_a_policy_that_does_not_compile_is_a_configuration_error():
 
 
 def test_decisions_are_cached_by_the_whole_input(embedded):
-    doc = {"identity": {"user": "ana", "roles": ["analyst"], "organisation": "DWP"}, "project": {"id": "demo-uc-pilot-2024"},
-           "context": {"date": "2025-01-01"},
-           "query": {"tables": [{"dataset": "dwp.uc_claims", "department": "DWP", "flags": []}], "columns": [],
-                     "aggregates": [], "joins": [], "aggregated_output": True}}
+    doc = {
+        "identity": {"user": "ana", "roles": ["analyst"], "organisation": "DWP"},
+        "project": {"id": "demo-uc-pilot-2024"},
+        "context": {"date": "2025-01-01"},
+        "query": {
+            "tables": [{"dataset": "dwp.uc_claims", "department": "DWP", "flags": []}],
+            "columns": [],
+            "aggregates": [],
+            "joins": [],
+            "aggregated_output": True,
+        },
+    }
     first = embedded.decide(doc)
     assert first.allow and embedded.decide(doc) is first
     later = {**doc, "context": {"date": "2025-04-01"}}

@@ -36,7 +36,9 @@ from trust.policy.embedded import UNDEFINED, EmbeddedPolicy, PolicyFailure, poli
 from trust.policy.opa import OpaPolicy
 
 POLICIES = REPO_ROOT / "policies"
-CASES = all_cases(Path(__file__).parent / "cases", load_catalog(REPO_ROOT / "catalog"), policy_data(POLICIES)["projects"])
+CASES = all_cases(
+    Path(__file__).parent / "cases", load_catalog(REPO_ROOT / "catalog"), policy_data(POLICIES)["projects"]
+)
 TOKEN = "s3cret-token"
 
 
@@ -50,12 +52,14 @@ class OpaApi:
         self.requests: list[tuple[str, str, Any]] = []
         self._compiled: dict[str, EmbeddedPolicy] = {}
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[
-            Route("/health", self.health, methods=["GET"]),
-            Route("/v1/policies/{id:path}", self.put_policy, methods=["PUT"]),
-            Route("/v1/data/{path:path}", self.put_data, methods=["PUT"]),
-            Route("/v1/data/{path:path}", self.post_data, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/health", self.health, methods=["GET"]),
+                Route("/v1/policies/{id:path}", self.put_policy, methods=["PUT"]),
+                Route("/v1/data/{path:path}", self.put_data, methods=["PUT"]),
+                Route("/v1/data/{path:path}", self.post_data, methods=["POST"]),
+            ]
+        )
 
     def _refused(self, request: Request) -> Response | None:
         if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
@@ -121,8 +125,17 @@ class Served:
         port = self._sock.getsockname()[1]
         scheme = "https" if certfile else "http"
         self.url = f"{scheme}://localhost:{port}"
-        self._server = uvicorn.Server(uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
-                                                     log_level="warning", ssl_certfile=certfile, ssl_keyfile=keyfile))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                log_level="warning",
+                ssl_certfile=certfile,
+                ssl_keyfile=keyfile,
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     def __enter__(self) -> Served:
@@ -151,8 +164,15 @@ def opa() -> Iterator[tuple[OpaApi, OpaPolicy]]:
 
 def test_publish_loads_modules_and_data_through_the_apis(opa):
     api, _ = opa
-    assert set(api.modules) == {"trust.rego", "lib.rego", "common/trust.rego", "departments/dwp.rego",
-                                "departments/hmrc.rego", "departments/dfe.rego", "departments/desnz.rego"}
+    assert set(api.modules) == {
+        "trust.rego",
+        "lib.rego",
+        "common/trust.rego",
+        "departments/dwp.rego",
+        "departments/hmrc.rego",
+        "departments/dfe.rego",
+        "departments/desnz.rego",
+    }
     assert set(api.data) == {"projects", "organisations", "departments", "disclosure"}
     puts = [r for r in api.requests if r[0] == "PUT"]
     assert ("PUT", "/v1/policies/departments/dwp.rego", "text/plain") in puts
@@ -193,7 +213,9 @@ def test_an_unreachable_server_denies_quickly():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = time.monotonic()
-    message = refused(OpaPolicy(f"http://127.0.0.1:{port}", retries=0).decide(CASES[0].document), "trust.policy_unavailable")
+    message = refused(
+        OpaPolicy(f"http://127.0.0.1:{port}", retries=0).decide(CASES[0].document), "trust.policy_unavailable"
+    )
     assert "could not be reached" in message and time.monotonic() - started < 5
 
 
@@ -229,22 +251,35 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("trust test CA")).issuer_name(name("trust test CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("trust test CA"))
+        .issuer_name(name("trust test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    paths["key"].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return {k: str(v) for k, v in paths.items()}
 
 

@@ -27,9 +27,11 @@ OPA = shutil.which("opa")
 pytestmark = pytest.mark.skipif(
     OPA is None,
     reason="no `opa` binary on PATH: install OPA (https://www.openpolicyagent.org/docs/#running-opa) to run the "
-           "regopy/OPA parity test; test_opa_wire.py covers the wire format without it",
+    "regopy/OPA parity test; test_opa_wire.py covers the wire format without it",
 )
-CASES = all_cases(Path(__file__).parent / "cases", load_catalog(REPO_ROOT / "catalog"), policy_data(POLICIES)["projects"])
+CASES = all_cases(
+    Path(__file__).parent / "cases", load_catalog(REPO_ROOT / "catalog"), policy_data(POLICIES)["projects"]
+)
 
 
 def opa_layout(directory: Path, out: Path) -> Path:
@@ -49,8 +51,11 @@ def opa_server() -> Iterator[OpaPolicy]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([OPA, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [OPA, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

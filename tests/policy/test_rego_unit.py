@@ -26,8 +26,14 @@ def test_every_rego_unit_test_passes(results):
 
 def test_each_module_has_its_own_tests():
     files = {t.file for t in find_tests(POLICIES)}
-    for module in ("trust_test.rego", "common/trust_test.rego", "departments/dwp_test.rego", "departments/hmrc_test.rego",
-                   "departments/dfe_test.rego", "departments/desnz_test.rego"):
+    for module in (
+        "trust_test.rego",
+        "common/trust_test.rego",
+        "departments/dwp_test.rego",
+        "departments/hmrc_test.rego",
+        "departments/dfe_test.rego",
+        "departments/desnz_test.rego",
+    ):
         assert module in files
 
 
@@ -46,8 +52,12 @@ def policies(tmp_path: Path) -> Path:
 
 def test_a_broken_rule_makes_its_tests_fail(policies):
     dwp = policies / "departments" / "dwp.rego"
-    dwp.write_text(dwp.read_text().replace('lib.text(["NOT ", settings.opt_out_columns[t.dataset]])',
-                                           'lib.text(["", settings.opt_out_columns[t.dataset]])'))
+    dwp.write_text(
+        dwp.read_text().replace(
+            'lib.text(["NOT ", settings.opt_out_columns[t.dataset]])',
+            'lib.text(["", settings.opt_out_columns[t.dataset]])',
+        )
+    )
     results = {r.test.name: r for r in run_tests(policies, pattern=r"\.dwp\.")}
     assert results["test_opted_out_people_are_filtered_out"].status == "fail"
     assert "dwp_test.rego:" in results["test_opted_out_people_are_filtered_out"].detail
@@ -66,5 +76,7 @@ def test_todo_tests_are_skipped_and_patterns_select(policies):
     test = policies / "departments" / "desnz_test.rego"
     test.write_text(test.read_text() + "\ntodo_test_later if {\n\tfalse\n}\n")
     results = run_tests(policies, pattern=r"desnz\.(todo_)?test_(later|fine)")
-    assert {r.test.name: r.status for r in results} == {"test_fine_industry_by_area_is_denied": "pass",
-                                                        "todo_test_later": "skip"}
+    assert {r.test.name: r.status for r in results} == {
+        "test_fine_industry_by_area_is_denied": "pass",
+        "todo_test_later": "skip",
+    }

@@ -98,8 +98,16 @@ def load(path: Path) -> list[Case]:
             rows += _generate(g, 1000 * (len(out) + 1) + len(rows))
         unit = raw.get("unit", "person_id")
         columns = tuple(dict.fromkeys(k for r in rows for k in r))
-        measures = tuple(raw.get("measures", [c for c in columns if c not in {unit} and
-                                              all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows)]))
+        measures = tuple(
+            raw.get(
+                "measures",
+                [
+                    c
+                    for c in columns
+                    if c not in {unit} and all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows)
+                ],
+            )
+        )
         outputs = []
         for o in raw["outputs"]:
             cells = []
@@ -108,10 +116,29 @@ def load(path: Path) -> list[Case]:
                 if not m:
                     raise ValueError(f"{path.name}: cannot read cell {text!r}")
                 cells.append((name, m.group(1).lower(), bool(m.group(2)), m.group(3)))
-            outputs.append(Spec(by=tuple(o["by"]), cells=tuple(cells), totals=tuple(tuple(t) for t in o.get("totals", ())),
-                                where=o.get("where", {}), expect=o.get("expect", {}), values=o.get("values", {})))
-        out.append(Case(path.stem, raw["name"], raw.get("parameters", {}), unit, columns, measures, tuple(rows),
-                        tuple(outputs), tuple(raw.get("engines", ("python", "duckdb")))))
+            outputs.append(
+                Spec(
+                    by=tuple(o["by"]),
+                    cells=tuple(cells),
+                    totals=tuple(tuple(t) for t in o.get("totals", ())),
+                    where=o.get("where", {}),
+                    expect=o.get("expect", {}),
+                    values=o.get("values", {}),
+                )
+            )
+        out.append(
+            Case(
+                path.stem,
+                raw["name"],
+                raw.get("parameters", {}),
+                unit,
+                columns,
+                measures,
+                tuple(rows),
+                tuple(outputs),
+                tuple(raw.get("engines", ("python", "duckdb"))),
+            )
+        )
     return out
 
 
@@ -120,6 +147,7 @@ def all_cases() -> list[Case]:
 
 
 # -- the plain-Python computation ------------------------------------------------------------
+
 
 def unit_hash(unit: Any) -> int:
     return int.from_bytes(hashlib.blake2b(str(unit).encode(), digest_size=8).digest(), "little")
@@ -158,12 +186,21 @@ def _companions(case: Case, spec: Spec) -> Companions:
         if fn in ("sum", "avg", "min", "max"):
             base = f"__sdc_{pos}_0_"
             magnitude = fn in ("sum", "avg")
-            contributions.append(Contribution(name, pos, fn, base + "top", base + "total" if magnitude else None,
-                                              base + "negative" if magnitude else None,
-                                              base + "contributors" if magnitude else None))
+            contributions.append(
+                Contribution(
+                    name,
+                    pos,
+                    fn,
+                    base + "top",
+                    base + "total" if magnitude else None,
+                    base + "negative" if magnitude else None,
+                    base + "contributors" if magnitude else None,
+                )
+            )
     totals = tuple(tuple(k not in grouped for k in spec.by) + (False,) * len(spec.cells) for grouped in _branches(spec))
-    return Companions(case.unit, tuple(contributions), "__sdc_branch", totals, "__sdc_population", "__sdc_canary",
-                      DEFAULT_DEPTH, True)
+    return Companions(
+        case.unit, tuple(contributions), "__sdc_branch", totals, "__sdc_population", "__sdc_canary", DEFAULT_DEPTH, True
+    )
 
 
 def python_raw(case: Case, spec: Spec) -> pa.Table:
@@ -231,9 +268,17 @@ def plan_for(case: Case, spec: Spec, companions: Companions | None) -> Plan:
     # As rewrite's cell_units: each cell's dataset units, and the parts of its own aggregate's argument.
     cell_units = tuple(("__units_0",) for _ in spec.by) + tuple(
         ("__units_0",) + (() if a == "*" else (f"__units_{1 + 2 * args.index(a)}", f"__units_{2 + 2 * args.index(a)}"))
-        for _n, _f, _d, a in spec.cells)
-    return Plan(sql="", outputs=_outputs(case, spec), unit_columns=tuple(f"__units_{k}" for k in range(1 + 2 * len(args))),
-                unit_labels=(case.unit,) * (1 + 2 * len(args)), datasets=(), cell_units=cell_units, companions=companions)
+        for _n, _f, _d, a in spec.cells
+    )
+    return Plan(
+        sql="",
+        outputs=_outputs(case, spec),
+        unit_columns=tuple(f"__units_{k}" for k in range(1 + 2 * len(args))),
+        unit_labels=(case.unit,) * (1 + 2 * len(args)),
+        datasets=(),
+        cell_units=cell_units,
+        companions=companions,
+    )
 
 
 @dataclass
@@ -243,7 +288,9 @@ class MemoryHistory:
     stored: list[tuple[str, str, diff.Earlier]] = field(default_factory=list)
 
     def candidates(self, scheme: str, family: str, low: int, high: int) -> diff.Candidates:
-        return diff.Candidates.of(e for s, f, e in self.stored if s == scheme and f == family and low <= e.units <= high)
+        return diff.Candidates.of(
+            e for s, f, e in self.stored if s == scheme and f == family and low <= e.units <= high
+        )
 
     def record(self, output_id: str, protected: Protected) -> None:
         for p in protected.populations:
@@ -260,14 +307,20 @@ def run_python(case: Case) -> list[Protected]:
     out = []
     for n, spec in enumerate(case.outputs):
         raw = python_raw(case, spec)
-        protected = protect(raw, plan_for(case, spec, _companions(case, spec)), disclosure(case), max_rows=10_000,
-                            history=history if history.stored else None)
+        protected = protect(
+            raw,
+            plan_for(case, spec, _companions(case, spec)),
+            disclosure(case),
+            max_rows=10_000,
+            history=history if history.stored else None,
+        )
         history.record(f"out-{n}", protected)
         out.append(protected)
     return out
 
 
 # -- checking ---------------------------------------------------------------------------------
+
 
 def row_label(protected: Protected, spec: Spec, row: int) -> str:
     keys = [protected.table.column(k)[row].as_py() for k in spec.by]
@@ -286,13 +339,16 @@ def check(case: Case, results: list[Protected], engine: str) -> None:
                 cell = cells[(by_row[label], column)]
                 status, _, rule = str(want).partition("/")
                 got = f"{cell.status.value}/{cell.rule}" if rule else cell.status.value
-                assert got == str(want), (f"{where}: row {label!r} {column}: expected {want}, got "
-                                          f"{cell.status.value}/{cell.rule} ({cell.detail})")
+                assert got == str(want), (
+                    f"{where}: row {label!r} {column}: expected {want}, got "
+                    f"{cell.status.value}/{cell.rule} ({cell.detail})"
+                )
         for label, expected in spec.values.items():
             for column, want in expected.items():
                 got = protected.table.column(column)[by_row[label]].as_py()
-                assert got == want or (got is not None and want is not None and abs(float(got) - float(want)) < 1e-9), \
+                assert got == want or (got is not None and want is not None and abs(float(got) - float(want)) < 1e-9), (
                     f"{where}: row {label!r} {column}: expected value {want}, got {got}"
+                )
 
 
 def replace_parameters(case: Case, **changes: Any) -> Case:
@@ -300,6 +356,7 @@ def replace_parameters(case: Case, **changes: Any) -> Case:
 
 
 # -- the engine's computation ------------------------------------------------------------------
+
 
 def _literal(v: Any) -> str:
     return str(v) if isinstance(v, (int, float)) else "'" + str(v).replace("'", "''") + "'"
@@ -328,12 +385,28 @@ def catalog_for(case: Case, path: Path) -> Any:
     types = {}
     for c in case.columns:
         vals = [r.get(c) for r in case.rows if r.get(c) is not None]
-        types[c] = "DOUBLE" if any(isinstance(v, float) for v in vals) else (
-            "BIGINT" if vals and all(isinstance(v, int) for v in vals) else "VARCHAR")
-    cols = tuple(Column(c, Role.LINKAGE_KEY if c == case.unit else Role.MEASURE if c in case.measures else Role.DIMENSION,
-                        type=types[c]) for c in case.columns)
-    ds = Dataset(id=DATASET, department="TEST", title="Worked example", location=(str(path),), unit_key=case.unit,
-                 columns=cols, files=(FileFooter(str(path), 1, len(case.rows), 1, 1, (), "x"),))
+        types[c] = (
+            "DOUBLE"
+            if any(isinstance(v, float) for v in vals)
+            else ("BIGINT" if vals and all(isinstance(v, int) for v in vals) else "VARCHAR")
+        )
+    cols = tuple(
+        Column(
+            c,
+            Role.LINKAGE_KEY if c == case.unit else Role.MEASURE if c in case.measures else Role.DIMENSION,
+            type=types[c],
+        )
+        for c in case.columns
+    )
+    ds = Dataset(
+        id=DATASET,
+        department="TEST",
+        title="Worked example",
+        location=(str(path),),
+        unit_key=case.unit,
+        columns=cols,
+        files=(FileFooter(str(path), 1, len(case.rows), 1, 1, (), "x"),),
+    )
     return Catalog({DATASET: ds}), types
 
 

@@ -20,17 +20,38 @@ from trust.sql.resolve import resolve
 from trust.sql.rewrite import no_obligations, rewrite
 from trust.sql.validate import validate
 
-TYPES = {"award_amount": "DOUBLE", "gross_pay": "DOUBLE", "tax_paid": "DOUBLE", "tax_month": "SMALLINT",
-         "turnover": "DOUBLE", "employee_count": "INTEGER", "opted_out": "BOOLEAN", "claim_start": "DATE",
-         "date_of_birth": "DATE", "award_start": "DATE", "weekly_amount": "DOUBLE", "achieved": "BOOLEAN"}
+TYPES = {
+    "award_amount": "DOUBLE",
+    "gross_pay": "DOUBLE",
+    "tax_paid": "DOUBLE",
+    "tax_month": "SMALLINT",
+    "turnover": "DOUBLE",
+    "employee_count": "INTEGER",
+    "opted_out": "BOOLEAN",
+    "claim_start": "DATE",
+    "date_of_birth": "DATE",
+    "award_start": "DATE",
+    "weekly_amount": "DOUBLE",
+    "achieved": "BOOLEAN",
+}
 
 
-UC = {"person_id": "'p' || (i % 900)", "sex": "CASE WHEN i % 2 = 0 THEN 'F' ELSE 'M' END",
-      "la_code": "'E0' || (i % 7)", "region": "'E12' || (i % 3)", "claim_start": "DATE '2024-01-01' + (i % 30)::INT",
-      "award_amount": "CASE WHEN i % 11 = 0 THEN NULL WHEN i = 5 THEN -40.0 ELSE (i % 97) * 1.5 END",
-      "opted_out": "i % 13 = 0"}
-PAYE = {"person_id": "'p' || (i % 1500)", "employer_id": "'e' || (i % 40)", "tax_year": "'2024-25'",
-        "tax_month": "(i % 12)::SMALLINT", "gross_pay": "(i % 1000) * 2.0 + CASE WHEN i = 7 THEN 100000 ELSE 0 END"}
+UC = {
+    "person_id": "'p' || (i % 900)",
+    "sex": "CASE WHEN i % 2 = 0 THEN 'F' ELSE 'M' END",
+    "la_code": "'E0' || (i % 7)",
+    "region": "'E12' || (i % 3)",
+    "claim_start": "DATE '2024-01-01' + (i % 30)::INT",
+    "award_amount": "CASE WHEN i % 11 = 0 THEN NULL WHEN i = 5 THEN -40.0 ELSE (i % 97) * 1.5 END",
+    "opted_out": "i % 13 = 0",
+}
+PAYE = {
+    "person_id": "'p' || (i % 1500)",
+    "employer_id": "'e' || (i % 40)",
+    "tax_year": "'2024-25'",
+    "tax_month": "(i % 12)::SMALLINT",
+    "gross_pay": "(i % 1000) * 2.0 + CASE WHEN i = 7 THEN 100000 ELSE 0 END",
+}
 
 
 def _extract(con: duckdb.DuckDBPyConnection, ds, values: dict[str, str], rows: int, path: Path) -> None:
@@ -124,6 +145,7 @@ def test_the_analysts_numbers_are_unchanged(sql, catalog):
     assert got.num_rows == want.num_rows
     for name, theirs in zip(names, want.column_names):
         assert got.schema.field(name).type == want.schema.field(theirs).type, name
+
     def exact_part(row: tuple) -> str:
         return repr([x for x in row if not isinstance(x, (float, Decimal))])
 
@@ -143,12 +165,14 @@ def test_a_fallback_has_no_per_unit_contributions(catalog):
 
 def test_per_unit_figures(catalog):
     governed, plan, companions = _plans(
-        "SELECT region, sum(award_amount) AS s FROM dwp.uc_claims GROUP BY region", catalog)
+        "SELECT region, sum(award_amount) AS s FROM dwp.uc_claims GROUP BY region", catalog
+    )
     (c,) = companions.contributions
     got = {r["region"]: r for r in duckdb.connect().execute(governed).to_arrow_table().to_pylist()}
     path = catalog.get("dwp.uc_claims").files[0].url
-    per_unit = duckdb.connect().execute(
-        f"SELECT region, person_id, sum(award_amount) s FROM '{path}' GROUP BY ALL").fetchall()
+    per_unit = (
+        duckdb.connect().execute(f"SELECT region, person_id, sum(award_amount) s FROM '{path}' GROUP BY ALL").fetchall()
+    )
     for region, row in got.items():
         subtotals = sorted((float(s) for r, _p, s in per_unit if r == region and s is not None), reverse=True)
         assert row[c.top] == pytest.approx(subtotals[:10])
@@ -161,7 +185,9 @@ def test_per_unit_figures(catalog):
 def test_dominance_is_measured_in_the_measures_own_units(catalog):
     governed, _plan, companions = _plans(
         "SELECT u.region, sum(p.gross_pay) AS pay FROM dwp.uc_claims u JOIN hmrc.paye_employments p "
-        "ON u.person_id = p.person_id GROUP BY u.region", catalog)
+        "ON u.person_id = p.person_id GROUP BY u.region",
+        catalog,
+    )
     assert companions.unit_label == "person_id"
     assert 'HASH("p"."person_id") END AS "__sdc_u"' in governed
 
@@ -170,7 +196,9 @@ def test_union_branches_and_totals(catalog):
     governed, _plan, companions = _plans(
         "SELECT region, sex, count(*) AS n FROM dwp.uc_claims GROUP BY region, sex "
         "UNION ALL SELECT region, NULL, count(*) FROM dwp.uc_claims GROUP BY region "
-        "UNION ALL SELECT 'All', 'All', count(*) FROM dwp.uc_claims", catalog)
+        "UNION ALL SELECT 'All', 'All', count(*) FROM dwp.uc_claims",
+        catalog,
+    )
     assert companions.totals == ((False, False, False), (False, True, False), (True, True, False))
     rows = duckdb.connect().execute(governed).to_arrow_table().to_pylist()
     assert {r[companions.branch] for r in rows} == {0, 1, 2}

@@ -71,12 +71,18 @@ def test_a_long_history_of_unrelated_cells_flags_nothing(store):
     sketches = build_many(rng.integers(0, 2**63, 20_000 * 40, dtype=np.uint64), np.arange(0, 20_001) * 40)
     for out in range(20):
         chunk = range(out * 1000, (out + 1) * 1000)
-        _record(store, "p1", f"out-{out}", SCHEME,
-                    [diff.Population(i - out * 1000, int(sizes[i]), sketches[i], {"person_id:any": ("n",)})
-                     for i in chunk])
+        _record(
+            store,
+            "p1",
+            f"out-{out}",
+            SCHEME,
+            [diff.Population(i - out * 1000, int(sizes[i]), sketches[i], {"person_id:any": ("n",)}) for i in chunk],
+        )
     new_sizes = rng.integers(10, 3000, 2000)
-    new = [diff.Population(r, int(new_sizes[r]), s, {"person_id:any": ("n",)})
-           for r, s in enumerate(build_many(rng.integers(0, 2**63, 2000 * 40, dtype=np.uint64), np.arange(0, 2001) * 40))]
+    new = [
+        diff.Population(r, int(new_sizes[r]), s, {"person_id:any": ("n",)})
+        for r, s in enumerate(build_many(rng.integers(0, 2**63, 2000 * 40, dtype=np.uint64), np.arange(0, 2001) * 40))
+    ]
     found = diff.differencing(new, Parameters(), ProjectHistory(store, "p1"), scheme=SCHEME)
     assert found == {}  # random populations: nothing within reach, by pairs or by three (the time: benchmarks/)
 
@@ -110,10 +116,16 @@ def test_three_outputs_are_found_by_key_when_sizes_crowd(store):
     # so candidates are looked up by sketch key instead; the planted "region less area less 2" is found.
     rng = np.random.default_rng(11)
     sizes = rng.integers(250, 300, 6000)
-    crowd = build_many(rng.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64),
-                       np.concatenate([[0], np.cumsum(sizes)]))
-    _record(store, "p1", "out-crowd", SCHEME,
-                [diff.Population(i, int(sizes[i]), crowd[i], {"person_id:any": ("n",)}) for i in range(6000)])
+    crowd = build_many(
+        rng.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64), np.concatenate([[0], np.cumsum(sizes)])
+    )
+    _record(
+        store,
+        "p1",
+        "out-crowd",
+        SCHEME,
+        [diff.Population(i, int(sizes[i]), crowd[i], {"person_id:any": ("n",)}) for i in range(6000)],
+    )
     region = np.arange(1, 1071, dtype=np.uint64)  # 1,070 people; an area of 520 of them
     _record(store, "p1", "out-region", SCHEME, [_pop(0, region)])
     _record(store, "p1", "out-area", SCHEME, [_pop(0, region[:520])])

@@ -15,8 +15,17 @@ def test_a_plain_table_has_no_relations():
 
 
 def test_two_way_margins_give_row_column_and_grand_totals():
-    keys = [("A", "F"), ("A", "M"), ("B", "F"), ("B", "M"), ("A", None), ("B", None), (None, "F"), (None, "M"),
-            (None, None)]
+    keys = [
+        ("A", "F"),
+        ("A", "M"),
+        ("B", "F"),
+        ("B", "M"),
+        ("A", None),
+        ("B", None),
+        (None, "F"),
+        (None, "M"),
+        (None, None),
+    ]
     branches = [0, 0, 0, 0, 1, 1, 2, 2, 3]
     totals = [(False, False), (False, True), (True, False), (True, True)]
     values = {"n": (10, 20, 30, 40, 30, 70, 40, 60, 100)}

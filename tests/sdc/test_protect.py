@@ -34,7 +34,9 @@ def test_review_cells_are_hidden_like_suppressed_ones():
     cell = next(c for c in protected.report.cells if c.row == a and c.column == "pay")
     assert cell.status is CellStatus.REVIEW and cell.hidden and cell.rule == "negative"
     assert protected.report.status is CellStatus.REVIEW
-    out = Output("out-1", "ana", "p", "now", "sql", "sql", protected.table, protected.suppressed, protected.report, {}, {})
+    out = Output(
+        "out-1", "ana", "p", "now", "sql", "sql", protected.table, protected.suppressed, protected.report, {}, {}
+    )
     assert out.rows()[a][pay] == SUPPRESSED_MARKER
     assert SUPPRESSED_MARKER in out._repr_html_() and SUPPRESSED_MARKER in str(out)
     assert out.to_pandas()["pay"][a] == SUPPRESSED_MARKER
@@ -43,8 +45,9 @@ def test_review_cells_are_hidden_like_suppressed_ones():
 def test_figures_stay_with_the_checkers():
     case = _case("exactly 90 percent fails and 89.9 percent passes")
     spec = case.outputs[0]
-    protected = protect(python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Parameters(),
-                        max_rows=100)
+    protected = protect(
+        python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Parameters(), max_rows=100
+    )
     full = protected.report.to_json()
     dominated = next(c for c in full["cells"] if c["rule"] == "dominance")
     assert dominated["figures"]["share"] == 0.9 and dominated["units"] == 12
@@ -57,8 +60,9 @@ def test_figures_stay_with_the_checkers():
 def test_secondary_cells_name_the_cell_they_protect():
     case = _case("a one-way table with its total hides the smallest sufficient complement")
     spec = case.outputs[0]
-    protected = protect(python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Parameters(),
-                        max_rows=100)
+    protected = protect(
+        python_raw(case, spec), plan_for(case, spec, _companions(case, spec)), Parameters(), max_rows=100
+    )
     secondary = [c for c in protected.report.cells if c.secondary]
     assert secondary and all("cannot be recovered" in c.detail for c in secondary)
     assert any("protects" in c.figures for c in secondary)

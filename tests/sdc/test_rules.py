@@ -18,8 +18,14 @@ P = Parameters()
 
 
 def test_parameters_come_from_the_policy_decision():
-    d = Decision.from_json({"allow": True, "obligations": {"disclosure": {
-        "min_units": 20, "dominance": {"n": 3, "k": 0.8}, "p_percent": 0.15, "rounding_base": 5}}})
+    d = Decision.from_json(
+        {
+            "allow": True,
+            "obligations": {
+                "disclosure": {"min_units": 20, "dominance": {"n": 3, "k": 0.8}, "p_percent": 0.15, "rounding_base": 5}
+            },
+        }
+    )
     p = d.disclosure
     assert (p.min_units, p.dominance_n, p.dominance_k, p.p_percent, p.rounding_base) == (20, 3, 0.8, 0.15, 5)
     assert p.zeros_disclosive is True  # not (yet) in the decision: ACRO's default
@@ -37,13 +43,16 @@ def test_min_units_counts_non_zero_contributors_of_a_sum():
     assert min_units(CellStats("sum", 10, 33, contributors=10), P) is None
 
 
-@pytest.mark.parametrize(("top", "total", "fails"), [
-    ((60, 30), 100, True),  # exactly 90%
-    ((60, 29.99), 100, False),
-    ((90.0, 0.0), 100.0, True),
-    ((45, 45), 100, True),
-    ((0.3, 0.6), 1.0, True),  # 0.3 + 0.6 is 0.8999999999999999 in floating point; exactly 90% here
-])
+@pytest.mark.parametrize(
+    ("top", "total", "fails"),
+    [
+        ((60, 30), 100, True),  # exactly 90%
+        ((60, 29.99), 100, False),
+        ((90.0, 0.0), 100.0, True),
+        ((45, 45), 100, True),
+        ((0.3, 0.6), 1.0, True),  # 0.3 + 0.6 is 0.8999999999999999 in floating point; exactly 90% here
+    ],
+)
 def test_dominance_boundary(top, total, fails):
     cell = CellStats("sum", total, 12, top=top, total=total)
     assert (dominance(cell, P) is not None) is fails
@@ -61,11 +70,14 @@ def test_dominance_without_enough_contributions_goes_to_review():
     assert found.status.value == "review"
 
 
-@pytest.mark.parametrize(("top", "total", "fails"), [
-    ((1000, 50), 1150, False),  # others 100 = exactly 10% of the largest
-    ((1000, 50), 1149, True),  # 9.9%
-    ((100,), 100, True),  # one contributor: the others are 0%
-])
+@pytest.mark.parametrize(
+    ("top", "total", "fails"),
+    [
+        ((1000, 50), 1150, False),  # others 100 = exactly 10% of the largest
+        ((1000, 50), 1149, True),  # 9.9%
+        ((100,), 100, True),  # one contributor: the others are 0%
+    ],
+)
 def test_p_percent_boundary(top, total, fails):
     cell = CellStats("sum", total, 12, top=top, total=total)
     assert (p_percent(cell, P) is not None) is fails

@@ -20,7 +20,7 @@ def test_build_many_is_build_per_row():
     offsets = np.array([0, 10, 10, 700, 1000])
     many = build_many(h, offsets)
     for r in range(4):
-        one = build(h[offsets[r]:offsets[r + 1]])
+        one = build(h[offsets[r] : offsets[r + 1]])
         assert (one.count == many[r].count).all() and (one.keys == many[r].keys).all()
 
 

@@ -29,7 +29,7 @@ def api(offline: Trust) -> TestClient:
 
 
 def _no_internals(text: str) -> None:
-    for leak in ("Traceback", "File \"", ".py", "state.db", "credentials", "secret", "12345"):
+    for leak in ("Traceback", 'File "', ".py", "state.db", "credentials", "secret", "12345"):
         assert leak not in text, leak
 
 
@@ -56,12 +56,18 @@ def test_a_configuration_error_is_not_shown_to_analysts(api: TestClient, offline
 
 
 def test_a_safe_engine_failure_keeps_its_message(api: TestClient, offline: Trust, monkeypatch):
-    monkeypatch.setattr(offline.queries, "outputs", lambda *a, **k: (_ for _ in ()).throw(
-        QueryFailed("The query needed more memory than the trust allows.")))
+    monkeypatch.setattr(
+        offline.queries,
+        "outputs",
+        lambda *a, **k: (_ for _ in ()).throw(QueryFailed("The query needed more memory than the trust allows.")),
+    )
     r = api.get("/v1/outputs")
     assert r.status_code == 500
-    assert r.json() == {"error": "query_failed", "type": "QueryFailed",
-                        "message": "The query needed more memory than the trust allows."}
+    assert r.json() == {
+        "error": "query_failed",
+        "type": "QueryFailed",
+        "message": "The query needed more memory than the trust allows.",
+    }
 
 
 def test_malformed_requests_are_400_without_echoing_them(api: TestClient):

@@ -43,14 +43,19 @@ def test_a_release_killed_mid_build_finishes_once_after_restart(tmp_path: Path):
     key = uuid.uuid4().hex
 
     with launch_trust(home, workers=2, env={FAULT_PAUSE_ENV: "120"}, name="doomed") as server:
-        submitted = httpx.post(f"{server.url}/v1/releases", headers={
-            "Authorization": f"Bearer {tokens['ana']}", "Idempotency-Key": key},
-            json={"outputs": [first.id, second.id], "justification": JUSTIFICATION}, timeout=30)
+        submitted = httpx.post(
+            f"{server.url}/v1/releases",
+            headers={"Authorization": f"Bearer {tokens['ana']}", "Idempotency-Key": key},
+            json={"outputs": [first.id, second.id], "justification": JUSTIFICATION},
+            timeout=30,
+        )
         assert submitted.status_code == 201
         request_id = submitted.json()["id"]
         carol = trust.Client(server.url, token=tokens["carol"])
-        assert carol.review_release(request_id, {first.id: "approve", second.id: "approve"}).state \
+        assert (
+            carol.review_release(request_id, {first.id: "approve", second.id: "approve"}).state
             is ReleaseState.UNDER_REVIEW
+        )
         acknowledged = [(e.seq, e.hash) for e in Trust.open(home).audit.events()]
 
         dev = trust.Client(server.url, token=tokens["dev"], retries=0, timeout=180)
@@ -76,25 +81,37 @@ def test_a_release_killed_mid_build_finishes_once_after_restart(tmp_path: Path):
     assert not (releases / request_id).exists() and any(releases.glob(f".{request_id}.tmp-*"))
 
     with launch_trust(home, workers=2, name="restarted") as server:
-        with trust.Client(server.url, token=tokens["ana"]) as ana, \
-                trust.Client(server.url, token=tokens["dev"]) as dev_again:
+        with (
+            trust.Client(server.url, token=tokens["ana"]) as ana,
+            trust.Client(server.url, token=tokens["dev"]) as dev_again,
+        ):
             released = ana.release(request_id)
             assert released.state is ReleaseState.RELEASED  # finished as the server started
             assert verify_bundle(ana.download_release(request_id, tmp_path / "download")) == []
             with pytest.raises(trust.InvalidTransition, match="not waiting"):  # dev retries: not duplicated
                 dev_again.review_release(request_id, {first.id: "approve", second.id: "approve"})
-            again = httpx.post(f"{server.url}/v1/releases", headers={  # ana's submission, retried
-                "Authorization": f"Bearer {tokens['ana']}", "Idempotency-Key": key},
-                json={"outputs": [first.id, second.id], "justification": JUSTIFICATION}, timeout=30)
+            again = httpx.post(
+                f"{server.url}/v1/releases",
+                headers={  # ana's submission, retried
+                    "Authorization": f"Bearer {tokens['ana']}",
+                    "Idempotency-Key": key,
+                },
+                json={"outputs": [first.id, second.id], "justification": JUSTIFICATION},
+                timeout=30,
+            )
             assert again.status_code == 201 and again.json()["id"] == request_id
 
     after = Trust.open(home)
     events = after.audit.events()
     assert after.audit.verify()[0]
-    assert [(e.seq, e.hash) for e in events[:len(acknowledged)]] == acknowledged  # nothing acknowledged was lost
+    assert [(e.seq, e.hash) for e in events[: len(acknowledged)]] == acknowledged  # nothing acknowledged was lost
     mine = [e for e in events if e.payload.get("request") == request_id]
-    assert [e.payload["action"] for e in mine if e.kind == "release_transition"] == \
-        ["submit", "review", "approve", "release"]
+    assert [e.payload["action"] for e in mine if e.kind == "release_transition"] == [
+        "submit",
+        "review",
+        "approve",
+        "release",
+    ]
     assert [e.actor for e in mine if e.kind == "release_reviewed"] == ["carol", "dev"]
     assert [e.kind for e in mine].count("release_created") == 1
     assert len(after.airlock.list("ana")) == 1

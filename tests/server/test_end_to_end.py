@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 import trust
+from trust import wire
 from trust.errors import NotAuthenticated
 from trust.sdc.report import SUPPRESSED_MARKER
-from trust import wire
 from trust.server.launch import issue_token, trust_command
 from trust.service import Trust
 
@@ -31,8 +31,10 @@ WHERE p.tax_year = '2024-25'
 GROUP BY u.region ORDER BY u.region
 """
 SMALL_AREA = "SELECT la_code, count(*) AS claimants FROM dwp.uc_claims WHERE region = 'E12000009' GROUP BY la_code ORDER BY la_code"
-TURNOVER = ("SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
-            "GROUP BY sic_section ORDER BY sic_section")
+TURNOVER = (
+    "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
+    "GROUP BY sic_section ORDER BY sic_section"
+)
 BOB_AREAS = "SELECT la_code, count(*) AS claimants FROM dwp.uc_claims GROUP BY la_code ORDER BY la_code"
 # Joining PAYE to itself on person_id multiplies rows per person: minutes of work at test scale.
 LONG = """
@@ -82,8 +84,11 @@ def test_a_denial_comes_back_as_the_same_typed_error(bob_client: trust.Client, s
     exc = caught.value
     assert exc.rule == "trust.dataset_not_approved" and "hmrc.paye_employments" in exc.message
     assert exc.denials and all({"rule", "message"} <= set(d) for d in exc.denials)
-    r = httpx.post(f"{stack.url}/v1/queries", json={"sql": sql, "project": DWP_PROJECT},
-                   headers={"Authorization": f"Bearer {stack.token('bob')}"})
+    r = httpx.post(
+        f"{stack.url}/v1/queries",
+        json={"sql": sql, "project": DWP_PROJECT},
+        headers={"Authorization": f"Bearer {stack.token('bob')}"},
+    )
     assert r.status_code == 403 and r.json()["error"] == "policy_denied"
 
 
@@ -100,13 +105,20 @@ def test_a_rejected_query_carries_its_rule_and_position(ana_client: trust.Client
 @pytest.mark.parametrize("header", [None, "Bearer lmdt_not-a-real-token", "Bearer", "Basic YW5hOmFuYQ==", "lmdt_x"])
 def test_unauthorised_callers_get_401_and_nothing_else(stack: Stack, header: str | None):
     headers = {"Authorization": header} if header else {}
-    for method, path in [("GET", "/v1/health"), ("GET", "/v1/outputs"), ("GET", "/no/such/path"),
-                         ("POST", "/v1/queries")]:
+    for method, path in [
+        ("GET", "/v1/health"),
+        ("GET", "/v1/outputs"),
+        ("GET", "/no/such/path"),
+        ("POST", "/v1/queries"),
+    ]:
         r = httpx.request(method, stack.url + path, headers=headers, json={"sql": "SELECT 1", "project": "x"})
         assert r.status_code == 401, (method, path)
         assert r.headers["www-authenticate"].startswith("Bearer")
-        assert r.json() == {"error": "not_authenticated", "type": "NotAuthenticated",
-                            "message": "Authentication required: send a valid bearer token (ask an administrator for one)."}
+        assert r.json() == {
+            "error": "not_authenticated",
+            "type": "NotAuthenticated",
+            "message": "Authentication required: send a valid bearer token (ask an administrator for one).",
+        }
     with pytest.raises(NotAuthenticated):
         trust.Client(stack.url, token="lmdt_wrong").outputs()
     with pytest.raises(trust.ConfigurationError, match="TRUST_TOKEN"):

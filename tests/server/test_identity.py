@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from trust.demo.environment import seed_users
-from trust.errors import NotAuthorised, TrustError, UnknownName
-from trust.errors import NotAuthenticated
-from trust.service.access import TOKEN_PREFIX, token_hash
+from trust.errors import NotAuthenticated, NotAuthorised, TrustError, UnknownName
 from trust.service import Trust
+from trust.service.access import TOKEN_PREFIX, token_hash
 
 
 @pytest.fixture
@@ -24,12 +23,14 @@ def t(trust_home: Path) -> Trust:
 def test_a_token_is_stored_only_as_its_sha256(t: Trust):
     token = t.access.issue_token("ana", label="laptop")
     assert token.secret and token.secret.startswith(TOKEN_PREFIX) and len(token.secret) > 40
-    raw = t.config.state_db.read_bytes() + (Path(str(t.config.state_db) + "-wal").read_bytes()
-                                            if Path(str(t.config.state_db) + "-wal").exists() else b"")
+    raw = t.config.state_db.read_bytes() + (
+        Path(str(t.config.state_db) + "-wal").read_bytes() if Path(str(t.config.state_db) + "-wal").exists() else b""
+    )
     assert token.secret.encode() not in raw
     with sqlite3.connect(t.config.state_db) as con:
-        assert con.execute("SELECT token_sha256 FROM tokens WHERE id = ?", (token.id,)).fetchone()[0] == \
-            token_hash(token.secret)
+        assert con.execute("SELECT token_sha256 FROM tokens WHERE id = ?", (token.id,)).fetchone()[0] == token_hash(
+            token.secret
+        )
     assert all(listed.secret is None for listed in t.access.tokens())
     assert t.access.authenticate(token.secret).name == "ana"
 
@@ -84,7 +85,9 @@ def test_membership_comes_from_policy_data(t: Trust):
     assert list(t.access.member_projects("bob")) == ["demo-dwp-caseload"]
     assert t.access.member_projects("carol") == {}
     ana, bob, carol = t.access.user("ana"), t.access.user("bob"), t.access.user("carol")
-    assert t.access.can_see_project(ana, "demo-employment-support") and not t.access.can_see_project(bob, "demo-employment-support")
+    assert t.access.can_see_project(ana, "demo-employment-support") and not t.access.can_see_project(
+        bob, "demo-employment-support"
+    )
     assert t.access.can_see_project(carol, "demo-employment-support")  # output checkers review every project
     with pytest.raises(NotAuthorised, match="not a member"):
         t.access.check_can_see_project(bob, "demo-employment-support")

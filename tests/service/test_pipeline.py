@@ -22,7 +22,8 @@ from trust.service import Trust  # noqa: E402
 from trust.service.pipeline import STAGES  # noqa: E402
 
 QUERIES = [(c.id, c.user, c.project, c.sql) for c in load_cases()] + [
-    (c.id, c.user, c.project, c.sql) for c in load_controls()]
+    (c.id, c.user, c.project, c.sql) for c in load_controls()
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,16 @@ def shared(departments, tmp_path_factory: pytest.TempPathFactory) -> Trust:
 
 
 def test_the_stages_are_one_sequence_in_the_documented_order():
-    assert [name for name, _ in STAGES] == ["parse", "validate", "resolve", "describe", "structure", "joins",
-                                            "decide", "rewrite"]
+    assert [name for name, _ in STAGES] == [
+        "parse",
+        "validate",
+        "resolve",
+        "describe",
+        "structure",
+        "joins",
+        "decide",
+        "rewrite",
+    ]
 
 
 @pytest.mark.parametrize(("case_id", "user", "project", "sql"), QUERIES, ids=[q[0] for q in QUERIES])

@@ -10,9 +10,20 @@ import pytest
 from trust.catalog import Catalog, FileFooter, load_catalog
 from trust.config import REPO_ROOT
 
-TYPES = {"date_of_birth": "DATE", "claim_start": "DATE", "award_start": "DATE", "award_amount": "DOUBLE",
-         "weekly_amount": "DOUBLE", "gross_pay": "DOUBLE", "tax_paid": "DOUBLE", "turnover": "DOUBLE",
-         "employee_count": "INTEGER", "tax_month": "SMALLINT", "achieved": "BOOLEAN", "opted_out": "BOOLEAN"}
+TYPES = {
+    "date_of_birth": "DATE",
+    "claim_start": "DATE",
+    "award_start": "DATE",
+    "award_amount": "DOUBLE",
+    "weekly_amount": "DOUBLE",
+    "gross_pay": "DOUBLE",
+    "tax_paid": "DOUBLE",
+    "turnover": "DOUBLE",
+    "employee_count": "INTEGER",
+    "tax_month": "SMALLINT",
+    "achieved": "BOOLEAN",
+    "opted_out": "BOOLEAN",
+}
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +44,14 @@ def local_catalog(catalog: Catalog, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrow_types = {"DATE": pa.date32(), "DOUBLE": pa.float64(), "INTEGER": pa.int32(), "SMALLINT": pa.int16(),
-                   "BOOLEAN": pa.bool_(), "VARCHAR": pa.string()}
+    arrow_types = {
+        "DATE": pa.date32(),
+        "DOUBLE": pa.float64(),
+        "INTEGER": pa.int32(),
+        "SMALLINT": pa.int16(),
+        "BOOLEAN": pa.bool_(),
+        "VARCHAR": pa.string(),
+    }
 
     def build(rows: dict[str, list[dict]]) -> Catalog:
         out = dict(catalog.datasets)

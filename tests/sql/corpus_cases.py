@@ -13,8 +13,19 @@ import yaml
 
 CORPUS = Path(__file__).parent / "corpus"
 CATEGORIES = (
-    "file_access", "side_effects", "multiple_statements", "introspection", "row_level", "identifiers",
-    "individual_values", "narrowing", "differencing", "smuggling", "error_echo", "resource", "quoting_unicode",
+    "file_access",
+    "side_effects",
+    "multiple_statements",
+    "introspection",
+    "row_level",
+    "identifiers",
+    "individual_values",
+    "narrowing",
+    "differencing",
+    "smuggling",
+    "error_echo",
+    "resource",
+    "quoting_unicode",
     "parser_mismatch",
 )
 PROJECTS = {"ana": "demo-employment-support", "bob": "demo-dwp-caseload"}
@@ -74,12 +85,22 @@ def load_cases() -> list[Case]:
             if (raw["expect"] == "refused") != (rule is not None):
                 raise ValueError(f"{path.name} {raw.get('id')}: a refused case names its rule; a safe case does not")
             user = raw.get("user", "ana")
-            cases.append(Case(
-                id=raw["id"], category=raw["category"], sql=raw["sql"], expect=raw["expect"],
-                rules=tuple(rule) if isinstance(rule, list) else (rule,) if rule else (),
-                user=user, project=raw.get("project", PROJECTS[user]), suppressed=bool(raw.get("suppressed", False)),
-                truth=raw.get("truth"), golden=bool(raw.get("golden", False)), note=raw.get("note", ""), file=path.name,
-            ))
+            cases.append(
+                Case(
+                    id=raw["id"],
+                    category=raw["category"],
+                    sql=raw["sql"],
+                    expect=raw["expect"],
+                    rules=tuple(rule) if isinstance(rule, list) else (rule,) if rule else (),
+                    user=user,
+                    project=raw.get("project", PROJECTS[user]),
+                    suppressed=bool(raw.get("suppressed", False)),
+                    truth=raw.get("truth"),
+                    golden=bool(raw.get("golden", False)),
+                    note=raw.get("note", ""),
+                    file=path.name,
+                )
+            )
     ids = [c.id for c in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -94,9 +115,17 @@ def load_controls() -> list[Control]:
         if unknown:
             raise ValueError(f"control.yaml {raw.get('id')}: unknown keys {sorted(unknown)}")
         user = raw.get("user", "ana")
-        controls.append(Control(id=raw["id"], sql=raw["sql"], direct=raw.get("direct"), user=user,
-                                project=raw.get("project", PROJECTS[user]), golden=bool(raw.get("golden", False)),
-                                note=raw.get("note", "")))
+        controls.append(
+            Control(
+                id=raw["id"],
+                sql=raw["sql"],
+                direct=raw.get("direct"),
+                user=user,
+                project=raw.get("project", PROJECTS[user]),
+                golden=bool(raw.get("golden", False)),
+                note=raw.get("note", ""),
+            )
+        )
     ids = [c.id for c in controls]
     if len(ids) != len(set(ids)):
         raise ValueError("duplicate control ids")

@@ -68,8 +68,9 @@ def _check_safe(out: Any, case: Case, data: duckdb.DuckDBPyConnection) -> None:
     for value in _visible_values(out):
         assert not any(p.match(str(value)) for p in IDENTIFIER_LIKE), f"{case.id}: identifier-like value {value!r}"
     if case.suppressed:
-        assert any(c.status.value != "ok" for c in cells) or out.report.withheld, \
+        assert any(c.status.value != "ok" for c in cells) or out.report.withheld, (
             f"{case.id}: expected at least one suppressed cell or withheld row"
+        )
     if case.truth:
         aggregate = {c.column for c in cells}
         keys = [n for n in out.table.column_names if n not in aggregate]
@@ -141,6 +142,7 @@ def _check_executed(out: Any, trust: Trust, case: Case | Control) -> None:
 
 # -- the corpus itself ------------------------------------------------------------------------------
 
+
 def test_corpus_is_large_and_covers_every_category() -> None:
     counts = collections.Counter(c.category for c in CASES)
     assert len(CASES) >= 200, f"only {len(CASES)} adversarial cases"
@@ -179,8 +181,9 @@ def test_control_query_is_allowed_and_correct(control: Control, corpus_trust: Tr
     rows = out.table.to_pylist()
     names = out.table.column_names
     # rows from fewer than the minimum units are withheld whole (trust/sdc/withhold.py)
-    assert len(rows) + out.report.withheld == len(expected), \
+    assert len(rows) + out.report.withheld == len(expected), (
         f"{control.id}: {len(rows)} rows and {out.report.withheld} withheld, direct computation has {len(expected)}"
+    )
     aggregate = {c.column for c in out.report.cells}
     key_columns = [i for i, n in enumerate(names) if n not in aggregate]
     by_key: dict[tuple[Any, ...], list[tuple[Any, ...]]] = collections.defaultdict(list)
@@ -206,9 +209,13 @@ def test_small_rows_are_not_a_presence_oracle(corpus_trust: Trust) -> None:
     session = corpus_trust.session("ana", "demo-employment-support")
     # Were the row shown (even as [c]), it would be there only if someone in the Isles of Scilly
     # (3 claimants) gets more than X a month: repeated with other X, it would bracket their awards.
-    some = session.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims "
-                       "WHERE la_code = 'E06000053' AND award_amount > 5 GROUP BY la_code")
-    no_one = session.sql("SELECT la_code, count(*) AS n FROM dwp.uc_claims "
-                         "WHERE la_code = 'E06000053' AND award_amount > 1e12 GROUP BY la_code")
+    some = session.sql(
+        "SELECT la_code, count(*) AS n FROM dwp.uc_claims "
+        "WHERE la_code = 'E06000053' AND award_amount > 5 GROUP BY la_code"
+    )
+    no_one = session.sql(
+        "SELECT la_code, count(*) AS n FROM dwp.uc_claims "
+        "WHERE la_code = 'E06000053' AND award_amount > 1e12 GROUP BY la_code"
+    )
     assert some.table.num_rows == no_one.table.num_rows == 0  # "one to nine people" looks like "no one"
     assert any("withheld" in note and "E06000053" in note for note in some.report.notes)  # checkers still see it

@@ -29,11 +29,26 @@ def _used_in(doc: dict[str, Any]) -> dict[str, list[str]]:
 
 def test_document_fields(catalog: Catalog) -> None:
     doc = _doc("SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY region", catalog)
-    assert list(doc) == ["tables", "columns", "aggregates", "joins", "outputs", "aggregated_output",
-                         "set_operations", "subqueries"]
+    assert list(doc) == [
+        "tables",
+        "columns",
+        "aggregates",
+        "joins",
+        "outputs",
+        "aggregated_output",
+        "set_operations",
+        "subqueries",
+    ]
     assert doc["tables"] == [{"dataset": "dwp.uc_claims", "department": "DWP", "flags": []}]
-    assert doc["columns"] == [{"dataset": "dwp.uc_claims", "column": "region", "role": "dimension",
-                               "used_in": ["group_by", "output"], "flags": []}]
+    assert doc["columns"] == [
+        {
+            "dataset": "dwp.uc_claims",
+            "column": "region",
+            "role": "dimension",
+            "used_in": ["group_by", "output"],
+            "flags": [],
+        }
+    ]
     assert doc["aggregates"] == [{"function": "count", "dataset": None, "column": None, "distinct": False}]
     assert doc["outputs"] == [
         {"name": "region", "kind": "group_key", "function": None, "lineage": ["dwp.uc_claims.region"]},
@@ -61,8 +76,11 @@ def test_derived_tables_are_described_where_they_are_used(catalog: Catalog) -> N
     sql = """WITH x AS (SELECT region AS area, award_amount AS amt FROM dwp.uc_claims WHERE age_band = '65+')
              SELECT area, avg(amt) FROM x GROUP BY area"""
     used = _used_in(_doc(sql, catalog))
-    assert used == {"dwp.uc_claims.region": ["group_by", "output"], "dwp.uc_claims.award_amount": ["aggregate"],
-                    "dwp.uc_claims.age_band": ["filter"]}
+    assert used == {
+        "dwp.uc_claims.region": ["group_by", "output"],
+        "dwp.uc_claims.award_amount": ["aggregate"],
+        "dwp.uc_claims.age_band": ["filter"],
+    }
 
 
 def test_aggregates_with_arguments(catalog: Catalog) -> None:
@@ -100,7 +118,8 @@ def test_join_through_derived_table_reports_catalogue_columns(catalog: Catalog) 
     sql = """SELECT u.region, count(*) FROM dwp.uc_claims u
              JOIN (SELECT DISTINCT person_id AS pid FROM hmrc.paye_employments) e ON e.pid = u.person_id GROUP BY 1"""
     assert _doc(sql, catalog)["joins"] == [
-        {"left": "dwp.uc_claims.person_id", "right": "hmrc.paye_employments.person_id", "kind": "inner"}]
+        {"left": "dwp.uc_claims.person_id", "right": "hmrc.paye_employments.person_id", "kind": "inner"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -114,10 +133,15 @@ def test_join_through_derived_table_reports_catalogue_columns(catalog: Catalog) 
         ("SELECT region, count(*) FROM dwp.uc_claims", False),
         ("SELECT region FROM dwp.uc_claims", False),
         ("SELECT region, la_code, count(*) FROM dwp.uc_claims GROUP BY region", False),
-        ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region UNION ALL SELECT region, 1 FROM dwp.uc_claims",
-         False),
-        ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region UNION ALL SELECT 'all', count(*) "
-         "FROM dwp.uc_claims", True),
+        (
+            "SELECT region, count(*) FROM dwp.uc_claims GROUP BY region UNION ALL SELECT region, 1 FROM dwp.uc_claims",
+            False,
+        ),
+        (
+            "SELECT region, count(*) FROM dwp.uc_claims GROUP BY region UNION ALL SELECT 'all', count(*) "
+            "FROM dwp.uc_claims",
+            True,
+        ),
     ],
 )
 def test_aggregated_output(sql: str, aggregated: bool, catalog: Catalog) -> None:
@@ -139,7 +163,9 @@ def test_special_category_flags_reach_policy(catalog: Catalog) -> None:
 
 
 def test_subqueries_are_counted(catalog: Catalog) -> None:
-    sql = "WITH a AS (SELECT region FROM dwp.uc_claims) SELECT region, count(*) FROM (SELECT region FROM a) t GROUP BY 1"
+    sql = (
+        "WITH a AS (SELECT region FROM dwp.uc_claims) SELECT region, count(*) FROM (SELECT region FROM a) t GROUP BY 1"
+    )
     assert _doc(sql, catalog)["subqueries"] == 2
 
 
@@ -150,8 +176,9 @@ def test_the_document_is_deterministic(catalog: Catalog) -> None:
 
 
 def test_uses_record_aggregate_and_flow(catalog: Catalog) -> None:
-    description = _describe("SELECT region, sum(CASE WHEN sex = 'F' THEN award_amount END) FROM dwp.uc_claims "
-                            "GROUP BY region", catalog)
+    description = _describe(
+        "SELECT region, sum(CASE WHEN sex = 'F' THEN award_amount END) FROM dwp.uc_claims GROUP BY region", catalog
+    )
     uses = {(u.column.name, u.context): u for u in description.uses}
     assert uses["award_amount", "output"].aggregate == "sum" and uses["award_amount", "output"].flows
     assert uses["sex", "output"].aggregate == "sum" and not uses["sex", "output"].flows

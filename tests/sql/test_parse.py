@@ -104,7 +104,9 @@ def test_look_alike_names_are_refused(sql: str) -> None:
 
 
 def test_non_ascii_is_fine_inside_string_literals_and_comments() -> None:
-    parse("SELECT region, count(*) FROM dwp.uc_claims WHERE region <> 'Pen-y-bont ar Ogwr – ô' GROUP BY region -- ünïcode")
+    parse(
+        "SELECT region, count(*) FROM dwp.uc_claims WHERE region <> 'Pen-y-bont ar Ogwr – ô' GROUP BY region -- ünïcode"
+    )
 
 
 @pytest.mark.parametrize("op", ["~", "!~", "~~", "!~~", "~~*", "!~~*", "~*"])

@@ -51,8 +51,12 @@ def policy_input(trust: Trust, catalog: Catalog, user: str, project: str, sql: s
     validate(parsed)
     description = describe(resolve(parsed, catalog), catalog)
     check_structure(description)
-    document = build_input(trust.access.user(user), trust.access.project(project), description.shape.to_policy_input(),
-                           dt.date.today().isoformat())
+    document = build_input(
+        trust.access.user(user),
+        trust.access.project(project),
+        description.shape.to_policy_input(),
+        dt.date.today().isoformat(),
+    )
     document["context"]["date"] = "<today>"
     return document
 
@@ -69,8 +73,9 @@ def test_golden_queries_exist() -> None:
 
 
 @pytest.mark.parametrize(("case_id", "user", "project", "sql"), QUERIES, ids=[q[0] for q in QUERIES])
-def test_policy_input_matches_golden(case_id: str, user: str, project: str, sql: str, document_trust: Trust,
-                                     catalog: Catalog) -> None:
+def test_policy_input_matches_golden(
+    case_id: str, user: str, project: str, sql: str, document_trust: Trust, catalog: Catalog
+) -> None:
     document = policy_input(document_trust, catalog, user, project, sql)
     assert _text(document) == _text(policy_input(document_trust, catalog, user, project, sql)), "not deterministic"
     path: Path = GOLDEN / f"{case_id}.json"

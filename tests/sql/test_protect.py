@@ -53,41 +53,57 @@ REFUSED = [
     ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region, person_id", "linkage_key_use"),
     ("SELECT region, count(person_id) FROM dwp.uc_claims GROUP BY 1", "linkage_key_use"),
     ("SELECT region, count(DISTINCT upper(person_id)) FROM dwp.uc_claims GROUP BY 1", "linkage_key_use"),
-    ("SELECT u.region, count(*) FROM dwp.uc_claims u JOIN hmrc.paye_employments p ON p.employer_id = u.person_id "
-     "GROUP BY 1", "linkage_key_join"),
-    ("SELECT u.region, count(*) FROM dwp.uc_claims u JOIN dfe.learners l ON l.la_code = u.la_code GROUP BY 1",
-     "join_without_key"),
+    (
+        "SELECT u.region, count(*) FROM dwp.uc_claims u JOIN hmrc.paye_employments p ON p.employer_id = u.person_id "
+        "GROUP BY 1",
+        "linkage_key_join",
+    ),
+    (
+        "SELECT u.region, count(*) FROM dwp.uc_claims u JOIN dfe.learners l ON l.la_code = u.la_code GROUP BY 1",
+        "join_without_key",
+    ),
     ("SELECT region, award_amount FROM dwp.uc_claims", "measure_not_aggregated"),
     ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region ORDER BY sum(award_amount)", "order_by_aggregate"),
     ("SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY region ORDER BY n", "order_by_aggregate"),
     ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region ORDER BY 2", "order_by_aggregate"),
-    ("SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY 1 UNION ALL SELECT 'x', count(*) FROM dwp.uc_claims "
-     "ORDER BY n", "order_by_aggregate"),
+    (
+        "SELECT region, count(*) AS n FROM dwp.uc_claims GROUP BY 1 UNION ALL SELECT 'x', count(*) FROM dwp.uc_claims "
+        "ORDER BY n",
+        "order_by_aggregate",
+    ),
     ("SELECT DISTINCT region FROM dwp.uc_claims", "row_level_output"),
     ("SELECT region FROM dwp.uc_claims GROUP BY region", "row_level_output"),
     ("SELECT region, la_code, count(*) FROM dwp.uc_claims GROUP BY region", "row_level_output"),
-    ("SELECT n, count(*) FROM (SELECT la_code, count(*) AS n FROM dwp.uc_claims GROUP BY 1) t GROUP BY 1",
-     "aggregate_in_subquery"),
+    (
+        "SELECT n, count(*) FROM (SELECT la_code, count(*) AS n FROM dwp.uc_claims GROUP BY 1) t GROUP BY 1",
+        "aggregate_in_subquery",
+    ),
     ("SELECT region, sum(DISTINCT award_amount) FROM dwp.uc_claims GROUP BY 1", "distinct_argument"),
     ("SELECT region, sum(award_amount * award_amount) FROM dwp.uc_claims GROUP BY 1", "aggregate_argument"),
     ("SELECT region, sum(round(award_amount)) FROM dwp.uc_claims GROUP BY 1", "aggregate_argument"),
     ("SELECT region, sum(award_amount / (award_amount - 1)) FROM dwp.uc_claims GROUP BY 1", "aggregate_argument"),
     ("SELECT region, sum(CAST(sex = 'F' AS INT)) FROM dwp.uc_claims GROUP BY 1", "aggregate_argument"),
-    ("SELECT region, sum(CASE WHEN sex = 'F' THEN floor(award_amount) END) FROM dwp.uc_claims GROUP BY 1",
-     "aggregate_argument"),
+    (
+        "SELECT region, sum(CASE WHEN sex = 'F' THEN floor(award_amount) END) FROM dwp.uc_claims GROUP BY 1",
+        "aggregate_argument",
+    ),
     ("SELECT region, sum(coalesce(award_amount, 1)) FROM dwp.uc_claims GROUP BY 1", "aggregate_argument"),
     ("SELECT region, avg(CAST(la_code AS DOUBLE)) FROM dwp.uc_claims GROUP BY 1", "aggregate_argument"),
-    ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY 1 HAVING sum(CASE WHEN sex = 'F' THEN 1 END) > 1",
-     "aggregate_argument"),
-    ("WITH d AS (SELECT region, award_amount - 5 AS d, award_amount FROM dwp.uc_claims) "
-     "SELECT region, sum(award_amount / d) FROM d GROUP BY 1", "aggregate_argument"),
+    (
+        "SELECT region, count(*) FROM dwp.uc_claims GROUP BY 1 HAVING sum(CASE WHEN sex = 'F' THEN 1 END) > 1",
+        "aggregate_argument",
+    ),
+    (
+        "WITH d AS (SELECT region, award_amount - 5 AS d, award_amount FROM dwp.uc_claims) "
+        "SELECT region, sum(award_amount / d) FROM d GROUP BY 1",
+        "aggregate_argument",
+    ),
     ("SELECT region, quantile_cont(award_amount, sex) FROM dwp.uc_claims GROUP BY 1", "aggregate_argument"),
     ("SELECT region, count(*) FROM dwp.uc_claims WHERE region = 1 GROUP BY 1", "implicit_cast"),
     ("SELECT region, count(*) FROM dwp.uc_claims WHERE region GROUP BY 1", "implicit_cast"),
     ("SELECT region, count(*) FROM dwp.uc_claims WHERE region * 2 > 1 GROUP BY 1", "implicit_cast"),
     ("SELECT region, count(*) FROM dwp.uc_claims WHERE nullif(la_code, 3) = 2 GROUP BY 1", "implicit_cast"),
-    ("SELECT region, count(*) FROM dwp.uc_claims WHERE claim_start - 1 > '2020-01-01' GROUP BY 1",
-     "date_arithmetic"),
+    ("SELECT region, count(*) FROM dwp.uc_claims WHERE claim_start - 1 > '2020-01-01' GROUP BY 1", "date_arithmetic"),
 ]
 
 

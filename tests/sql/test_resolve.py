@@ -54,8 +54,11 @@ def test_quoting_and_case_variants_name_the_same_dataset(sql: str, catalog: Cata
 
 @pytest.mark.parametrize(
     "sql",
-    ["SELECT count(*) FROM dwp.u\u0441_claims", 'SELECT count(*) FROM "dwp"."uc_cl\u0430ims"',
-     "SELECT count(*) FROM dwp.uc_claims WHERE \u0440erson_id IS NULL"],
+    [
+        "SELECT count(*) FROM dwp.u\u0441_claims",
+        'SELECT count(*) FROM "dwp"."uc_cl\u0430ims"',
+        "SELECT count(*) FROM dwp.uc_claims WHERE \u0440erson_id IS NULL",
+    ],
 )
 def test_unicode_look_alikes_do_not_resolve(sql: str, catalog: Catalog) -> None:
     with pytest.raises(ParseFailed) as info:
@@ -89,15 +92,20 @@ def test_unknown_column(catalog: Catalog) -> None:
 
 def test_ambiguous_column_is_unknown(catalog: Catalog) -> None:
     with pytest.raises(UnknownName) as info:
-        _resolve("SELECT region, count(*) FROM dwp.uc_claims u JOIN dfe.learners l ON l.person_id = u.person_id "
-                 "GROUP BY 1", catalog)
+        _resolve(
+            "SELECT region, count(*) FROM dwp.uc_claims u JOIN dfe.learners l ON l.person_id = u.person_id GROUP BY 1",
+            catalog,
+        )
     assert info.value.context["rule"] == "unknown_column"
 
 
 def test_cte_may_not_shadow_a_dataset(catalog: Catalog) -> None:
     with pytest.raises(NotAllowed) as info:
-        _resolve("WITH uc_claims AS (SELECT region FROM dwp.uc_claims) SELECT region, count(*) FROM dwp.uc_claims "
-                 "GROUP BY 1", catalog)
+        _resolve(
+            "WITH uc_claims AS (SELECT region FROM dwp.uc_claims) SELECT region, count(*) FROM dwp.uc_claims "
+            "GROUP BY 1",
+            catalog,
+        )
     assert info.value.rule == "cte_shadows_dataset"
 
 
@@ -142,15 +150,21 @@ def test_star_in_a_subquery_is_pruned_to_what_is_used(catalog: Catalog) -> None:
 def test_roles_come_from_the_catalogue(catalog: Catalog) -> None:
     resolved = _resolve("SELECT count(DISTINCT person_id), sum(award_amount), count(sex) FROM dwp.uc_claims", catalog)
     refs = {r for lin in resolved.lineage.values() for r in lin.all}
-    assert refs == {ref(UC, "person_id", Role.LINKAGE_KEY), ref(UC, "award_amount", Role.MEASURE),
-                    ref(UC, "sex", Role.DIMENSION)}
+    assert refs == {
+        ref(UC, "person_id", Role.LINKAGE_KEY),
+        ref(UC, "award_amount", Role.MEASURE),
+        ref(UC, "sex", Role.DIMENSION),
+    }
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT count(nino) FROM dwp.uc_claims",
-    "SELECT region, count(*) FROM (SELECT region, nino FROM dwp.uc_claims) t GROUP BY 1",
-    'SELECT region, count(*) FROM (SELECT region, "NINO" AS x FROM dwp.uc_claims) t GROUP BY 1',
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(nino) FROM dwp.uc_claims",
+        "SELECT region, count(*) FROM (SELECT region, nino FROM dwp.uc_claims) t GROUP BY 1",
+        'SELECT region, count(*) FROM (SELECT region, "NINO" AS x FROM dwp.uc_claims) t GROUP BY 1',
+    ],
+)
 def test_a_direct_identifier_named_anywhere_is_refused(sql: str, catalog: Catalog) -> None:
     with pytest.raises(NotAllowed) as info:
         _resolve(sql, catalog)
@@ -158,8 +172,9 @@ def test_a_direct_identifier_named_anywhere_is_refused(sql: str, catalog: Catalo
 
 
 def test_values_versus_conditions(catalog: Catalog) -> None:
-    resolved = _resolve("SELECT CASE WHEN award_amount > 100 THEN region END AS r, count(*) FROM dwp.uc_claims "
-                        "GROUP BY 1", catalog)
+    resolved = _resolve(
+        "SELECT CASE WHEN award_amount > 100 THEN region END AS r, count(*) FROM dwp.uc_claims GROUP BY 1", catalog
+    )
     proj = resolved.tree.expressions[0]
     cols = {c.name: resolved.lineage[id(c)] for c in proj.find_all(exp.Column)}
     assert cols["award_amount"].values  # the column itself flows ...
@@ -174,16 +189,20 @@ def test_shaped_and_derived_flags(catalog: Catalog) -> None:
                                CASE WHEN sex = 'F' THEN award_amount END AS f FROM dwp.uc_claims)
              SELECT region, sum(a), sum(y), sum(sq), sum(f) FROM d GROUP BY region"""
     resolved = _resolve(sql, catalog)
-    lin = {c.name: resolved.lineage[id(c)] for c in resolved.tree.find_all(exp.Column)
-           if c.table == "d" and c.find_ancestor(exp.Sum)}
+    lin = {
+        c.name: resolved.lineage[id(c)]
+        for c in resolved.tree.find_all(exp.Column)
+        if c.table == "d" and c.find_ancestor(exp.Sum)
+    }
     assert (lin["a"].shaped, lin["a"].derived) == (False, False)
     assert (lin["y"].shaped, lin["y"].derived) == (False, True)
     assert lin["sq"].shaped and lin["f"].shaped
 
 
 def test_group_by_all_lists_the_non_aggregates(catalog: Catalog) -> None:
-    resolved = _resolve("SELECT region, upper(sex) AS s, count(*), sum(award_amount) FROM dwp.uc_claims GROUP BY ALL",
-                        catalog)
+    resolved = _resolve(
+        "SELECT region, upper(sex) AS s, count(*), sum(award_amount) FROM dwp.uc_claims GROUP BY ALL", catalog
+    )
     keys = [k.sql("duckdb") for k in resolved.tree.args["group"].expressions]
     assert keys == ['"uc_claims"."region"', 'UPPER("uc_claims"."sex")']
 

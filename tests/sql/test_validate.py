@@ -38,7 +38,7 @@ ALLOWED_SQL = [
     "SELECT region, n: count(*) FROM dwp.uc_claims GROUP BY region",
     "FROM dwp.uc_claims SELECT region, count(*) GROUP BY region",
     "SELECT * FROM dwp.uc_claims",  # structurally refused later, but nothing off the list
-    "SELECT region, count(*) AS \"group\" FROM dwp.uc_claims GROUP BY region",
+    'SELECT region, count(*) AS "group" FROM dwp.uc_claims GROUP BY region',
 ]
 
 
@@ -59,8 +59,8 @@ REFUSED = [
     ("SELECT count(*) FROM glob('/*')", "table_not_dataset", "function glob()"),
     ("SELECT * FROM query('SELECT 1')", "table_not_dataset", "function query()"),
     ("SELECT count(*) FROM '/etc/passwd'", "file_as_table", "/etc/passwd"),
-    ("SELECT count(*) FROM \"data.parquet\"", "file_as_table", "data.parquet"),
-    ("SELECT count(*) FROM \"dwp.uc_claims\"", "quoted_dotted_name", "dwp.uc_claims"),
+    ('SELECT count(*) FROM "data.parquet"', "file_as_table", "data.parquet"),
+    ('SELECT count(*) FROM "dwp.uc_claims"', "quoted_dotted_name", "dwp.uc_claims"),
     ("SELECT count(*) FROM memory.dwp.uc_claims", "table_not_dataset", None),
     ("SELECT list(award_amount) FROM dwp.uc_claims", "not_on_allow_list", "function array_agg()"),
     ("SELECT string_agg(region, ',') FROM dwp.uc_claims", "not_on_allow_list", None),
@@ -102,7 +102,11 @@ REFUSED = [
     ("SELECT 1 INTERSECT SELECT 2", None, None),  # refused at parse (select_only)
     ("SELECT 1 UNION ALL BY NAME SELECT 2", "clause_not_allowed", "BY_NAME"),
     ("SELECT a.region FROM dwp.uc_claims a FULL JOIN dfe.learners b ON a.person_id = b.person_id", "join_kind", "FULL"),
-    ("SELECT a.region FROM dwp.uc_claims a RIGHT JOIN dfe.learners b ON a.person_id = b.person_id", "join_kind", "RIGHT"),
+    (
+        "SELECT a.region FROM dwp.uc_claims a RIGHT JOIN dfe.learners b ON a.person_id = b.person_id",
+        "join_kind",
+        "RIGHT",
+    ),
     ("SELECT a.region FROM dwp.uc_claims a SEMI JOIN dfe.learners b ON a.person_id = b.person_id", "join_kind", "SEMI"),
     ("SELECT a.region FROM dwp.uc_claims a ASOF JOIN dfe.learners b ON a.person_id = b.person_id", "join_kind", None),
     ("SELECT a.region FROM dwp.uc_claims a POSITIONAL JOIN dfe.learners b", "join_kind", None),
@@ -116,7 +120,11 @@ REFUSED = [
     ("SELECT DISTINCT ON (region) region FROM dwp.uc_claims", "distinct_on", "DISTINCT ON"),
     ("SELECT (SELECT 1) FROM dwp.uc_claims", "scalar_subquery", "subquery"),
     ("SELECT region FROM dwp.uc_claims WHERE award_amount > (SELECT 1)", "scalar_subquery", "subquery"),
-    ("SELECT region FROM dwp.uc_claims WHERE region IN (SELECT region FROM dfe.learners)", "subquery_in_condition", None),
+    (
+        "SELECT region FROM dwp.uc_claims WHERE region IN (SELECT region FROM dfe.learners)",
+        "subquery_in_condition",
+        None,
+    ),
     ("SELECT region FROM dwp.uc_claims WHERE EXISTS (SELECT 1)", "subquery_in_condition", "EXISTS"),
     ("SELECT CAST(region AS BLOB) FROM dwp.uc_claims", "cast_type", "BLOB"),
     ("SELECT CAST(region AS STRUCT(a INT)) FROM dwp.uc_claims", "cast_type", None),
@@ -128,10 +136,17 @@ REFUSED = [
     ("SELECT substring(region, sex, 2) FROM dwp.uc_claims", "function_argument", None),
     ("SELECT round(award_amount, 5000) FROM dwp.uc_claims", "function_argument", None),
     ("SELECT region, count(*) FROM dwp.uc_claims GROUP BY region WITH ROLLUP", "group_by_form", None),
-    ("SELECT region, count(*) FROM (SELECT region FROM dwp.uc_claims GROUP BY ROLLUP (region)) t GROUP BY 1",
-     "group_by_form", None),
-    ("SELECT region, sex, age_band, la_code, tenure, count(*) FROM dwp.uc_claims "
-     "GROUP BY CUBE (region, sex, age_band, la_code, tenure)", "too_many_grouping_sets", None),
+    (
+        "SELECT region, count(*) FROM (SELECT region FROM dwp.uc_claims GROUP BY ROLLUP (region)) t GROUP BY 1",
+        "group_by_form",
+        None,
+    ),
+    (
+        "SELECT region, sex, age_band, la_code, tenure, count(*) FROM dwp.uc_claims "
+        "GROUP BY CUBE (region, sex, age_band, la_code, tenure)",
+        "too_many_grouping_sets",
+        None,
+    ),
     ("SELECT region FROM dwp.uc_claims LIMIT region", "limit", None),
     ("SELECT region FROM (SELECT region FROM dwp.uc_claims LIMIT 1) t", "limit", None),
     ("SELECT region FROM (SELECT region FROM dwp.uc_claims ORDER BY 1) t", "order_by_place", None),
@@ -207,8 +222,20 @@ def test_every_rule_is_documented() -> None:
     root = Path(__file__).resolve().parents[2]
     docs = (root / "docs" / "sql.md").read_text(encoding="utf-8")
     source = "\n".join(p.read_text(encoding="utf-8") for p in (root / "trust" / "sql").glob("*.py"))
-    not_rules = {"quantile_disc", "quantile_cont", "ignore_nulls", "grouping_sets", "group_key", "group_by",
-                 "used_in", "set_operations", "nulls_first", "is_string", "big_int", "aggregated_output"}
+    not_rules = {
+        "quantile_disc",
+        "quantile_cont",
+        "ignore_nulls",
+        "grouping_sets",
+        "group_key",
+        "group_by",
+        "used_in",
+        "set_operations",
+        "nulls_first",
+        "is_string",
+        "big_int",
+        "aggregated_output",
+    }
     rules = set(re.findall(r'"([a-z]+(?:_[a-z]+)+)"', source)) - not_rules
     rules |= set(re.findall(r'rule="([a-z_]+)"', source)) | {"parameter", "limit", "unresolved", "too_many_joins"}
     rules |= {r for c in load_cases() for r in c.rules if r.islower() and "." not in r}

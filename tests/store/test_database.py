@@ -24,5 +24,6 @@ def test_an_old_database_migrates_forward_and_keeps_its_rows(tmp_path: Path):
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     Database(path)  # opening again applies nothing twice
     with sqlite3.connect(path) as con:
-        assert [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY version")] == \
-            list(range(1, len(MIGRATIONS) + 1))
+        assert [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY version")] == list(
+            range(1, len(MIGRATIONS) + 1)
+        )

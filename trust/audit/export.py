@@ -91,19 +91,31 @@ class TransparencyReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "generated": self.generated,
-            "audit": {"chain_intact": self.chain_intact, "chain": self.chain, "events": self.events,
-                      "head_seq": self.head_seq, "head_hash": self.head_hash,
-                      "from": self.period_from, "to": self.period_to},
+            "audit": {
+                "chain_intact": self.chain_intact,
+                "chain": self.chain,
+                "events": self.events,
+                "head_seq": self.head_seq,
+                "head_hash": self.head_hash,
+                "from": self.period_from,
+                "to": self.period_to,
+            },
             "projects": [asdict(p) for p in self.projects],
             "usage": [asdict(u) for u in self.usage],
             "releases": [asdict(r) for r in self.releases],
         }
 
 
-def transparency_report(events: Sequence[AuditEvent], requests: Iterable[ReleaseRequest], *,
-                        output_datasets: Mapping[str, Sequence[str]], projects: Mapping[str, Mapping[str, Any]],
-                        departments: Mapping[str, str], organisations: Mapping[str, str],
-                        chain: tuple[bool, str]) -> TransparencyReport:
+def transparency_report(
+    events: Sequence[AuditEvent],
+    requests: Iterable[ReleaseRequest],
+    *,
+    output_datasets: Mapping[str, Sequence[str]],
+    projects: Mapping[str, Mapping[str, Any]],
+    departments: Mapping[str, str],
+    organisations: Mapping[str, str],
+    chain: tuple[bool, str],
+) -> TransparencyReport:
     """The report from the audit events, the release requests and the registrations they refer to."""
     usage: dict[tuple[str, str], list[str]] = {}
     outputs: dict[str, int] = {}
@@ -123,41 +135,87 @@ def transparency_report(events: Sequence[AuditEvent], requests: Iterable[Release
             continue  # never reached the checkers
         states.setdefault(r.project, []).append(r.state)
         spec = projects.get(r.project, {})
-        approvers = sorted({organisations.get(v.reviewer, "") for v in r.reviews_in()
-                            if v.decision is ReviewDecision.APPROVE} - {""}) \
-            if r.state in (ReleaseState.RELEASED, ReleaseState.APPROVED) else []
+        approvers = (
+            sorted(
+                {organisations.get(v.reviewer, "") for v in r.reviews_in() if v.decision is ReviewDecision.APPROVE}
+                - {""}
+            )
+            if r.state in (ReleaseState.RELEASED, ReleaseState.APPROVED)
+            else []
+        )
         datasets = sorted({d for o in r.output_ids for d in output_datasets.get(o, ())})
-        decided = r.history[-1].ts if r.history and r.state not in (ReleaseState.SUBMITTED, ReleaseState.UNDER_REVIEW) \
-            else ""
-        release_rows.append(ReleaseRow(
-            request=r.id, project=r.project, purpose=str(spec.get("purpose", "")),
-            legal_gateway=str(spec.get("legal_gateway", "")), state=r.state.value, requested=r.created,
-            decided=decided, requested_by=organisations.get(r.author, ""), approved_by=";".join(approvers),
-            outputs=";".join(r.output_ids), datasets=";".join(datasets), justification=r.justification,
-            bundle_sha256=r.bundle_sha256 or ""))
+        decided = (
+            r.history[-1].ts if r.history and r.state not in (ReleaseState.SUBMITTED, ReleaseState.UNDER_REVIEW) else ""
+        )
+        release_rows.append(
+            ReleaseRow(
+                request=r.id,
+                project=r.project,
+                purpose=str(spec.get("purpose", "")),
+                legal_gateway=str(spec.get("legal_gateway", "")),
+                state=r.state.value,
+                requested=r.created,
+                decided=decided,
+                requested_by=organisations.get(r.author, ""),
+                approved_by=";".join(approvers),
+                outputs=";".join(r.output_ids),
+                datasets=";".join(datasets),
+                justification=r.justification,
+                bundle_sha256=r.bundle_sha256 or "",
+            )
+        )
 
     project_ids = sorted(set(outputs) | set(refused) | set(states) | {p for p, _ in usage})
     project_rows = []
     for pid in project_ids:
         spec = projects.get(pid, {})
         mine = states.get(pid, [])
-        project_rows.append(ProjectRow(
-            project=pid, title=str(spec.get("title", "")), sponsor=str(spec.get("sponsor", "")),
-            purpose=str(spec.get("purpose", "")), legal_gateway=str(spec.get("legal_gateway", "")),
-            outputs=outputs.get(pid, 0), queries_refused=refused.get(pid, 0),
-            datasets_used=";".join(sorted(d for p, d in usage if p == pid)),
-            releases_released=mine.count(ReleaseState.RELEASED), releases_rejected=mine.count(ReleaseState.REJECTED),
-            releases_in_progress=sum(1 for s in mine if s in (ReleaseState.SUBMITTED, ReleaseState.UNDER_REVIEW,
-                                                              ReleaseState.APPROVED, ReleaseState.RETURNED))))
-    usage_rows = [UsageRow(project=p, purpose=str(projects.get(p, {}).get("purpose", "")), dataset=d,
-                           department=departments.get(d, ""), outputs=len(ts), first_used=min(ts), last_used=max(ts))
-                  for (p, d), ts in sorted(usage.items())]
+        project_rows.append(
+            ProjectRow(
+                project=pid,
+                title=str(spec.get("title", "")),
+                sponsor=str(spec.get("sponsor", "")),
+                purpose=str(spec.get("purpose", "")),
+                legal_gateway=str(spec.get("legal_gateway", "")),
+                outputs=outputs.get(pid, 0),
+                queries_refused=refused.get(pid, 0),
+                datasets_used=";".join(sorted(d for p, d in usage if p == pid)),
+                releases_released=mine.count(ReleaseState.RELEASED),
+                releases_rejected=mine.count(ReleaseState.REJECTED),
+                releases_in_progress=sum(
+                    1
+                    for s in mine
+                    if s
+                    in (ReleaseState.SUBMITTED, ReleaseState.UNDER_REVIEW, ReleaseState.APPROVED, ReleaseState.RETURNED)
+                ),
+            )
+        )
+    usage_rows = [
+        UsageRow(
+            project=p,
+            purpose=str(projects.get(p, {}).get("purpose", "")),
+            dataset=d,
+            department=departments.get(d, ""),
+            outputs=len(ts),
+            first_used=min(ts),
+            last_used=max(ts),
+        )
+        for (p, d), ts in sorted(usage.items())
+    ]
     last = events[-1] if events else None
     return TransparencyReport(
-        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), chain_intact=chain[0], chain=chain[1],
-        events=len(events), head_seq=last.seq if last else 0, head_hash=last.hash if last else "",
-        period_from=events[0].ts if events else "", period_to=last.ts if last else "",
-        projects=tuple(project_rows), usage=tuple(usage_rows), releases=tuple(release_rows))
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        chain_intact=chain[0],
+        chain=chain[1],
+        events=len(events),
+        head_seq=last.seq if last else 0,
+        head_hash=last.hash if last else "",
+        period_from=events[0].ts if events else "",
+        period_to=last.ts if last else "",
+        projects=tuple(project_rows),
+        usage=tuple(usage_rows),
+        releases=tuple(release_rows),
+    )
 
 
 def write_report(report: TransparencyReport, folder: Path) -> dict[Path, str]:

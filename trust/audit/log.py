@@ -41,8 +41,16 @@ class AuditEvent:
 
     @classmethod
     def of(cls, record: AuditRecord) -> AuditEvent:
-        return cls(record.seq, record.ts, record.kind, record.actor, record.project, json.loads(record.payload),
-                   record.prev_hash, record.hash)
+        return cls(
+            record.seq,
+            record.ts,
+            record.kind,
+            record.actor,
+            record.project,
+            json.loads(record.payload),
+            record.prev_hash,
+            record.hash,
+        )
 
 
 def _digest(seq: int, ts: str, kind: str, actor: str, project: str | None, payload: str, prev: str) -> str:
@@ -71,8 +79,9 @@ class AuditLog:
         last = tx.audit.last()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         ts = datetime.now(UTC).isoformat(timespec="microseconds")
-        record = AuditRecord(seq, ts, kind.value, actor, project, text, prev,
-                             _digest(seq, ts, kind.value, actor, project, text, prev))
+        record = AuditRecord(
+            seq, ts, kind.value, actor, project, text, prev, _digest(seq, ts, kind.value, actor, project, text, prev)
+        )
         tx.audit.insert(record)
         return AuditEvent(seq, ts, kind.value, actor, project, payload, prev, record.hash)
 
@@ -95,9 +104,13 @@ class AuditLog:
             prev, expected_seq = r.hash, r.seq + 1
         head = self.store.audit_head()
         if head is not None and head[0] > len(rows):
-            return False, (f"event {len(rows) + 1} is missing: the log ends at event {len(rows)} but events up to "
-                           f"{head[0]} were written: events were deleted from the end")
+            return False, (
+                f"event {len(rows) + 1} is missing: the log ends at event {len(rows)} but events up to "
+                f"{head[0]} were written: events were deleted from the end"
+            )
         if head is not None and rows[head[0] - 1].hash != head[1]:
-            return False, (f"event {head[0]} ({rows[head[0] - 1].kind}) is not the event written there: "
-                           "the log was rewritten up to it")
+            return False, (
+                f"event {head[0]} ({rows[head[0] - 1].kind}) is not the event written there: "
+                "the log was rewritten up to it"
+            )
         return True, f"{len(rows)} events, chain intact"

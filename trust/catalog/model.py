@@ -186,7 +186,10 @@ class Catalog:
     def search(self, text: str) -> list[Dataset]:
         t = text.lower()
         return [
-            ds for ds in self
-            if t in ds.id or t in ds.title.lower() or t in ds.description.lower()
+            ds
+            for ds in self
+            if t in ds.id
+            or t in ds.title.lower()
+            or t in ds.description.lower()
             or any(t in c.name or t in c.description.lower() for c in ds.columns)
         ]

@@ -81,9 +81,9 @@ def register(
         located[ds.id] = locs
         directories.extend(_prefix(loc) for loc in locs)
         if ds.credentials:
-            secrets.append(dataclasses.replace(
-                secret_for(ds.credentials, credentials, _scope(locs[0])), name=f"s{len(secrets)}"
-            ))
+            secrets.append(
+                dataclasses.replace(secret_for(ds.credentials, credentials, _scope(locs[0])), name=f"s{len(secrets)}")
+            )
     discovery = Access(directories=tuple(sorted(set(directories))), secrets=tuple(secrets))
     files = {ds_id: expand(locs, discovery, limits) for ds_id, locs in located.items()}
     for ds_id, urls in files.items():
@@ -113,6 +113,8 @@ def _typed_columns(ds: Dataset, files: tuple) -> tuple[Column, ...]:
                 f"Dataset {ds.id}: registered column {col.name!r} is not in the files at its location."
             )
         if len(seen) > 1:
-            raise ConfigurationError(f"Dataset {ds.id}: column {col.name!r} has different types across files: {sorted(seen)}.")
+            raise ConfigurationError(
+                f"Dataset {ds.id}: column {col.name!r} has different types across files: {sorted(seen)}."
+            )
         columns.append(dataclasses.replace(col, type=seen.pop()))
     return tuple(columns)

@@ -49,8 +49,11 @@ def cmd_serve_departments(args: argparse.Namespace) -> int:
         configure_home(home, servers.endpoints)
         seed_users(Trust.open(home))
         e = servers.endpoints
-        print(f"ready DWP={e.dwp_url} DfE={e.dfe_url} DESNZ={e.desnz_url} "
-              f"HMRC=s3://{e.hmrc_bucket}@{e.hmrc_s3_endpoint} (trust home {home})", flush=True)
+        print(
+            f"ready DWP={e.dwp_url} DfE={e.dfe_url} DESNZ={e.desnz_url} "
+            f"HMRC=s3://{e.hmrc_bucket}@{e.hmrc_s3_endpoint} (trust home {home})",
+            flush=True,
+        )
         try:
             stop.wait()
         except KeyboardInterrupt:
@@ -67,8 +70,18 @@ def cmd_query(args: argparse.Namespace) -> int:
         w.writerow(out.columns)
         w.writerows(out.rows())
     elif args.format == "json":
-        print(json.dumps({"output": out.id, "columns": out.columns, "rows": out.rows(),
-                          "disclosure": out.report.to_json(figures=False)}, default=str, indent=1))
+        print(
+            json.dumps(
+                {
+                    "output": out.id,
+                    "columns": out.columns,
+                    "rows": out.rows(),
+                    "disclosure": out.report.to_json(figures=False),
+                },
+                default=str,
+                indent=1,
+            )
+        )
     else:
         print(out)
         print(f"output {out.id}")
@@ -95,9 +108,15 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
         print(ds.description)
     print(f"unit: {ds.unit_key}; location: {', '.join(ds.location)}")
     if ds.files:
-        print(f"{ds.row_count:,} rows in {len(ds.files)} files, {ds.size_bytes:,} bytes; fingerprint {ds.fingerprint[:16]}")
-    print(render_text(["column", "type", "role", "description"],
-                      [(c.name, c.type or "", c.role.value, c.description) for c in ds.columns]))
+        print(
+            f"{ds.row_count:,} rows in {len(ds.files)} files, {ds.size_bytes:,} bytes; fingerprint {ds.fingerprint[:16]}"
+        )
+    print(
+        render_text(
+            ["column", "type", "role", "description"],
+            [(c.name, c.type or "", c.role.value, c.description) for c in ds.columns],
+        )
+    )
     return 0
 
 
@@ -112,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", help="trust state folder (default: $TRUST_HOME or ~/.trust)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, parent: Any = sub) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str, parent: Any = sub
+    ) -> argparse.ArgumentParser:
         sp = parent.add_parser(name, help=help, description=help)
         sp.set_defaults(func=func)
         return sp
@@ -122,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20261121)
     demo.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
 
-    deps = sub.add_parser("departments", help="The departments' own data servers.").add_subparsers(dest="sub", required=True)
+    deps = sub.add_parser("departments", help="The departments' own data servers.").add_subparsers(
+        dest="sub", required=True
+    )
     serve = add("serve", cmd_serve_departments, "Serve the departments' data until interrupted.", deps)
     serve.add_argument("--scale", type=float, default=1.0)
     serve.add_argument("--seed", type=int, default=None)
@@ -178,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("TRUST_DEBUG"):
             raise
         log.exception("internal error")
-        print("error: the trust hit an internal error; it has been logged. Set TRUST_DEBUG=1 to see details.",
-              file=sys.stderr)
+        print(
+            "error: the trust hit an internal error; it has been logged. Set TRUST_DEBUG=1 to see details.",
+            file=sys.stderr,
+        )
         return 3
-

@@ -70,13 +70,19 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     policy = sub.add_parser("policy", help="Policy owners' tools: test, explain and check the Rego policy.")
     commands = policy.add_subparsers(dest="sub", required=True)
 
-    t = add("test", cmd_policy_test, "Run the test_ rules in *_test.rego files and report each (like opa test).", commands)
+    t = add(
+        "test", cmd_policy_test, "Run the test_ rules in *_test.rego files and report each (like opa test).", commands
+    )
     t.add_argument("--dir", help="policy folder (default: policies_dir from trust.toml)")
     t.add_argument("--run", metavar="REGEX", help="only tests whose name (data.pkg.test_x) matches")
     t.add_argument("-v", "--verbose", action="store_true", help="list every test, not only failures")
 
-    e = add("explain", cmd_policy_explain,
-            "Show the input document, the decision, each rule that fired and the obligations for one query.", commands)
+    e = add(
+        "explain",
+        cmd_policy_explain,
+        "Show the input document, the decision, each rule that fired and the obligations for one query.",
+        commands,
+    )
     e.add_argument("--user")
     e.add_argument("--project")
     e.add_argument("--offline", action="store_true", help="use the catalogue registrations; do not contact departments")
@@ -84,7 +90,11 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     e.add_argument("--json", action="store_true", help="print the explanation as JSON")
     e.add_argument("sql", nargs="?")
 
-    c = add("check", cmd_policy_check,
-            "Validate the Rego modules and policy data; report problems as file:line:column.", commands)
+    c = add(
+        "check",
+        cmd_policy_check,
+        "Validate the Rego modules and policy data; report problems as file:line:column.",
+        commands,
+    )
     c.add_argument("--dir", help="policy folder (default: policies_dir from trust.toml)")
     c.add_argument("--catalog", help="catalogue folder (default: catalog_dir from trust.toml)")

@@ -47,8 +47,10 @@ class _Local:
 
     def __init__(self, args: argparse.Namespace) -> None:
         if not args.user:
-            raise ConfigurationError("Say whose view to show: --user NAME (or set TRUST_URL and TRUST_TOKEN to ask "
-                                     "a trust server as yourself).")
+            raise ConfigurationError(
+                "Say whose view to show: --user NAME (or set TRUST_URL and TRUST_TOKEN to ask "
+                "a trust server as yourself)."
+            )
         self.trust, self.user = trust_for(args), args.user
 
     def status(self, request_id: str) -> Any:
@@ -86,8 +88,9 @@ def _states(text: str | None) -> list[str] | None:
     states = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in states if s not in {x.value for x in ReleaseState}]
     if unknown:
-        raise TrustError(f"Unknown state(s) {', '.join(unknown)}; states are "
-                         f"{', '.join(s.value for s in ReleaseState)}.")
+        raise TrustError(
+            f"Unknown state(s) {', '.join(unknown)}; states are {', '.join(s.value for s in ReleaseState)}."
+        )
     return states
 
 
@@ -103,12 +106,14 @@ def cmd_release_status(args: argparse.Namespace) -> int:
 
 
 def cmd_release_list(args: argparse.Namespace) -> int:
-    from trust.outputs.render import render_text
     from trust.outputs.release_text import meaning
+    from trust.outputs.render import render_text
 
     requests = _backend(args).list(args.project, _states(args.state))
-    rows = [(r.id, r.state.value, r.project, r.author, len(r.outputs), r.updated[:19].replace("T", " "), meaning(r))
-            for r in requests]
+    rows = [
+        (r.id, r.state.value, r.project, r.author, len(r.outputs), r.updated[:19].replace("T", " "), meaning(r))
+        for r in requests
+    ]
     print(render_text(["request", "state", "project", "author", "outputs", "changed", "meaning"], rows, limit=10_000))
     return 0
 
@@ -141,29 +146,47 @@ def _subcommands(parser: argparse.ArgumentParser) -> Any:
 def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     """Add ``trust release …`` and ``trust audit export`` to ``trust``'s subparsers."""
     release = sub.add_parser("release", help="Release requests: what may leave the trust.").add_subparsers(
-        dest="sub", required=True)
+        dest="sub", required=True
+    )
 
     def remote_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--url", default=None, help="a trust server (default $TRUST_URL); the token is $TRUST_TOKEN")
-        p.add_argument("--user", default=os.environ.get("TRUST_USER"),
-                       help="without a server: whose view, in-process over --home (default $TRUST_USER)")
+        p.add_argument(
+            "--user",
+            default=os.environ.get("TRUST_USER"),
+            help="without a server: whose view, in-process over --home (default $TRUST_USER)",
+        )
         return p
 
-    st = remote_options(add("status", cmd_release_status, "Show a release request: state, outputs, reviews, history.",
-                            release))
+    st = remote_options(
+        add("status", cmd_release_status, "Show a release request: state, outputs, reviews, history.", release)
+    )
     st.add_argument("request")
     st.add_argument("--json", action="store_true", help="the request as JSON")
     ls = remote_options(add("list", cmd_release_list, "List the release requests you may see.", release))
     ls.add_argument("--project", default=None)
     ls.add_argument("--state", default=None, help="comma-separated states, e.g. submitted,under_review")
-    dl = remote_options(add("download", cmd_release_download,
-                            "Download a released bundle (its author only), checked against its manifest.", release))
+    dl = remote_options(
+        add(
+            "download",
+            cmd_release_download,
+            "Download a released bundle (its author only), checked against its manifest.",
+            release,
+        )
+    )
     dl.add_argument("request")
     dl.add_argument("--to", default=".", help="folder to unpack it in (default: here)")
 
-    audit = _subcommands(sub.choices["audit"]) if "audit" in sub.choices else \
-        sub.add_parser("audit", help="The audit trail.").add_subparsers(dest="sub", required=True)
-    ex = add("export", cmd_audit_export,
-             "Write the transparency report: what data was used, by which project, for which purpose, and what "
-             "was released (JSON and CSV).", audit)
+    audit = (
+        _subcommands(sub.choices["audit"])
+        if "audit" in sub.choices
+        else sub.add_parser("audit", help="The audit trail.").add_subparsers(dest="sub", required=True)
+    )
+    ex = add(
+        "export",
+        cmd_audit_export,
+        "Write the transparency report: what data was used, by which project, for which purpose, and what "
+        "was released (JSON and CSV).",
+        audit,
+    )
     ex.add_argument("--out", default="transparency", help="folder to write into (default ./transparency)")

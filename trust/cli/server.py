@@ -25,8 +25,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    user = trust_for(args).access.add_user(args.name, tuple(r.strip() for r in args.roles.split(",") if r.strip()),
-                                 args.organisation)
+    user = trust_for(args).access.add_user(
+        args.name, tuple(r.strip() for r in args.roles.split(",") if r.strip()), args.organisation
+    )
     print(f"added {user.name} ({', '.join(user.roles)}, {user.organisation})")
     return 0
 
@@ -36,9 +37,16 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
     trust = trust_for(args)
     projects = trust.access.projects()
-    rows = [(u.name, ",".join(u.roles), u.organisation, "disabled" if u.disabled else "active",
-             ",".join(p for p, spec in projects.items() if u.name in spec.get("members", ())))
-            for u in trust.access.users()]
+    rows = [
+        (
+            u.name,
+            ",".join(u.roles),
+            u.organisation,
+            "disabled" if u.disabled else "active",
+            ",".join(p for p, spec in projects.items() if u.name in spec.get("members", ())),
+        )
+        for u in trust.access.users()
+    ]
     print(render_text(["user", "roles", "organisation", "status", "projects"], rows, limit=10_000))
     return 0
 
@@ -55,9 +63,11 @@ def cmd_tokens_issue(args: argparse.Namespace) -> int:
     token = trust.access.issue_token(args.user, label=args.label, expires_days=args.expires_days)
     print(token.secret)
     expiry = f", expires {token.expires}" if token.expires else ""
-    print(f"issued {token.id} for {token.user}{expiry}. It is shown once: store it now "
-          f"(e.g. TRUST_TOKEN in the analyst's environment). Revoke with `trust tokens revoke {token.id}`.",
-          file=sys.stderr)
+    print(
+        f"issued {token.id} for {token.user}{expiry}. It is shown once: store it now "
+        f"(e.g. TRUST_TOKEN in the analyst's environment). Revoke with `trust tokens revoke {token.id}`.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -65,8 +75,17 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
     from trust.outputs.render import render_text
     from trust.service.access import now
 
-    rows = [(t.id, t.user, t.label, t.created, t.expires or "", "revoked" if t.revoked else
-             ("active" if t.active(now()) else "expired")) for t in trust_for(args).access.tokens(args.user)]
+    rows = [
+        (
+            t.id,
+            t.user,
+            t.label,
+            t.created,
+            t.expires or "",
+            "revoked" if t.revoked else ("active" if t.active(now()) else "expired"),
+        )
+        for t in trust_for(args).access.tokens(args.user)
+    ]
     print(render_text(["token", "user", "label", "created", "expires", "status"], rows, limit=10_000))
     return 0
 
@@ -90,7 +109,9 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
 
     serve = add("serve", cmd_serve, "Run the trust's HTTP API until interrupted (prints 'ready URL').")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)"
+    )
     serve.add_argument("--workers", type=int, default=8, help="queries run at once; more wait in a queue (default 8)")
 
     users = sub.add_parser("users", help="Manage users.").add_subparsers(dest="sub", required=True)

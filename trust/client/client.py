@@ -24,13 +24,12 @@ from typing import Any
 
 import httpx
 
+from trust import wire
 from trust.client.catalogue import Catalogue, DatasetInfo
 from trust.client.progress import Progress, progress_for
 from trust.client.releases import ReleaseMethods
 from trust.errors import ConfigurationError, QueryTimeout, TrustError
-from trust.outputs.output import Output
-from trust.outputs.output import OutputSummary
-from trust import wire
+from trust.outputs.output import Output, OutputSummary
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 FIRST_WAIT_S = 1.0  # the server holds a submission this long before answering "still running"
@@ -63,8 +62,10 @@ class Client(ReleaseMethods):
         if not url:
             raise ConfigurationError("No trust server URL: pass Client(url, ...) or set TRUST_URL.")
         if not token:
-            raise ConfigurationError("No token: pass Client(url, token=...) or set TRUST_TOKEN. "
-                                     "An administrator issues one with `trust tokens issue USER`.")
+            raise ConfigurationError(
+                "No token: pass Client(url, token=...) or set TRUST_TOKEN. "
+                "An administrator issues one with `trust tokens issue USER`."
+            )
         self.url = url.rstrip("/")
         self.project = project or os.environ.get("TRUST_PROJECT") or None
         self.retries = max(0, retries)
@@ -93,7 +94,10 @@ class Client(ReleaseMethods):
         """Run one governed query; the protected output, or the ``TrustError`` that refused it."""
         project = self._project(project)
         response = self._request(
-            "POST", "/v1/queries", json={"sql": text, "project": project}, params={"wait": FIRST_WAIT_S},
+            "POST",
+            "/v1/queries",
+            json={"sql": text, "project": project},
+            params={"wait": FIRST_WAIT_S},
             headers={"Idempotency-Key": uuid.uuid4().hex, "Accept": wire.ARROW_STREAM},
         )
         progress: Progress | None = None
@@ -104,13 +108,20 @@ class Client(ReleaseMethods):
                 if deadline is None:  # the server's own timer stops the query; this only guards a lost server
                     deadline = time.monotonic() + 2 * float(state.get("timeout_s", 60)) + 30
                 if time.monotonic() > deadline:
-                    raise QueryTimeout(f"The trust did not finish query {state['query']} in time; "
-                                       "its output, if any, will appear in client.outputs().", query=state["query"])
+                    raise QueryTimeout(
+                        f"The trust did not finish query {state['query']} in time; "
+                        "its output, if any, will appear in client.outputs().",
+                        query=state["query"],
+                    )
                 if progress is None:
                     progress = progress_for(self.progress)
                 progress.update(state)
-                response = self._request("GET", f"/v1/queries/{state['query']}", params={"wait": POLL_WAIT_S},
-                                         headers={"Accept": wire.ARROW_STREAM})
+                response = self._request(
+                    "GET",
+                    f"/v1/queries/{state['query']}",
+                    params={"wait": POLL_WAIT_S},
+                    headers={"Accept": wire.ARROW_STREAM},
+                )
         finally:
             if progress is not None:
                 progress.close()
@@ -151,8 +162,9 @@ class Client(ReleaseMethods):
     def _project(self, project: str | None) -> str:
         chosen = project or self.project
         if not chosen:
-            raise ConfigurationError("Which project? Pass project=... (or Client(..., project=...)); "
-                                     "client.projects() lists yours.")
+            raise ConfigurationError(
+                "Which project? Pass project=... (or Client(..., project=...)); client.projects() lists yours."
+            )
         return chosen
 
     def _output(self, response: httpx.Response) -> Output:
@@ -170,9 +182,11 @@ class Client(ReleaseMethods):
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
-                    raise ServerUnavailable(f"The trust server at {self.url} could not be reached "
-                                            f"({type(exc).__name__}) after {attempt + 1} attempts. "
-                                            "Check the URL and that the server is running.") from None
+                    raise ServerUnavailable(
+                        f"The trust server at {self.url} could not be reached "
+                        f"({type(exc).__name__}) after {attempt + 1} attempts. "
+                        "Check the URL and that the server is running."
+                    ) from None
             else:
                 if response.status_code < 400:
                     return response

@@ -12,7 +12,9 @@ from trust.client.catalogue import catalog_html, dataset_html
 from trust.errors import NotAuthorised, PolicyDenied, QueryRejected, QueryTimeout, TrustError
 from trust.outputs.output import OutputSummary
 from trust.outputs.render import STYLE as _STYLE
-from trust.outputs.render import datasets_line, escape as _e, html_table as _table, output_html
+from trust.outputs.render import datasets_line, output_html
+from trust.outputs.render import escape as _e
+from trust.outputs.render import html_table as _table
 
 __all__ = ["catalog_html", "dataset_html", "datasets_line", "error_html", "output_html", "outputs_html"]
 
@@ -36,13 +38,26 @@ def error_html(exc: TrustError) -> str:
         rule = exc.context.get("rule")
         if rule:
             body += f'<p class="trust-meta">rule <code>{_e(rule)}</code></p>'
-    return (f'{_STYLE}<div class="trust-refused"><strong>⛔ {_e(title)}</strong> '
-            f'<span class="trust-meta">({_e(type(exc).__name__)})</span>{body}</div>')
+    return (
+        f'{_STYLE}<div class="trust-refused"><strong>⛔ {_e(title)}</strong> '
+        f'<span class="trust-meta">({_e(type(exc).__name__)})</span>{body}</div>'
+    )
 
 
 def outputs_html(outputs: Iterable[OutputSummary]) -> str:
-    rows = [[f"<td><code>{_e(o.id)}</code></td>", f"<td>{_e(o.project)}</td>", f"<td>{_e(o.user)}</td>",
-             f"<td>{_e(o.created)}</td>", f"<td>{_e(o.status)}</td>", f"<td>{_e(', '.join(o.datasets))}</td>"]
-            for o in outputs]
-    return (f'{_STYLE}<div class="trust-catalog">'
-            + _table(["output", "project", "analyst", "created", "disclosure", "datasets"], rows) + "</div>")
+    rows = [
+        [
+            f"<td><code>{_e(o.id)}</code></td>",
+            f"<td>{_e(o.project)}</td>",
+            f"<td>{_e(o.user)}</td>",
+            f"<td>{_e(o.created)}</td>",
+            f"<td>{_e(o.status)}</td>",
+            f"<td>{_e(', '.join(o.datasets))}</td>",
+        ]
+        for o in outputs
+    ]
+    return (
+        f'{_STYLE}<div class="trust-catalog">'
+        + _table(["output", "project", "analyst", "created", "disclosure", "datasets"], rows)
+        + "</div>"
+    )

@@ -38,7 +38,7 @@ class TrustMagics(Magics):
     @property
     def _ns(self) -> dict[str, Any]:
         assert self.shell is not None  # IPython always gives magics a shell
-        return self.shell.user_ns  # type: ignore[no-any-return]
+        return self.shell.user_ns
 
     def _show_error(self, exc: TrustError) -> None:
         display(HTML(error_html(exc)))
@@ -66,8 +66,12 @@ class TrustMagics(Magics):
             self._show_error(exc)
             return
         project = self.client.project or "none (use --project)"
-        display(HTML(f"<p class='trust-meta'>connected to {self.client.url} as <b>{me['user']}</b> "
-                     f"({', '.join(me['roles'])}); project {project}</p>"))
+        display(
+            HTML(
+                f"<p class='trust-meta'>connected to {self.client.url} as <b>{me['user']}</b> "
+                f"({', '.join(me['roles'])}); project {project}</p>"
+            )
+        )
 
     @magic_arguments()
     @argument("-p", "--project", default=None, help="project to run under (default: the connection's)")

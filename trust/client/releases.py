@@ -46,17 +46,26 @@ class ReleaseMethods:
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:  # provided by Client
         raise NotImplementedError
 
-    def request_release(self, outputs: Iterable[Any], justification: str, *,
-                        cell_reasons: Mapping[str, Mapping[Any, str]] | None = None,
-                        submit: bool = True) -> ReleaseRequest:
+    def request_release(
+        self,
+        outputs: Iterable[Any],
+        justification: str,
+        *,
+        cell_reasons: Mapping[str, Mapping[Any, str]] | None = None,
+        submit: bool = True,
+    ) -> ReleaseRequest:
         """Ask for ``outputs`` (ids or outputs, of one of your projects) to leave the trust.
 
         ``cell_reasons`` maps an output to ``{(row, column): reason}`` for its cells in review.
         Submitted to two output checkers unless ``submit=False`` (a draft). Safe to retry: the
         submission carries an idempotency key, so the server makes one request however often it arrives.
         """
-        body = {"outputs": _ids(outputs), "justification": justification, "cell_reasons": _reasons(cell_reasons),
-                "submit": submit}
+        body = {
+            "outputs": _ids(outputs),
+            "justification": justification,
+            "cell_reasons": _reasons(cell_reasons),
+            "submit": submit,
+        }
         response = self._request("POST", "/v1/releases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
         return ReleaseRequest.from_json(response.json())
 
@@ -76,9 +85,14 @@ class ReleaseMethods:
     def withdraw_release(self, request_id: str) -> ReleaseRequest:
         return ReleaseRequest.from_json(self._request("POST", f"/v1/releases/{request_id}/withdraw").json())
 
-    def edit_release(self, request_id: str, *, justification: str | None = None,
-                     cell_reasons: Mapping[str, Mapping[Any, str]] | None = None,
-                     outputs: Iterable[Any] | None = None) -> ReleaseRequest:
+    def edit_release(
+        self,
+        request_id: str,
+        *,
+        justification: str | None = None,
+        cell_reasons: Mapping[str, Mapping[Any, str]] | None = None,
+        outputs: Iterable[Any] | None = None,
+    ) -> ReleaseRequest:
         """Change a draft or returned request; then ``submit_release`` it."""
         body: dict[str, Any] = {}
         if justification is not None:
@@ -124,8 +138,9 @@ class ReleaseMethods:
                 problems.append("its manifest is not the one the trust recorded when it released the request")
             if problems:
                 archive.unlink()
-                raise TrustError(f"The bundle of {request_id} failed its checks: {'; '.join(problems)}.",
-                                 request=request_id)
+                raise TrustError(
+                    f"The bundle of {request_id} failed its checks: {'; '.join(problems)}.", request=request_id
+                )
             z.extractall(folder)
         (folder / request_id / archive.name).write_bytes(response.content)
         archive.unlink()

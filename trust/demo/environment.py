@@ -42,11 +42,17 @@ def configure_home(home: Path, endpoints: Endpoints, **settings: object) -> Path
     return write_config(
         home,
         locations=endpoints.as_variables(),
-        credentials={"hmrc": {
-            "type": "s3", "key_id": endpoints.hmrc_key_id, "secret": endpoints.hmrc_secret,
-            "region": endpoints.hmrc_region, "endpoint": endpoints.hmrc_s3_endpoint,
-            "url_style": "path", "use_ssl": "false",
-        }},
+        credentials={
+            "hmrc": {
+                "type": "s3",
+                "key_id": endpoints.hmrc_key_id,
+                "secret": endpoints.hmrc_secret,
+                "region": endpoints.hmrc_region,
+                "endpoint": endpoints.hmrc_s3_endpoint,
+                "url_style": "path",
+                "use_ssl": "false",
+            }
+        },
         settings=settings,
     )
 
@@ -57,8 +63,9 @@ def seed_users(trust: Trust) -> None:
 
 
 @contextmanager
-def demo_environment(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED,
-                     **settings: object) -> Iterator[DemoEnvironment]:
+def demo_environment(
+    home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, **settings: object
+) -> Iterator[DemoEnvironment]:
     ensure_generated(data_dir, scale=scale, seed=seed)
     with DepartmentServers(data_dir) as servers:
         configure_home(home, servers.endpoints, **settings)

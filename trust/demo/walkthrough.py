@@ -24,8 +24,10 @@ ORDER BY u.region"""
 
 DENIED = "SELECT region, count(*) AS claimants, sum(award_amount) AS awards FROM dwp.uc_claims u JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY region"
 REJECTED = "SELECT nino, award_amount FROM dwp.uc_claims WHERE la_code = 'E06000053'"
-TURNOVER = "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses " \
+TURNOVER = (
+    "SELECT sic_section, count(*) AS businesses, sum(turnover) AS turnover FROM desnz.businesses "
     "GROUP BY sic_section ORDER BY sic_section"
+)
 SOUTH_WEST = "SELECT count(*) AS claimants FROM dwp.uc_claims WHERE region = 'E12000009'"
 SMALL_AREA = """\
 SELECT la_code, count(*) AS claimants, avg(award_amount) AS mean_award
@@ -39,7 +41,9 @@ def _mb(n: int) -> str:
     return f"{n / 1_000_000:.2f} MB"
 
 
-def run_demo(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, out: TextIO = sys.stdout) -> None:
+def run_demo(
+    home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, out: TextIO = sys.stdout
+) -> None:
     say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
     started = time.perf_counter()
     with demo_environment(home, data_dir, scale=scale, seed=seed) as env:
@@ -50,10 +54,12 @@ def run_demo(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFA
         env.servers.reset_counters()
         catalog = trust.catalog.bound()
         say("\n== The catalogue (schemas, rows and sizes read from Parquet footers only)")
-        say(render_text(
-            ["dataset", "department", "rows", "size", "columns", "location"],
-            [(d.id, d.department, d.row_count, _mb(d.size_bytes), len(d.columns), d.location[0]) for d in catalog],
-        ))
+        say(
+            render_text(
+                ["dataset", "department", "rows", "size", "columns", "location"],
+                [(d.id, d.department, d.row_count, _mb(d.size_bytes), len(d.columns), d.location[0]) for d in catalog],
+            )
+        )
         total = sum(d.size_bytes for d in catalog)
 
         say("\n== ana (project demo-employment-support): UC claimants' PAYE earnings by region")
@@ -111,7 +117,9 @@ def run_demo(home: Path, data_dir: Path, *, scale: float = 1.0, seed: int = DEFA
         say("\n== Bytes the departments' servers sent (counted by the servers themselves)")
         for dept, n in served.items():
             say(f"   {dept:<6} {_mb(n)}")
-        say(f"   total  {_mb(fetched)} of {_mb(total)} held ({100 * fetched / total:.1f}%): only footers and needed column chunks")
+        say(
+            f"   total  {_mb(fetched)} of {_mb(total)} held ({100 * fetched / total:.1f}%): only footers and needed column chunks"
+        )
         ok, summary = trust.audit.verify()
         say(f"\n== Audit: {summary}")
     say(f"\nDemo finished in {time.perf_counter() - started:.1f} s.")

@@ -15,17 +15,25 @@ from trust.errors import DatasetUnavailable, QueryFailed, QueryTimeout, TrustErr
 
 # Only function names and SQL type names are taken from DuckDB's text: never values, never names
 # from the generated SQL (which holds the policy's row filters).
-_NO_FUNCTION = re.compile(r"No function matches the given name and argument types '([a-z_+\-*/%]+)\(([A-Z0-9_, \[\]]*)\)'")
+_NO_FUNCTION = re.compile(
+    r"No function matches the given name and argument types '([a-z_+\-*/%]+)\(([A-Z0-9_, \[\]]*)\)'"
+)
 _TYPES = re.compile(r"(?:compare|mix|combine) values? of types? ([A-Z0-9_]+) and (?:type )?([A-Z0-9_]+)")
 # Binder failures whose cause a person can fix, matched on DuckDB's fixed wording (no values in it).
 _BINDER_HINTS = (
-    ("must appear in the GROUP BY clause",
-     "A column in SELECT, HAVING or ORDER BY is neither a GROUP BY key nor inside an aggregate. "
-     "Add it to GROUP BY, or order by a group key."),
-    ("aggregate function calls cannot be nested", "An aggregate inside another aggregate is not possible; "
-     "aggregate once."),
-    ("cannot contain aggregates", "A WHERE or GROUP BY clause cannot hold an aggregate; filter on aggregates "
-     "with HAVING."),
+    (
+        "must appear in the GROUP BY clause",
+        "A column in SELECT, HAVING or ORDER BY is neither a GROUP BY key nor inside an aggregate. "
+        "Add it to GROUP BY, or order by a group key.",
+    ),
+    (
+        "aggregate function calls cannot be nested",
+        "An aggregate inside another aggregate is not possible; aggregate once.",
+    ),
+    (
+        "cannot contain aggregates",
+        "A WHERE or GROUP BY clause cannot hold an aggregate; filter on aggregates with HAVING.",
+    ),
 )
 
 
@@ -64,13 +72,16 @@ def map_engine_error(exc: BaseException, *, timeout_s: float, departments: tuple
             )
         m = _TYPES.search(text)
         if m:
-            return QueryFailed(f"Values of type {m.group(1)} and {m.group(2)} cannot be compared or combined. "
-                               "Check the column types with `trust catalog show` and TRY_CAST where needed.")
+            return QueryFailed(
+                f"Values of type {m.group(1)} and {m.group(2)} cannot be compared or combined. "
+                "Check the column types with `trust catalog show` and TRY_CAST where needed."
+            )
         for needle, message in _BINDER_HINTS:
             if needle in text:
                 return QueryFailed(message)
-        return QueryFailed("The query's types or names do not fit together. Check the column types with "
-                           "`trust catalog show`.")
+        return QueryFailed(
+            "The query's types or names do not fit together. Check the column types with `trust catalog show`."
+        )
     if isinstance(exc, (duckdb.InvalidInputException, duckdb.OutOfRangeException)):
         return QueryFailed(
             "The query failed on a value out of range or invalid for its operation (e.g. division "

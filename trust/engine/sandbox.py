@@ -16,7 +16,9 @@ import duckdb_extension_httpfs
 
 from trust.errors import ConfigurationError
 
-HTTPFS = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+HTTPFS = (
+    Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ def _create_secret(con: duckdb.DuckDBPyConnection, secret: Secret) -> None:
     parts = [f"TYPE {secret.kind}"]
     for key, value in secret.params:
         if key not in allowed:
-            raise ConfigurationError(f"Credential {secret.name!r} has unknown field {key!r}; allowed: {sorted(allowed)}.")
+            raise ConfigurationError(
+                f"Credential {secret.name!r} has unknown field {key!r}; allowed: {sorted(allowed)}."
+            )
         if key == "use_ssl":
             parts.append(f"USE_SSL {'true' if str(value).lower() in {'1', 'true', 'yes'} else 'false'}")
         else:

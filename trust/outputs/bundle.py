@@ -52,8 +52,12 @@ class Approver:
     comments: Mapping[str, str]  # output id -> comment
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "organisation": self.organisation, "reviewed": self.reviewed,
-                "comments": dict(self.comments)}
+        return {
+            "name": self.name,
+            "organisation": self.organisation,
+            "reviewed": self.reviewed,
+            "comments": dict(self.comments),
+        }
 
 
 @dataclass(frozen=True)
@@ -81,13 +85,24 @@ def approvers_of(request: ReleaseRequest, organisations: Mapping[str, str]) -> l
             continue
         prior = found.get(r.reviewer)
         comments = {**(prior.comments if prior else {}), **({r.output: r.comment} if r.comment else {})}
-        found[r.reviewer] = Approver(r.reviewer, organisations.get(r.reviewer, ""), max(r.created, prior.reviewed)
-                                     if prior else r.created, comments)
+        found[r.reviewer] = Approver(
+            r.reviewer,
+            organisations.get(r.reviewer, ""),
+            max(r.created, prior.reviewed) if prior else r.created,
+            comments,
+        )
     return sorted(found.values(), key=lambda a: a.reviewed)
 
 
-def write_bundle(root: Path, request: ReleaseRequest, outputs: Sequence[Output], *, project: Mapping[str, Any],
-                 approvers: Sequence[Approver], released: str) -> Bundle:
+def write_bundle(
+    root: Path,
+    request: ReleaseRequest,
+    outputs: Sequence[Output],
+    *,
+    project: Mapping[str, Any],
+    approvers: Sequence[Approver],
+    released: str,
+) -> Bundle:
     """Write the bundle for ``request`` into a temporary folder under ``root``; ``install_bundle`` puts it in place.
 
     Two steps, so the caller can install the bundle and record the release in one transaction: a
@@ -103,16 +118,28 @@ def write_bundle(root: Path, request: ReleaseRequest, outputs: Sequence[Output],
             files[base + "table.csv"] = table_csv(out)
             files[base + "table.xlsx"] = table_xlsx(out)
             files[base + "query.sql"] = out.sql.strip().encode() + b"\n"
-            files[base + "disclosure.json"] = _json({"output": out.id, "summary": out.report.summary(),
-                                                     "cell_reasons": dict(request.reasons(out.id)),
-                                                     **out.report.to_json(figures=False)})
+            files[base + "disclosure.json"] = _json(
+                {
+                    "output": out.id,
+                    "summary": out.report.summary(),
+                    "cell_reasons": dict(request.reasons(out.id)),
+                    **out.report.to_json(figures=False),
+                }
+            )
             files[base + "decision.json"] = _json(public_decision(out.decision))
             files[base + "datasets.json"] = _json({"fingerprints": dict(out.fingerprints)})
         about = {
-            "request": request.id, "project": request.project, "purpose": project.get("purpose"),
-            "legal_gateway": project.get("legal_gateway"), "title": project.get("title"),
-            "author": request.author, "justification": request.justification, "round": request.round,
-            "created": request.created, "released": released, "outputs": request.output_ids,
+            "request": request.id,
+            "project": request.project,
+            "purpose": project.get("purpose"),
+            "legal_gateway": project.get("legal_gateway"),
+            "title": project.get("title"),
+            "author": request.author,
+            "justification": request.justification,
+            "round": request.round,
+            "created": request.created,
+            "released": released,
+            "outputs": request.output_ids,
             "approvers": [a.to_json() for a in approvers],
         }
         files["request.json"] = _json(about)
@@ -122,11 +149,18 @@ def write_bundle(root: Path, request: ReleaseRequest, outputs: Sequence[Output],
             if name.endswith("table.csv"):
                 _fault_pause()  # a crash staged here leaves a half-written temporary folder
         digests = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
-        manifest = _json({
-            "request": request.id, "project": request.project, "released": released, "algorithm": "sha256",
-            "approvers": [a.name for a in approvers],
-            "files": [{"path": name, "sha256": digest, "bytes": len(files[name])} for name, digest in digests.items()],
-        })
+        manifest = _json(
+            {
+                "request": request.id,
+                "project": request.project,
+                "released": released,
+                "algorithm": "sha256",
+                "approvers": [a.name for a in approvers],
+                "files": [
+                    {"path": name, "sha256": digest, "bytes": len(files[name])} for name, digest in digests.items()
+                ],
+            }
+        )
         _write(tmp / MANIFEST, manifest)
         files[MANIFEST] = manifest
         _write(tmp / f"{request.id}.zip", _zip(request.id, files))
@@ -134,8 +168,13 @@ def write_bundle(root: Path, request: ReleaseRequest, outputs: Sequence[Output],
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Bundle(request.id, tmp, tmp / f"{request.id}.zip", hashlib.sha256(manifest).hexdigest(),
-                  {**digests, MANIFEST: hashlib.sha256(manifest).hexdigest()})
+    return Bundle(
+        request.id,
+        tmp,
+        tmp / f"{request.id}.zip",
+        hashlib.sha256(manifest).hexdigest(),
+        {**digests, MANIFEST: hashlib.sha256(manifest).hexdigest()},
+    )
 
 
 def install_bundle(bundle: Bundle, root: Path) -> Bundle:
@@ -158,17 +197,21 @@ def verify_bundle(path: Path) -> list[str]:
         with zipfile.ZipFile(path) as z:
             names = [n for n in z.namelist() if not n.endswith("/")]
             prefix = names[0].split("/", 1)[0] + "/" if names else ""
-            contents = {n[len(prefix):]: z.read(n) for n in names}
+            contents = {n[len(prefix) :]: z.read(n) for n in names}
     else:
-        contents = {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*")
-                    if p.is_file() and p.suffix != ".zip"}
+        contents = {
+            str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file() and p.suffix != ".zip"
+        }
     if MANIFEST not in contents:
         return [f"{MANIFEST} is missing"]
     manifest = json.loads(contents[MANIFEST])
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
     problems = [f"{name} is missing" for name in listed if name not in contents]
-    problems += [f"{name} was changed" for name, digest in listed.items()
-                 if name in contents and hashlib.sha256(contents[name]).hexdigest() != digest]
+    problems += [
+        f"{name} was changed"
+        for name, digest in listed.items()
+        if name in contents and hashlib.sha256(contents[name]).hexdigest() != digest
+    ]
     problems += [f"{name} is not in the manifest" for name in contents if name not in listed and name != MANIFEST]
     return problems
 
@@ -212,8 +255,9 @@ def public_decision(decision: Mapping[str, Any]) -> dict[str, Any]:
         "allow": bool(decision.get("allow", True)),
         "disclosure": Parameters.from_json(obligations.get("disclosure") or {}).public_json(),
         "row_filters": [{"dataset": f.get("dataset")} for f in obligations.get("row_filters") or ()],
-        "column_masks": [{"dataset": m.get("dataset"), "column": m.get("column")}
-                         for m in obligations.get("column_masks") or ()],
+        "column_masks": [
+            {"dataset": m.get("dataset"), "column": m.get("column")} for m in obligations.get("column_masks") or ()
+        ],
     }
 
 
@@ -252,9 +296,15 @@ def table_xlsx(out: Output) -> bytes:
                 cells.append(_excel(value))
         sheet.append(cells)
     about = wb.create_sheet("about")
-    for line in (("output", out.id), ("project", out.project), ("created", out.created),
-                 ("disclosure", out.report.summary()), ("suppressed cells", f"shown as {SUPPRESSED_MARKER}"),
-                 ("datasets", ", ".join(sorted(out.fingerprints))), ("sql", out.sql.strip())):
+    for line in (
+        ("output", out.id),
+        ("project", out.project),
+        ("created", out.created),
+        ("disclosure", out.report.summary()),
+        ("suppressed cells", f"shown as {SUPPRESSED_MARKER}"),
+        ("datasets", ", ".join(sorted(out.fingerprints))),
+        ("sql", out.sql.strip()),
+    ):
         about.append(list(line))
     sink = io.BytesIO()
     wb.save(sink)

@@ -22,8 +22,9 @@ from trust.sdc.report import SUPPRESSED_MARKER, DisclosureReport
 class ReleaseRequester(Protocol):
     """Where an output can ask for its release: an embedded ``Session`` or a ``trust.Client``."""
 
-    def request_release(self, outputs: Sequence[str], justification: str, *,
-                        cell_reasons: Mapping[str, Mapping[Any, str]] | None = None) -> Any: ...
+    def request_release(
+        self, outputs: Sequence[str], justification: str, *, cell_reasons: Mapping[str, Mapping[Any, str]] | None = None
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,12 @@ class Output:
 
     def to_arrow(self) -> pa.Table:
         """The protected table; suppressed cells are null and listed in the schema metadata."""
-        meta = {b"trust.suppressed": json.dumps(
-            {name: [i for i, s in enumerate(self.suppressed[c]) if s] for c, name in enumerate(self.columns)}
-        ).encode(), b"trust.output_id": self.id.encode()}
+        meta = {
+            b"trust.suppressed": json.dumps(
+                {name: [i for i, s in enumerate(self.suppressed[c]) if s] for c, name in enumerate(self.columns)}
+            ).encode(),
+            b"trust.output_id": self.id.encode(),
+        }
         return self.table.replace_schema_metadata(meta)
 
     def to_pandas(self, marker: str | None = SUPPRESSED_MARKER) -> Any:
@@ -73,8 +77,14 @@ class Output:
                             df.at[r, name] = marker
         return df
 
-    def request_release(self, justification: str, *, with_outputs: Sequence[Output | str] = (),
-                        cell_reasons: Mapping[Any, str] | None = None, via: ReleaseRequester | None = None) -> Any:
+    def request_release(
+        self,
+        justification: str,
+        *,
+        with_outputs: Sequence[Output | str] = (),
+        cell_reasons: Mapping[Any, str] | None = None,
+        via: ReleaseRequester | None = None,
+    ) -> Any:
         """Ask for this output (and ``with_outputs``, of the same project) to leave the trust.
 
         Returns the ``ReleaseRequest``, submitted to two output checkers. ``cell_reasons`` gives,
@@ -87,8 +97,11 @@ class Output:
         """
         target = via or self.origin
         if target is None:
-            raise TrustError(f"Output {self.id} was not received through a session or a client; ask for its release "
-                             "with session.request_release([...]) or client.request_release([...]).", output=self.id)
+            raise TrustError(
+                f"Output {self.id} was not received through a session or a client; ask for its release "
+                "with session.request_release([...]) or client.request_release([...]).",
+                output=self.id,
+            )
         ids = [self.id, *(o if isinstance(o, str) else o.id for o in with_outputs)]
         reasons = {self.id: dict(cell_reasons)} if cell_reasons else None
         return target.request_release(ids, justification, cell_reasons=reasons)
@@ -113,10 +126,24 @@ class OutputSummary:
     datasets: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "user": self.user, "project": self.project, "created": self.created,
-                "sql": self.sql, "status": self.status, "datasets": list(self.datasets)}
+        return {
+            "id": self.id,
+            "user": self.user,
+            "project": self.project,
+            "created": self.created,
+            "sql": self.sql,
+            "status": self.status,
+            "datasets": list(self.datasets),
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> OutputSummary:
-        return cls(str(raw["id"]), str(raw["user"]), str(raw["project"]), str(raw["created"]), str(raw["sql"]),
-                   str(raw["status"]), tuple(raw.get("datasets", ())))
+        return cls(
+            str(raw["id"]),
+            str(raw["user"]),
+            str(raw["project"]),
+            str(raw["created"]),
+            str(raw["sql"]),
+            str(raw["status"]),
+            tuple(raw.get("datasets", ())),
+        )

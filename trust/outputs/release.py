@@ -130,13 +130,25 @@ class Review:
     created: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"reviewer": self.reviewer, "round": self.round, "output": self.output,
-                "decision": self.decision.value, "comment": self.comment, "created": self.created}
+        return {
+            "reviewer": self.reviewer,
+            "round": self.round,
+            "output": self.output,
+            "decision": self.decision.value,
+            "comment": self.comment,
+            "created": self.created,
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Review:
-        return cls(str(raw["reviewer"]), int(raw["round"]), str(raw["output"]), ReviewDecision(raw["decision"]),
-                   str(raw.get("comment") or ""), str(raw["created"]))
+        return cls(
+            str(raw["reviewer"]),
+            int(raw["round"]),
+            str(raw["output"]),
+            ReviewDecision(raw["decision"]),
+            str(raw.get("comment") or ""),
+            str(raw["created"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,13 +163,25 @@ class Step:
     actor: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": self.ts, "source": self.source, "target": self.target,
-                "action": self.action, "actor": self.actor}
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "source": self.source,
+            "target": self.target,
+            "action": self.action,
+            "actor": self.actor,
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Step:
-        return cls(int(raw["seq"]), str(raw["ts"]), raw.get("source"), str(raw["target"]), str(raw["action"]),
-                   str(raw["actor"]))
+        return cls(
+            int(raw["seq"]),
+            str(raw["ts"]),
+            raw.get("source"),
+            str(raw["target"]),
+            str(raw["action"]),
+            str(raw["actor"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -213,20 +237,34 @@ class ReleaseRequest:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "author": self.author, "project": self.project, "justification": self.justification,
-            "state": self.state.value, "owner": self.owner.value, "round": self.round, "created": self.created,
-            "updated": self.updated, "outputs": [o.to_json() for o in self.outputs],
-            "reviews": [r.to_json() for r in self.reviews], "reviewers_this_round": list(self.reviewers_this_round),
-            "approvals_needed": self.approvals_needed, "history": [h.to_json() for h in self.history],
+            "id": self.id,
+            "author": self.author,
+            "project": self.project,
+            "justification": self.justification,
+            "state": self.state.value,
+            "owner": self.owner.value,
+            "round": self.round,
+            "created": self.created,
+            "updated": self.updated,
+            "outputs": [o.to_json() for o in self.outputs],
+            "reviews": [r.to_json() for r in self.reviews],
+            "reviewers_this_round": list(self.reviewers_this_round),
+            "approvals_needed": self.approvals_needed,
+            "history": [h.to_json() for h in self.history],
             "bundle_sha256": self.bundle_sha256,
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ReleaseRequest:
         return cls(
-            id=str(raw["id"]), author=str(raw["author"]), project=str(raw["project"]),
-            justification=str(raw["justification"]), state=ReleaseState(raw["state"]), round=int(raw["round"]),
-            created=str(raw["created"]), updated=str(raw["updated"]),
+            id=str(raw["id"]),
+            author=str(raw["author"]),
+            project=str(raw["project"]),
+            justification=str(raw["justification"]),
+            state=ReleaseState(raw["state"]),
+            round=int(raw["round"]),
+            created=str(raw["created"]),
+            updated=str(raw["updated"]),
             outputs=tuple(ReleaseOutput.from_json(o) for o in raw.get("outputs", ())),
             reviews=tuple(Review.from_json(r) for r in raw.get("reviews", ())),
             reviewers_this_round=tuple(raw.get("reviewers_this_round", ())),
@@ -258,8 +296,9 @@ def actors(request: ReleaseRequest, person: Person, output_authors: Iterable[str
     return found
 
 
-def check_can_move(request: ReleaseRequest, target: ReleaseState, person: Person,
-                   output_authors: Iterable[str] = ()) -> Transition:
+def check_can_move(
+    request: ReleaseRequest, target: ReleaseState, person: Person, output_authors: Iterable[str] = ()
+) -> Transition:
     """The transition from the request's state to ``target``, if ``person`` may make it; else a clear error."""
     transition = BY_STATES.get((request.state, target))
     if transition is None:
@@ -267,7 +306,10 @@ def check_can_move(request: ReleaseRequest, target: ReleaseState, person: Person
         raise InvalidTransition(
             f"Release request {request.id} is {request.state}; it cannot become {target}. "
             f"From {request.state} the possible moves are: {possible}.",
-            request=request.id, state=request.state.value, target=target.value)
+            request=request.id,
+            state=request.state.value,
+            target=target.value,
+        )
     if transition.by not in actors(request, person, output_authors):
         raise NotAuthorised(_who_may(transition, request, person), request=request.id, action=transition.action)
     return transition
@@ -286,10 +328,14 @@ def _who_may(t: Transition, request: ReleaseRequest, person: Person) -> str:
         return f"Only the author of release request {request.id} ({request.author}) may {t.action} it."
     if t.by is Actor.CHECKER:
         if person.name == request.author:
-            return f"You wrote release request {request.id}; its author can never review it. Another output checker must."
+            return (
+                f"You wrote release request {request.id}; its author can never review it. Another output checker must."
+            )
         if CHECKER_ROLE in person.roles:
-            return (f"You created an output in release request {request.id}, so you cannot review it; "
-                    "another output checker must.")
+            return (
+                f"You created an output in release request {request.id}, so you cannot review it; "
+                "another output checker must."
+            )
         return f"Only output checkers may review release requests; {person.name} is not one."
     return f"Only the trust itself may {t.action} a release request."
 
@@ -299,14 +345,19 @@ def check_can_review(request: ReleaseRequest, person: Person, output_authors: It
     if request.state not in WAITING_FOR_REVIEW:
         raise InvalidTransition(
             f"Release request {request.id} is {request.state}, not waiting for review.",
-            request=request.id, state=request.state.value)
+            request=request.id,
+            state=request.state.value,
+        )
     if Actor.CHECKER not in actors(request, person, output_authors):
-        raise NotAuthorised(_who_may(BY_STATES[(request.state, ReleaseState.REJECTED)], request, person),
-                            request=request.id)
+        raise NotAuthorised(
+            _who_may(BY_STATES[(request.state, ReleaseState.REJECTED)], request, person), request=request.id
+        )
     if person.name in request.reviewers_this_round:
         raise NotAuthorised(
             f"You have already reviewed release request {request.id} (round {request.round}); "
-            "its second review must come from another output checker.", request=request.id)
+            "its second review must come from another output checker.",
+            request=request.id,
+        )
 
 
 def _allowed(check: Callable[..., None], *args: Any) -> bool:
@@ -324,12 +375,16 @@ def can_review(request: ReleaseRequest, person: Person, output_authors: Iterable
 
 def check_can_edit(request: ReleaseRequest, person: Person) -> None:
     if person.name != request.author:
-        raise NotAuthorised(f"Only the author of release request {request.id} ({request.author}) may change it.",
-                            request=request.id)
+        raise NotAuthorised(
+            f"Only the author of release request {request.id} ({request.author}) may change it.", request=request.id
+        )
     if request.state not in EDITABLE:
         raise InvalidTransition(
             f"Release request {request.id} is {request.state}; it can be changed only while it is a draft "
-            "or after checkers returned it.", request=request.id, state=request.state.value)
+            "or after checkers returned it.",
+            request=request.id,
+            state=request.state.value,
+        )
 
 
 def can_edit(request: ReleaseRequest, person: Person) -> bool:
@@ -338,11 +393,16 @@ def can_edit(request: ReleaseRequest, person: Person) -> bool:
 
 def check_can_download(request: ReleaseRequest, person: Person) -> None:
     if person.name != request.author:
-        raise NotAuthorised(f"Only the author of release request {request.id} ({request.author}) may download "
-                            "its bundle.", request=request.id)
+        raise NotAuthorised(
+            f"Only the author of release request {request.id} ({request.author}) may download its bundle.",
+            request=request.id,
+        )
     if request.state is not ReleaseState.RELEASED:
-        raise InvalidTransition(f"Release request {request.id} is {request.state}; its bundle exists once it is "
-                                "released.", request=request.id, state=request.state.value)
+        raise InvalidTransition(
+            f"Release request {request.id} is {request.state}; its bundle exists once it is released.",
+            request=request.id,
+            state=request.state.value,
+        )
 
 
 def can_download(request: ReleaseRequest, person: Person) -> bool:
@@ -363,34 +423,48 @@ def outcome(reviews: Iterable[Review], outputs: Iterable[str]) -> ReleaseState |
     if ReviewDecision.CHANGES in decisions:
         return ReleaseState.RETURNED
     wanted = set(outputs)
-    approving = {name for name in {r.reviewer for r in reviews}
-                 if {r.output for r in reviews if r.reviewer == name and r.decision is ReviewDecision.APPROVE} >= wanted}
+    approving = {
+        name
+        for name in {r.reviewer for r in reviews}
+        if {r.output for r in reviews if r.reviewer == name and r.decision is ReviewDecision.APPROVE} >= wanted
+    }
     if len(approving) >= REQUIRED_APPROVALS:
         return ReleaseState.APPROVED
     return ReleaseState.UNDER_REVIEW if approving else None
 
 
-def check_decisions(request: ReleaseRequest, decisions: Mapping[str, tuple[str, str]]) -> dict[str, tuple[ReviewDecision, str]]:
+def check_decisions(
+    request: ReleaseRequest, decisions: Mapping[str, tuple[str, str]]
+) -> dict[str, tuple[ReviewDecision, str]]:
     """A decision and comment for every output of the request, and only those; a comment to reject or return."""
     missing = [o for o in request.output_ids if o not in decisions]
     extra = [o for o in decisions if o not in request.output_ids]
     if missing or extra:
         raise TrustError(
             f"A review decides every output of release request {request.id}: "
-            + (f"missing {', '.join(missing)}" if missing else f"{', '.join(extra)} not in the request") + ".",
-            request=request.id)
+            + (f"missing {', '.join(missing)}" if missing else f"{', '.join(extra)} not in the request")
+            + ".",
+            request=request.id,
+        )
     checked = {}
     for output_id in request.output_ids:
         raw, comment = decisions[output_id]
         try:
             decision = ReviewDecision(str(raw).strip().lower())
         except ValueError:
-            raise TrustError(f"Decide output {output_id} with approve, reject or changes (got {raw!r}).",
-                             request=request.id, output=output_id) from None
+            raise TrustError(
+                f"Decide output {output_id} with approve, reject or changes (got {raw!r}).",
+                request=request.id,
+                output=output_id,
+            ) from None
         comment = (comment or "").strip()
         if decision is not ReviewDecision.APPROVE and not comment:
-            raise TrustError(f"Say why you {'reject' if decision is ReviewDecision.REJECT else 'ask for changes to'} "
-                             f"output {output_id}: the author reads your comment.", request=request.id, output=output_id)
+            raise TrustError(
+                f"Say why you {'reject' if decision is ReviewDecision.REJECT else 'ask for changes to'} "
+                f"output {output_id}: the author reads your comment.",
+                request=request.id,
+                output=output_id,
+            )
         if len(comment) > MAX_COMMENT:
             raise TrustError(f"Keep the comment on {output_id} under {MAX_COMMENT:,} characters.", request=request.id)
         checked[output_id] = (decision, comment)
@@ -400,8 +474,10 @@ def check_decisions(request: ReleaseRequest, decisions: Mapping[str, tuple[str, 
 def check_justification(text: str) -> str:
     text = (text or "").strip()
     if len(text) < MIN_JUSTIFICATION:
-        raise TrustError(f"Say why these outputs should leave the trust, for whom and for what, in at least "
-                         f"{MIN_JUSTIFICATION} characters: the checkers and the public transparency report read it.")
+        raise TrustError(
+            f"Say why these outputs should leave the trust, for whom and for what, in at least "
+            f"{MIN_JUSTIFICATION} characters: the checkers and the public transparency report read it."
+        )
     if len(text) > MAX_JUSTIFICATION:
         raise TrustError(f"Keep the justification under {MAX_JUSTIFICATION:,} characters.")
     return text
@@ -419,7 +495,9 @@ def state_diagram() -> str:
 def transitions_table() -> str:
     """The transitions as a Markdown table, generated for docs/release.md."""
     rows = ["| from | to | action | by | when |", "|---|---|---|---|---|"]
-    rows += [f"| {t.source.value} | {t.target.value} | {t.action} | {t.by.value} | {t.description} |" for t in TRANSITIONS]
+    rows += [
+        f"| {t.source.value} | {t.target.value} | {t.action} | {t.by.value} | {t.description} |" for t in TRANSITIONS
+    ]
     return "\n".join(rows)
 
 

@@ -30,18 +30,25 @@ def meaning(request: ReleaseRequest) -> str:
 
 
 def release_text(request: ReleaseRequest) -> str:
-    lines = [f"{request.id}  {request.state.value}: {meaning(request)}",
-             f"project {request.project}, requested by {request.author} on {request.created}"
-             + (f", round {request.round}" if request.round > 1 else ""),
-             f"justification: {request.justification}", "outputs:"]
+    lines = [
+        f"{request.id}  {request.state.value}: {meaning(request)}",
+        f"project {request.project}, requested by {request.author} on {request.created}"
+        + (f", round {request.round}" if request.round > 1 else ""),
+        f"justification: {request.justification}",
+        "outputs:",
+    ]
     for o in request.outputs:
         reasons = f" ({len(o.cell_reasons)} cells in review explained)" if o.cell_reasons else ""
         lines.append(f"  {o.output}{reasons}")
     if request.reviews:
         lines.append("reviews:")
         rows = [(r.round, r.reviewer, r.output, r.decision.value, r.comment) for r in request.reviews]
-        lines += ["  " + line for line in render_text(["round", "checker", "output", "decision", "comment"],
-                                                      rows, limit=1000).splitlines()]
+        lines += [
+            "  " + line
+            for line in render_text(
+                ["round", "checker", "output", "decision", "comment"], rows, limit=1000
+            ).splitlines()
+        ]
     if request.history:
         lines.append("history:")
         lines += [f"  {h.ts}  {h.source or '-'} -> {h.target}  ({h.action}, {h.actor})" for h in request.history]
@@ -55,12 +62,25 @@ def release_html(request: ReleaseRequest) -> str:
     outputs = "".join(f"<li><code>{e(o.output)}</code></li>" for o in request.outputs)
     reviews = "".join(
         f"<tr><td>{r.round}</td><td>{e(r.reviewer)}</td><td><code>{e(r.output)}</code></td>"
-        f"<td>{e(r.decision.value)}</td><td>{e(r.comment)}</td></tr>" for r in request.reviews)
-    review_table = (f"<table><thead><tr><th>round</th><th>checker</th><th>output</th><th>decision</th>"
-                    f"<th>comment</th></tr></thead><tbody>{reviews}</tbody></table>") if reviews else ""
-    bundle = f"<p><small>bundle manifest sha256 <code>{e(request.bundle_sha256)}</code></small></p>" \
-        if request.bundle_sha256 else ""
-    return (f'<div class="trust-release"><p><strong>Release request <code>{e(request.id)}</code></strong>: '
-            f'<span class="trust-release-state">{e(request.state.value)}</span> ({e(meaning(request))})</p>'
-            f"<p>Project {e(request.project)}, requested by {e(request.author)}. "
-            f"Justification: {e(request.justification)}</p><ul>{outputs}</ul>{review_table}{bundle}</div>")
+        f"<td>{e(r.decision.value)}</td><td>{e(r.comment)}</td></tr>"
+        for r in request.reviews
+    )
+    review_table = (
+        (
+            f"<table><thead><tr><th>round</th><th>checker</th><th>output</th><th>decision</th>"
+            f"<th>comment</th></tr></thead><tbody>{reviews}</tbody></table>"
+        )
+        if reviews
+        else ""
+    )
+    bundle = (
+        f"<p><small>bundle manifest sha256 <code>{e(request.bundle_sha256)}</code></small></p>"
+        if request.bundle_sha256
+        else ""
+    )
+    return (
+        f'<div class="trust-release"><p><strong>Release request <code>{e(request.id)}</code></strong>: '
+        f'<span class="trust-release-state">{e(request.state.value)}</span> ({e(meaning(request))})</p>'
+        f"<p>Project {e(request.project)}, requested by {e(request.author)}. "
+        f"Justification: {e(request.justification)}</p><ul>{outputs}</ul>{review_table}{bundle}</div>"
+    )

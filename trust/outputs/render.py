@@ -28,11 +28,20 @@ STYLE = """<style>
 class Shown(Protocol):
     """What rendering needs of an output (``trust.outputs.output.Output``)."""
 
-    id: str
-    project: str
-    report: DisclosureReport
-    fingerprints: Mapping[str, str]
-    stats: Mapping[str, Any]
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def report(self) -> DisclosureReport: ...
+
+    @property
+    def fingerprints(self) -> Mapping[str, str]: ...
+
+    @property
+    def stats(self) -> Mapping[str, Any]: ...
 
     @property
     def columns(self) -> list[str]: ...
@@ -94,14 +103,19 @@ def output_html(out: Shown) -> str:
         cells = []
         for value in row:
             if value == SUPPRESSED_MARKER:
-                cells.append(f'<td class="trust-suppressed" title="suppressed by disclosure control">{SUPPRESSED_MARKER}</td>')
+                cells.append(
+                    f'<td class="trust-suppressed" title="suppressed by disclosure control">{SUPPRESSED_MARKER}</td>'
+                )
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(f'<td class="trust-num">{escape(format_value(value))}</td>')
             else:
                 cells.append(f"<td>{escape(format_value(value))}</td>")
         shown.append(cells)
-    more = f'<p class="trust-meta">… {len(rows) - MAX_HTML_ROWS:,} more rows (out.to_pandas() has them all)</p>' \
-        if len(rows) > MAX_HTML_ROWS else ""
+    more = (
+        f'<p class="trust-meta">… {len(rows) - MAX_HTML_ROWS:,} more rows (out.to_pandas() has them all)</p>'
+        if len(rows) > MAX_HTML_ROWS
+        else ""
+    )
     elapsed = out.stats.get("elapsed_s")
     timing = f" · {elapsed:.2f} s" if isinstance(elapsed, (int, float)) else ""
     return (

@@ -37,11 +37,19 @@ from trust.errors import ConfigurationError
 from trust.policy.decision import Decision
 
 DEMO_IDENTITIES = {
-    "ana": ("analyst",), "bob": ("analyst",), "carol": ("output_checker",), "dev": ("output_checker",),
+    "ana": ("analyst",),
+    "bob": ("analyst",),
+    "carol": ("output_checker",),
+    "dev": ("output_checker",),
     "olive": ("policy_owner",),
 }
-DEMO_ORGANISATIONS = {"ana": "DWP", "bob": "Greater Manchester Combined Authority", "carol": "ONS", "dev": "HMRC",
-                      "olive": "DWP"}
+DEMO_ORGANISATIONS = {
+    "ana": "DWP",
+    "bob": "Greater Manchester Combined Authority",
+    "carol": "ONS",
+    "dev": "HMRC",
+    "olive": "DWP",
+}
 RULE_NAME = re.compile(r"^(trust|dwp|hmrc|dfe|desnz)\.[a-z_]+$")
 _AGGREGATE = re.compile(r"^(\w+)(?:\((distinct\s+)?([\w.]+)\))?$", re.I)
 
@@ -124,8 +132,15 @@ def _query(raw: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
             for qualified, used_in in c.items():
                 ds_id, name = qualified.rsplit(".", 1)
                 col = catalog.get(ds_id).column(name)
-                out.append({"dataset": ds_id, "column": name, "role": col.role.value, "used_in": list(used_in),
-                            "flags": list(col.flags)})
+                out.append(
+                    {
+                        "dataset": ds_id,
+                        "column": name,
+                        "role": col.role.value,
+                        "used_in": list(used_in),
+                        "flags": list(col.flags),
+                    }
+                )
             return out
         return list(c)
 
@@ -136,7 +151,7 @@ def _query(raw: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
         if not m:
             raise ConfigurationError(f"aggregate {a!r}: write count, sum(ds.col) or count(distinct ds.col)")
         fn, distinct, ref = m.groups()
-        ds_id, col = (ref.rsplit(".", 1) if ref else (None, None))
+        ds_id, col = ref.rsplit(".", 1) if ref else (None, None)
         return {"function": fn.lower(), "dataset": ds_id, "column": col, "distinct": bool(distinct)}
 
     def join(j: Any) -> Any:
@@ -167,7 +182,9 @@ def load_cases(path: Path, catalog: Catalog, projects: Mapping[str, Any]) -> lis
         if "expect" not in spec or "allow" not in spec["expect"]:
             raise ConfigurationError(f"{path.name}: case {spec.get('name')!r} needs expect.allow")
         if not spec["expect"]["allow"] and not spec["expect"].get("deny"):
-            raise ConfigurationError(f"{path.name}: case {spec.get('name')!r} is a denial and must name its rules (expect.deny)")
+            raise ConfigurationError(
+                f"{path.name}: case {spec.get('name')!r} is a denial and must name its rules (expect.deny)"
+            )
         if "input" in spec:
             document = spec["input"]
         else:

@@ -96,6 +96,7 @@ def _position(source: str, offset: int) -> tuple[int, int]:
 
 # -- Rego ------------------------------------------------------------------------------------------
 
+
 def _check_module(report: _Report, path: Path, rego: regopy.Interpreter) -> bool:
     name = str(path.relative_to(report.directory))
     source = path.read_text()
@@ -113,18 +114,31 @@ def _check_module(report: _Report, path: Path, rego: regopy.Interpreter) -> bool
             line, column = _position(source, int(ast.group(2)))
         report.add(shown, line, column, "error", f"syntax: {compile_error(exc)}")
         return False
+
     def code(match: re.Match[str]) -> bool:  # not inside a comment
-        return "#" not in source[source.rfind("\n", 0, match.start()) + 1:match.start()]
+        return "#" not in source[source.rfind("\n", 0, match.start()) + 1 : match.start()]
 
     for match in filter(code, re.finditer(r"\bsprintf\(", source)):
         if not path.name.endswith("_test.rego"):
             line, column = _position(source, match.start())
-            report.add(shown, line, column, "warning", "sprintf: regopy 1.5.2 adds stray quotes to strings that other "
-                       "built-ins produced; build text with lib.text([...]) (concat) instead")
+            report.add(
+                shown,
+                line,
+                column,
+                "warning",
+                "sprintf: regopy 1.5.2 adds stray quotes to strings that other "
+                "built-ins produced; build text with lib.text([...]) (concat) instead",
+            )
     for match in filter(code, re.finditer(r"\bwith\s+input\s+as\b", source)):
         line, column = _position(source, match.start())
-        report.add(shown, line, column, "warning", "`with input as ...` mis-evaluates in regopy 1.5.2; set the input "
-                   "one part at a time: `with input.identity as who with input.query as q`")
+        report.add(
+            shown,
+            line,
+            column,
+            "warning",
+            "`with input as ...` mis-evaluates in regopy 1.5.2; set the input "
+            "one part at a time: `with input.identity as who with input.query as q`",
+        )
     return True
 
 
@@ -150,8 +164,13 @@ def _check_rego(report: _Report, data: Mapping[str, Any]) -> EmbeddedPolicy | No
     except regopy.RegoError as exc:
         at = _PRINTED_POSITION.search("".join(printed))
         file = report.name(report.directory / at.group(1)) if at else report.name(report.directory)
-        report.add(file, int(at.group(2)) if at else 1, int(at.group(3)) if at else 1, "error",
-                   f"the policy does not compile: {compile_error(exc)}")
+        report.add(
+            file,
+            int(at.group(2)) if at else 1,
+            int(at.group(3)) if at else 1,
+            "error",
+            f"the policy does not compile: {compile_error(exc)}",
+        )
         return None
     try:
         return EmbeddedPolicy(report.directory, modules=modules, data=dict(data))
@@ -175,10 +194,15 @@ def _check_composition(report: _Report, modules: Mapping[str, str]) -> None:
         missing = [k for k in CONTRIBUTIONS if f"data.trust.departments.{dept}.{k}" not in composer]
         if missing:
             line, column = _position(source, found.start())
-            report.add(report.name(report.directory / name), line, column, "error",
-                       f"department module trust.departments.{dept} is not composed into the decision: add "
-                       f"`<kind> contains x if some x in data.trust.departments.{dept}.<kind>` to policies/trust.rego "
-                       f"for {', '.join(missing)}; until then its rules are ignored")
+            report.add(
+                report.name(report.directory / name),
+                line,
+                column,
+                "error",
+                f"department module trust.departments.{dept} is not composed into the decision: add "
+                f"`<kind> contains x if some x in data.trust.departments.{dept}.<kind>` to policies/trust.rego "
+                f"for {', '.join(missing)}; until then its rules are ignored",
+            )
 
 
 def _rule_location(report: _Report, rule: str) -> tuple[str, int, int]:
@@ -191,6 +215,7 @@ def _rule_location(report: _Report, rule: str) -> tuple[str, int, int]:
 
 
 # -- Data ------------------------------------------------------------------------------------------
+
 
 def _load_data(report: _Report) -> dict[str, Any]:
     data: dict[str, Any] = {}
@@ -207,8 +232,13 @@ def _load_data(report: _Report) -> dict[str, Any]:
             report.add(shown, exc.lineno, exc.colno, "error", f"invalid JSON: {exc.msg}")
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            report.add(shown, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, "error",
-                       f"invalid YAML: {getattr(exc, 'problem', exc)}")
+            report.add(
+                shown,
+                mark.line + 1 if mark else 1,
+                mark.column + 1 if mark else 1,
+                "error",
+                f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            )
     return data
 
 
@@ -222,8 +252,12 @@ def _file(report: _Report, stem: str) -> str:
 
 def _dataset(report: _Report, catalog: Catalog, file: str, path: list[str], dataset_id: Any, what: str):
     if not isinstance(dataset_id, str) or dataset_id not in catalog.datasets:
-        report.at(file, path, "error", f"{what}: no dataset {dataset_id!r} in the catalogue."
-                  f"{did_you_mean(str(dataset_id), catalog.datasets)}")
+        report.at(
+            file,
+            path,
+            "error",
+            f"{what}: no dataset {dataset_id!r} in the catalogue.{did_you_mean(str(dataset_id), catalog.datasets)}",
+        )
         return None
     return catalog.datasets[dataset_id]
 
@@ -253,10 +287,17 @@ def _check_projects(report: _Report, projects: Any, catalog: Catalog) -> None:
             dt.date.fromisoformat(str(p.get("expires")))
         except ValueError:
             if isinstance(p.get("expires"), str):
-                report.at(file, [*where, "expires"], "error", f"project {pid}: expires {p['expires']!r} is not a date (YYYY-MM-DD)")
+                report.at(
+                    file,
+                    [*where, "expires"],
+                    "error",
+                    f"project {pid}: expires {p['expires']!r} is not a date (YYYY-MM-DD)",
+                )
         members = p.get("members")
         if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
-            report.at(file, [*where, "members"], "error", f"project {pid}: 'members' must be a non-empty list of user names")
+            report.at(
+                file, [*where, "members"], "error", f"project {pid}: 'members' must be a non-empty list of user names"
+            )
         datasets = p.get("datasets")
         if not isinstance(datasets, list) or not datasets:
             report.at(file, [*where, "datasets"], "error", f"project {pid}: 'datasets' must be a non-empty list")
@@ -268,17 +309,31 @@ def _check_projects(report: _Report, projects: Any, catalog: Catalog) -> None:
             if ds is None:
                 continue
             if ds_id not in datasets:
-                report.at(file, [*where, "columns", ds_id], "error",
-                          f"project {pid}: approves columns of {ds_id}, which is not one of its datasets")
+                report.at(
+                    file,
+                    [*where, "columns", ds_id],
+                    "error",
+                    f"project {pid}: approves columns of {ds_id}, which is not one of its datasets",
+                )
             for col in columns if isinstance(columns, list) else []:
-                if _column(report, file, [*where, "columns", ds_id, col], ds, col, f"project {pid}") and \
-                        ds.column(col).role is Role.DIRECT_IDENTIFIER:
-                    report.at(file, [*where, "columns", ds_id, col], "warning",
-                              f"project {pid}: approves direct identifier {ds_id}.{col}, which no query may use")
+                if (
+                    _column(report, file, [*where, "columns", ds_id, col], ds, col, f"project {pid}")
+                    and ds.column(col).role is Role.DIRECT_IDENTIFIER
+                ):
+                    report.at(
+                        file,
+                        [*where, "columns", ds_id, col],
+                        "warning",
+                        f"project {pid}: approves direct identifier {ds_id}.{col}, which no query may use",
+                    )
         for agg in p.get("allowed_aggregates") or []:
             if agg not in AGGREGATES:
-                report.at(file, [*where, "allowed_aggregates"], "error",
-                          f"project {pid}: unknown aggregate {agg!r}; restricted aggregates are {', '.join(AGGREGATES)}")
+                report.at(
+                    file,
+                    [*where, "allowed_aggregates"],
+                    "error",
+                    f"project {pid}: unknown aggregate {agg!r}; restricted aggregates are {', '.join(AGGREGATES)}",
+                )
 
 
 def _check_organisations(report: _Report, organisations: Any) -> None:
@@ -288,15 +343,22 @@ def _check_organisations(report: _Report, organisations: Any) -> None:
         return
     for name, org in organisations.items():
         if not isinstance(org, Mapping) or org.get("type") not in ORGANISATION_TYPES:
-            report.at(file, [name], "error", f"organisation {name}: 'type' must be one of {', '.join(ORGANISATION_TYPES)}")
+            report.at(
+                file, [name], "error", f"organisation {name}: 'type' must be one of {', '.join(ORGANISATION_TYPES)}"
+            )
             continue
         areas = org.get("areas", [])
         if org["type"] in {"council", "strategic_authority"} and not areas:
             report.at(file, [name], "error", f"organisation {name}: a {org['type']} must list its areas (ONS codes)")
         for code in areas if isinstance(areas, list) else [areas]:
             if not isinstance(code, str) or not AREA_CODE.match(code):
-                report.at(file, [name, str(code)], "error", f"organisation {name}: {code!r} is not an ONS area code "
-                          "(a letter and eight digits, e.g. E08000003)")
+                report.at(
+                    file,
+                    [name, str(code)],
+                    "error",
+                    f"organisation {name}: {code!r} is not an ONS area code "
+                    "(a letter and eight digits, e.g. E08000003)",
+                )
 
 
 def _check_departments(report: _Report, departments: Any, catalog: Catalog) -> None:
@@ -316,28 +378,58 @@ def _check_departments(report: _Report, departments: Any, catalog: Catalog) -> N
                 if ds is not None:
                     _column(report, file, [dept, key, ds_id], ds, col, f"{dept} {key}")
         for ds_id in settings.get("date_of_birth_datasets") or []:
-            ds = _dataset(report, catalog, file, [dept, "date_of_birth_datasets", ds_id], ds_id, f"{dept} date_of_birth_datasets")
+            ds = _dataset(
+                report, catalog, file, [dept, "date_of_birth_datasets", ds_id], ds_id, f"{dept} date_of_birth_datasets"
+            )
             if ds is not None:
-                _column(report, file, [dept, "date_of_birth_datasets", ds_id], ds, "date_of_birth", f"{dept} date_of_birth_datasets")
+                _column(
+                    report,
+                    file,
+                    [dept, "date_of_birth_datasets", ds_id],
+                    ds,
+                    "date_of_birth",
+                    f"{dept} date_of_birth_datasets",
+                )
         for ds_id, caps in (settings.get("top_code") or {}).items():
             ds = _dataset(report, catalog, file, [dept, "top_code", ds_id], ds_id, f"{dept} top_code")
             for col, cap in (caps or {}).items() if ds is not None else ():
-                if _column(report, file, [dept, "top_code", ds_id, col], ds, col, f"{dept} top_code") and \
-                        ds.column(col).role is not Role.MEASURE:
-                    report.at(file, [dept, "top_code", ds_id, col], "error", f"{dept} top_code: {ds_id}.{col} is not a measure")
+                if (
+                    _column(report, file, [dept, "top_code", ds_id, col], ds, col, f"{dept} top_code")
+                    and ds.column(col).role is not Role.MEASURE
+                ):
+                    report.at(
+                        file,
+                        [dept, "top_code", ds_id, col],
+                        "error",
+                        f"{dept} top_code: {ds_id}.{col} is not a measure",
+                    )
                 if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
-                    report.at(file, [dept, "top_code", ds_id, col], "error",
-                              f"{dept} top_code: the cap for {ds_id}.{col} must be a positive whole number, not {cap!r}")
+                    report.at(
+                        file,
+                        [dept, "top_code", ds_id, col],
+                        "error",
+                        f"{dept} top_code: the cap for {ds_id}.{col} must be a positive whole number, not {cap!r}",
+                    )
         if dept == "DWP":
             declared = set(settings.get("opt_out_columns") or {}) | set(settings.get("opt_out_exempt") or {})
             for ds in catalog:
                 if ds.department == "DWP" and ds.id not in declared:
-                    report.at(file, [dept], "error", f"DWP: {ds.id} has no opt-out declaration (opt_out_columns or "
-                              "opt_out_exempt); every query on it would be denied")
+                    report.at(
+                        file,
+                        [dept],
+                        "error",
+                        f"DWP: {ds.id} has no opt-out declaration (opt_out_columns or "
+                        "opt_out_exempt); every query on it would be denied",
+                    )
     for ds in catalog:
         if ds.department not in departments:
-            report.at(file, [], "warning", f"{ds.department} has no settings here; its datasets have no area column, "
-                      "so council and Strategic Authority analysts cannot use them")
+            report.at(
+                file,
+                [],
+                "warning",
+                f"{ds.department} has no settings here; its datasets have no area column, "
+                "so council and Strategic Authority analysts cannot use them",
+            )
 
 
 def _check_thresholds(report: _Report, file: str, path: list[str], t: Any) -> None:
@@ -353,8 +445,11 @@ def _check_thresholds(report: _Report, file: str, path: list[str], t: Any) -> No
         if key in t and (isinstance(t[key], bool) or not ok(t[key])):
             report.at(file, [*path, key], "error", f"{'.'.join(path)}: {key} {t[key]!r} is out of range")
     dom = t.get("dominance", {})
-    if not isinstance(dom, Mapping) or ("n" in dom and not (isinstance(dom["n"], int) and dom["n"] >= 1)) or \
-            ("k" in dom and not (isinstance(dom["k"], (int, float)) and 0 < dom["k"] <= 1)):
+    if (
+        not isinstance(dom, Mapping)
+        or ("n" in dom and not (isinstance(dom["n"], int) and dom["n"] >= 1))
+        or ("k" in dom and not (isinstance(dom["k"], (int, float)) and 0 < dom["k"] <= 1))
+    ):
         report.at(file, [*path, "dominance"], "error", f"{'.'.join(path)}: dominance needs n >= 1 and 0 < k <= 1")
 
 
@@ -384,6 +479,7 @@ def _check_disclosure(report: _Report, disclosure: Any, departments: Any, catalo
 
 # -- Probe -----------------------------------------------------------------------------------------
 
+
 def _probe(report: _Report, policy: EmbeddedPolicy, data: Mapping[str, Any], catalog: Catalog) -> None:
     """Ask for a decision for every project and organisation; every answer must be usable."""
     from trust.sql.rewrite import leaf_sql, obligations_from
@@ -400,17 +496,27 @@ def _probe(report: _Report, policy: EmbeddedPolicy, data: Mapping[str, Any], cat
                 "identity": {"user": p["members"][0], "roles": ["analyst"], "organisation": org},
                 "project": {k: p.get(k) for k in ("purpose", "legal_gateway", "datasets")} | {"id": pid},
                 "context": {"date": dt.date.today().isoformat()},
-                "query": {"tables": [{"dataset": d.id, "department": d.department, "flags": list(d.flags)} for d in tables],
-                          "columns": [], "aggregates": [{"function": "count", "dataset": None, "column": None, "distinct": False}],
-                          "joins": [], "outputs": [], "aggregated_output": True},
+                "query": {
+                    "tables": [{"dataset": d.id, "department": d.department, "flags": list(d.flags)} for d in tables],
+                    "columns": [],
+                    "aggregates": [{"function": "count", "dataset": None, "column": None, "distinct": False}],
+                    "joins": [],
+                    "outputs": [],
+                    "aggregated_output": True,
+                },
             }
             decision: Decision = policy.decide(document)
             if decision.rules[:1] == ("trust.policy_error",):
                 key = decision.deny[0]["message"]
                 if key not in reported:
                     reported.add(key)
-                    report.add(report.name(report.directory / "trust.rego"), 1, 1, "error",
-                               f"no decision for project {pid} and organisation {org}: {key}")
+                    report.add(
+                        report.name(report.directory / "trust.rego"),
+                        1,
+                        1,
+                        "error",
+                        f"no decision for project {pid} and organisation {org}: {key}",
+                    )
                 continue
             # Each obligation on its own, so a bad one is blamed on the rule that made it.
             for kind, items in (("row filter", decision.row_filters), ("column mask", decision.column_masks)):
@@ -427,8 +533,14 @@ def _probe(report: _Report, policy: EmbeddedPolicy, data: Mapping[str, Any], cat
                             continue
                         reported.add((rule, ds.id))
                         file, line, column = _rule_location(report, rule)
-                        report.add(file, line, column, "error", f"{rule} gives {ds.id} a {kind} the trust cannot "
-                                   f"apply ({item['expression']!r}): {exc.message}")
+                        report.add(
+                            file,
+                            line,
+                            column,
+                            "error",
+                            f"{rule} gives {ds.id} a {kind} the trust cannot "
+                            f"apply ({item['expression']!r}): {exc.message}",
+                        )
 
 
 def check_policies(directory: Path, catalog: Catalog) -> list[Problem]:

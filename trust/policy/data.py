@@ -22,7 +22,11 @@ def policy_data(directory: Path) -> dict[str, Any]:
         if path.suffix not in {".json", ".yaml", ".yml"}:
             continue
         try:
-            data[path.stem] = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+            data[path.stem] = (
+                json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+            )
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigurationError(f"Policy data {path.name} is not valid: {exc}. Fix it and run `trust policy check`.") from None
+            raise ConfigurationError(
+                f"Policy data {path.name} is not valid: {exc}. Fix it and run `trust policy check`."
+            ) from None
     return data

@@ -19,7 +19,6 @@ from typing import Any
 from trust.errors import ConfigurationError
 from trust.sdc.parameters import Parameters
 
-
 _EFFECTS = {"deny": 0, "row_filter": 1, "column_mask": 2, "disclosure": 3}
 
 
@@ -57,14 +56,20 @@ class Decision:
     def from_json(cls, raw: Any) -> Decision:
         """The decision from the policy's JSON; raises ``ConfigurationError`` if it is malformed."""
         if not isinstance(raw, Mapping) or not isinstance(raw.get("allow"), bool):
-            raise ConfigurationError("The policy returned no decision (data.trust.decision must have a boolean 'allow').")
+            raise ConfigurationError(
+                "The policy returned no decision (data.trust.decision must have a boolean 'allow')."
+            )
         obligations = raw.get("obligations") or {}
         if not isinstance(obligations, Mapping):
             raise ConfigurationError("The policy's obligations must be an object.")
         deny = tuple(sorted((_denial(d) for d in raw.get("deny") or ()), key=_deny_order))
-        filters = tuple(_obligation(f, ("dataset", "expression"), "row filter") for f in obligations.get("row_filters") or ())
-        masks = tuple(_obligation(m, ("dataset", "column", "expression"), "column mask")
-                      for m in obligations.get("column_masks") or ())
+        filters = tuple(
+            _obligation(f, ("dataset", "expression"), "row filter") for f in obligations.get("row_filters") or ()
+        )
+        masks = tuple(
+            _obligation(m, ("dataset", "column", "expression"), "column mask")
+            for m in obligations.get("column_masks") or ()
+        )
         seen: dict[tuple[str, str], str] = {}
         for m in masks:
             # Two different masks on one column cannot both hold: refuse rather than pick one.
@@ -74,8 +79,12 @@ class Decision:
             disclosure = Parameters.from_json(obligations.get("disclosure") or {})
         except (TypeError, ValueError, AttributeError):
             raise ConfigurationError("The policy's disclosure thresholds are not numbers.") from None
-        fired = tuple(sorted(({str(k): str(v) for k, v in f.items()} for f in raw.get("fired") or () if isinstance(f, Mapping)),
-                             key=lambda f: (_EFFECTS.get(f.get("effect", ""), 9), f.get("rule", ""), repr(sorted(f.items())))))
+        fired = tuple(
+            sorted(
+                ({str(k): str(v) for k, v in f.items()} for f in raw.get("fired") or () if isinstance(f, Mapping)),
+                key=lambda f: (_EFFECTS.get(f.get("effect", ""), 9), f.get("rule", ""), repr(sorted(f.items()))),
+            )
+        )
         return cls(
             allow=raw["allow"] and not deny,  # fail closed: any denial wins
             deny=deny,
@@ -89,8 +98,11 @@ class Decision:
     @classmethod
     def refused(cls, rule: str, problem: str, remedy: str) -> Decision:
         """A denial made by the trust itself, when the policy could not give an answer."""
-        return cls(allow=False, deny=({"rule": rule, "message": f"{problem} {remedy}", "remedy": remedy},),
-                   fired=({"effect": "deny", "rule": rule},))
+        return cls(
+            allow=False,
+            deny=({"rule": rule, "message": f"{problem} {remedy}", "remedy": remedy},),
+            fired=({"effect": "deny", "rule": rule},),
+        )
 
     @property
     def rules(self) -> tuple[str, ...]:

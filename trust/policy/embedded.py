@@ -27,13 +27,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import trust.engine  # noqa: F401  (duckdb before regopy: see trust/engine/__init__.py)
-
-import regopy  # noqa: I001
+import regopy
 from regopy import rego_shared as _c
 
-from trust.policy.data import policy_data
 from trust.errors import ConfigurationError
+from trust.policy.data import policy_data
 from trust.policy.decision import Decision
 
 QUERY = "data.trust.decision"
@@ -110,8 +108,11 @@ def run(rego: regopy.Interpreter, bundle: regopy.Bundle, entrypoint: str | None 
 
     Returns the value, ``UNDEFINED``, or raises ``PolicyFailure`` with the engine's message.
     """
-    impl = (_c.rego_bundle_query(rego._impl, bundle._impl) if entrypoint is None
-            else _c.rego_bundle_query_entrypoint(rego._impl, bundle._impl, entrypoint))
+    impl = (
+        _c.rego_bundle_query(rego._impl, bundle._impl)
+        if entrypoint is None
+        else _c.rego_bundle_query_entrypoint(rego._impl, bundle._impl, entrypoint)
+    )
     if not impl:
         raise PolicyFailure(_c.rego_get_error(rego._impl) or "the engine returned no output")
     try:
@@ -148,8 +149,15 @@ class EmbeddedPolicy:
 
     backend = "embedded"
 
-    def __init__(self, directory: Path | None = None, *, modules: Mapping[str, str] | None = None,
-                 data: Mapping[str, Any] | None = None, query: str = QUERY, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        modules: Mapping[str, str] | None = None,
+        data: Mapping[str, Any] | None = None,
+        query: str = QUERY,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
         if directory is not None:
             modules = read_modules(directory) if modules is None else modules
             data = policy_data(directory) if data is None else data
@@ -164,7 +172,9 @@ class EmbeddedPolicy:
             self._rego = new_interpreter(modules, data or {})
             self._bundle = self._rego.build(query)
         except regopy.RegoError as exc:
-            raise ConfigurationError(f"The policy does not compile: {compile_error(exc)}. Run `trust policy check`.") from None
+            raise ConfigurationError(
+                f"The policy does not compile: {compile_error(exc)}. Run `trust policy check`."
+            ) from None
         if not self._bundle.ok():
             raise ConfigurationError("The policy does not compile. Run `trust policy check`.")
 

@@ -35,10 +35,14 @@ class Explanation:
         return self.refusal is None and self.decision is not None and self.decision.allow
 
     def to_json(self) -> dict[str, Any]:
-        return {"backend": self.backend, "input": self.document,
-                "decision": self.decision.to_json() if self.decision is not None else None,
-                "refusal": self.refusal.to_dict() if self.refusal is not None else None,
-                "sql": self.sql, "notes": list(self.notes)}
+        return {
+            "backend": self.backend,
+            "input": self.document,
+            "decision": self.decision.to_json() if self.decision is not None else None,
+            "refusal": self.refusal.to_dict() if self.refusal is not None else None,
+            "sql": self.sql,
+            "notes": list(self.notes),
+        }
 
     def render(self) -> str:
         out = [f"Policy: {self.backend}", ""]
@@ -55,8 +59,11 @@ class Explanation:
         out.append("Rules that fired:")
         messages = {x["rule"]: x for x in d.deny}
         details = {("row_filter", f["rule"], f["dataset"], ""): f["expression"] for f in d.row_filters if "rule" in f}
-        details |= {("column_mask", m["rule"], m["dataset"], m["column"]): f"{m['column']} := {m['expression']}"
-                    for m in d.column_masks if "rule" in m}
+        details |= {
+            ("column_mask", m["rule"], m["dataset"], m["column"]): f"{m['column']} := {m['expression']}"
+            for m in d.column_masks
+            if "rule" in m
+        }
         if not d.fired:
             out.append("  (none)")
         for f in d.fired:
@@ -77,12 +84,18 @@ class Explanation:
             out.append(f"  {'deny':<12} {x['rule']}\n{'':16}{x['message']}")
         out.append("")
         out.append("Obligations:")
-        out.append("  row filters:  " + ("; ".join(f"{f['dataset']}: {f['expression']}" for f in d.row_filters) or "none"))
-        out.append("  column masks: " + ("; ".join(f"{m['dataset']}.{m['column']}: {m['expression']}"
-                                                    for m in d.column_masks) or "none"))
+        out.append(
+            "  row filters:  " + ("; ".join(f"{f['dataset']}: {f['expression']}" for f in d.row_filters) or "none")
+        )
+        out.append(
+            "  column masks: "
+            + ("; ".join(f"{m['dataset']}.{m['column']}: {m['expression']}" for m in d.column_masks) or "none")
+        )
         s = d.disclosure
-        out.append(f"  disclosure:   at least {s.min_units} units per cell; dominance n={s.dominance_n} k={s.dominance_k}; "
-                   f"p% {s.p_percent}; rounding {s.rounding_base or 'none'}")
+        out.append(
+            f"  disclosure:   at least {s.min_units} units per cell; dominance n={s.dominance_n} k={s.dominance_k}; "
+            f"p% {s.p_percent}; rounding {s.rounding_base or 'none'}"
+        )
         for note in self.notes:
             out.append("")
             out.append(f"Note: {note}")

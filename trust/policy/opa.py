@@ -40,8 +40,16 @@ class OpaPolicy:
 
     backend = "opa"
 
-    def __init__(self, url: str, *, token: str = "", ca_file: str = "", client_cert: str = "",
-                 timeout_s: float = 2.0, retries: int = 1) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str = "",
+        ca_file: str = "",
+        client_cert: str = "",
+        timeout_s: float = 2.0,
+        retries: int = 1,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}:
             raise ConfigurationError(
@@ -86,8 +94,12 @@ class OpaPolicy:
         except requests.exceptions.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
             if status in (401, 403):
-                raise OpaUnavailable(f"the OPA server at {self.url} refused the trust's token (HTTP {status})") from None
-            raise OpaUnavailable(f"the OPA server at {self.url} answered HTTP {status}: {_message(exc.response)}") from None
+                raise OpaUnavailable(
+                    f"the OPA server at {self.url} refused the trust's token (HTTP {status})"
+                ) from None
+            raise OpaUnavailable(
+                f"the OPA server at {self.url} answered HTTP {status}: {_message(exc.response)}"
+            ) from None
         except (requests.exceptions.RequestException, ValueError) as exc:
             raise OpaUnavailable(f"the OPA server at {self.url} gave no usable answer ({type(exc).__name__})") from None
         if not isinstance(answer, Mapping) or "result" not in answer:
@@ -99,14 +111,21 @@ class OpaPolicy:
         try:
             return Decision.from_json(self.evaluate(document))
         except OpaUnavailable as exc:
-            return Decision.refused("trust.policy_unavailable", f"No policy decision: {exc}, so the query is refused.", REMEDY)
+            return Decision.refused(
+                "trust.policy_unavailable", f"No policy decision: {exc}, so the query is refused.", REMEDY
+            )
         except ConfigurationError as exc:
-            return Decision.refused("trust.policy_error", f"The policy could not decide ({exc}), so the query is refused.",
-                                    "Policy owners: run `trust policy check` and `trust policy test`.")
+            return Decision.refused(
+                "trust.policy_error",
+                f"The policy could not decide ({exc}), so the query is refused.",
+                "Policy owners: run `trust policy check` and `trust policy test`.",
+            )
         except Exception as exc:  # the client and its transport raise assorted types; none may allow
-            return Decision.refused("trust.policy_unavailable",
-                                    f"No policy decision from {self.url} ({type(exc).__name__}), so the query is refused.",
-                                    REMEDY)
+            return Decision.refused(
+                "trust.policy_unavailable",
+                f"No policy decision from {self.url} ({type(exc).__name__}), so the query is refused.",
+                REMEDY,
+            )
 
     def publish(self, directory: Path) -> list[str]:
         """Load the policy modules and data under ``directory`` into the server; returns what was loaded."""

@@ -47,8 +47,10 @@ def select_policy(config: Config) -> Policy:
 
         url = str(_setting(config, "opa_url", "")).strip()
         if not url:
-            raise ConfigurationError("policy_backend is 'opa' but opa_url is not set. Set it in trust.toml "
-                                     "(e.g. opa_url = \"https://opa.internal:8181\") or TRUST_OPA_URL.")
+            raise ConfigurationError(
+                "policy_backend is 'opa' but opa_url is not set. Set it in trust.toml "
+                '(e.g. opa_url = "https://opa.internal:8181") or TRUST_OPA_URL.'
+            )
         return OpaPolicy(
             url,
             token=str(_setting(config, "opa_token", "")),
@@ -56,5 +58,6 @@ def select_policy(config: Config) -> Policy:
             client_cert=str(_setting(config, "opa_client_cert", "")),
             timeout_s=float(_setting(config, "opa_timeout_s", 2.0)),
         )
-    raise ConfigurationError(f"Unknown policy_backend {backend!r}; use one of {', '.join(BACKENDS)}."
-                             f"{did_you_mean(backend, BACKENDS)}")
+    raise ConfigurationError(
+        f"Unknown policy_backend {backend!r}; use one of {', '.join(BACKENDS)}.{did_you_mean(backend, BACKENDS)}"
+    )

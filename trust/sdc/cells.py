@@ -29,8 +29,15 @@ class Kind(enum.StrEnum):
     QUANTILE = "quantile"  # median, quantiles
 
 
-KINDS = {"count": Kind.FREQUENCY, "sum": Kind.MAGNITUDE, "avg": Kind.MAGNITUDE, "min": Kind.EXTREME,
-         "max": Kind.EXTREME, "median": Kind.QUANTILE, "quantile": Kind.QUANTILE}
+KINDS = {
+    "count": Kind.FREQUENCY,
+    "sum": Kind.MAGNITUDE,
+    "avg": Kind.MAGNITUDE,
+    "min": Kind.EXTREME,
+    "max": Kind.EXTREME,
+    "median": Kind.QUANTILE,
+    "quantile": Kind.QUANTILE,
+}
 
 
 def exact(value: float | int | str) -> Fraction:
@@ -53,7 +60,9 @@ class CellStats:
     function: str  # count | sum | avg | min | max | median | quantile
     value: Any  # the cell's value before protection
     units: int | None  # distinct units (people, businesses) behind the cell
-    top: tuple[Any, ...] = ()  # sum/avg: largest per-unit contributions, largest first; min/max: most extreme per-unit values
+    top: tuple[
+        Any, ...
+    ] = ()  # sum/avg: largest per-unit contributions, largest first; min/max: most extreme per-unit values
     total: float | None = None  # sum/avg: the sum of all per-unit contributions
     negative: bool = False  # sum/avg: some unit's contribution is below zero
     contributors: int | None = None  # sum/avg: units whose contribution is not zero

@@ -34,9 +34,10 @@ import numpy as np
 from trust.sdc.cells import Finding, Parameters
 from trust.sdc.linked import Cell
 from trust.sdc.report import CellStatus
-from trust.sdc.sketch import CELLS, HASHES, SCHEME, Sketch, build_many, sketch_arrays, small_difference
+from trust.sdc.sketch import CELLS, HASHES, SCHEME, Sketch, build_many, small_difference
 
 RULE = "differencing"
+
 
 @dataclass(frozen=True)
 class Population:
@@ -75,9 +76,14 @@ class Candidates:
         if not items:
             empty = np.zeros((0, CELLS), dtype=np.uint64)
             return cls((), np.zeros(0, dtype=np.int64), empty.astype(np.int64), empty, empty)
-        return cls(tuple((e.output_id, e.row) for e in items), np.array([e.units for e in items], dtype=np.int64),
-                   np.stack([e.sketch.count for e in items]), np.stack([e.sketch.keys for e in items]),
-                   np.stack([e.sketch.checks for e in items]), tuple(e.definition for e in items))
+        return cls(
+            tuple((e.output_id, e.row) for e in items),
+            np.array([e.units for e in items], dtype=np.int64),
+            np.stack([e.sketch.count for e in items]),
+            np.stack([e.sketch.keys for e in items]),
+            np.stack([e.sketch.checks for e in items]),
+            tuple(e.definition for e in items),
+        )
 
     def sketch(self, i: int) -> Sketch:
         return Sketch(self.count[i], self.keys[i], self.checks[i])
@@ -101,13 +107,21 @@ def family(unit_label: str) -> str:
     return f"{unit_label}:any"
 
 
-def populations(hashes: np.ndarray, offsets: np.ndarray, shown: Mapping[int, Mapping[str, tuple[str, ...]]],
-                definitions: Sequence[str] = (), sketches: Sequence[Sketch] | None = None) -> tuple[Population, ...]:
+def populations(
+    hashes: np.ndarray,
+    offsets: np.ndarray,
+    shown: Mapping[int, Mapping[str, tuple[str, ...]]],
+    definitions: Sequence[str] = (),
+    sketches: Sequence[Sketch] | None = None,
+) -> tuple[Population, ...]:
     """Sketches of the rows with shown cells, from the engine's per-row lists of unit hashes."""
     sketches = build_many(hashes, offsets) if sketches is None else sketches
     sizes = np.diff(offsets)
-    return tuple(Population(r, int(sizes[r]), sketches[r], fams, definitions[r] if r < len(definitions) else "")
-                 for r, fams in sorted(shown.items()) if fams)
+    return tuple(
+        Population(r, int(sizes[r]), sketches[r], fams, definitions[r] if r < len(definitions) else "")
+        for r, fams in sorted(shown.items())
+        if fams
+    )
 
 
 def gaps(sketches: Sequence[Sketch], relations: Iterable[tuple[int, Sequence[int]]], limit: int) -> dict[int, int]:
@@ -134,10 +148,13 @@ def gaps(sketches: Sequence[Sketch], relations: Iterable[tuple[int, Sequence[int
 
 
 def gap_finding(d: int, limit: int) -> Finding:
-    return Finding(CellStatus.SUPPRESSED, RULE,
-                   f"{d} of its units are in none of the rows shown as its parts (rows left out by HAVING or LIMIT); "
-                   f"the total less its parts would be a cell of fewer than {limit} units",
-                   {"difference": d, "exact": True, "other": "its parts in this output"})
+    return Finding(
+        CellStatus.SUPPRESSED,
+        RULE,
+        f"{d} of its units are in none of the rows shown as its parts (rows left out by HAVING or LIMIT); "
+        f"the total less its parts would be a cell of fewer than {limit} units",
+        {"difference": d, "exact": True, "other": "its parts in this output"},
+    )
 
 
 def _same_people(p: Population, definition: str) -> bool:
@@ -146,22 +163,36 @@ def _same_people(p: Population, definition: str) -> bool:
 
 
 def _same_finding(where: str, limit: int) -> Finding:
-    return Finding(CellStatus.SUPPRESSED, RULE,
-                   f"it has exactly the units of {where}, selected another way; were it shown, a difference of none "
-                   f"could be told from a difference of 1 to {limit - 1} units (which is hidden), and that would answer "
-                   "whether anyone lies between the two definitions", {"difference": 0, "exact": True, "other": where})
+    return Finding(
+        CellStatus.SUPPRESSED,
+        RULE,
+        f"it has exactly the units of {where}, selected another way; were it shown, a difference of none "
+        f"could be told from a difference of 1 to {limit - 1} units (which is hidden), and that would answer "
+        "whether anyone lies between the two definitions",
+        {"difference": 0, "exact": True, "other": where},
+    )
 
 
 def _finding(d: int, exact: bool, where: str, limit: int) -> Finding:
     how = f"{d}" if exact else f"at least {d} (and probably fewer than {limit})"
-    return Finding(CellStatus.SUPPRESSED, RULE,
-                   f"its population differs from {where} by {how} units; the difference of the two would be a cell "
-                   f"of fewer than {limit} units", {"difference": d, "exact": exact, "other": where})
+    return Finding(
+        CellStatus.SUPPRESSED,
+        RULE,
+        f"its population differs from {where} by {how} units; the difference of the two would be a cell "
+        f"of fewer than {limit} units",
+        {"difference": d, "exact": exact, "other": where},
+    )
 
 
-def differencing(new: Sequence[Population], params: Parameters, history: History | None = None, *,
-                 scheme: str = "", linked: Iterable[tuple[int, int]] = (),
-                 notes: list[str] | None = None) -> dict[Cell, Finding]:
+def differencing(
+    new: Sequence[Population],
+    params: Parameters,
+    history: History | None = None,
+    *,
+    scheme: str = "",
+    linked: Iterable[tuple[int, int]] = (),
+    notes: list[str] | None = None,
+) -> dict[Cell, Finding]:
     """Cells of a new output to suppress because they difference with another shown cell.
 
     Pairs of rows in ``linked`` (a total and one of its parts) are left to secondary
@@ -184,7 +215,7 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
             hi = bisect.bisect_left(sizes, p.units + limit)
             if hi <= i + 1:
                 continue
-            spread = ((counts[i + 1:hi] != p.sketch.count) | (keys[i + 1:hi] != p.sketch.keys)).sum(axis=1)
+            spread = ((counts[i + 1 : hi] != p.sketch.count) | (keys[i + 1 : hi] != p.sketch.keys)).sum(axis=1)
             for k in np.flatnonzero(spread <= HASHES * (limit - 1)):
                 q = rows[i + 1 + int(k)]
                 if frozenset((p.row, q.row)) in skip or any((max(p.row, q.row), c) in out for c in p.families[fam]):
@@ -229,23 +260,27 @@ def differencing(new: Sequence[Population], params: Parameters, history: History
             by_row = {p.row: p for p in left}
             found, unchecked = _triples(left, earlier, limit)
             if unchecked and notes is not None:
-                notes.append(f"{unchecked} row(s) were not compared with pairs of earlier cells (more than "
-                             f"{TRIPLE_BUDGET:,} pairs): three-output differencing is incomplete for them")
+                notes.append(
+                    f"{unchecked} row(s) were not compared with pairs of earlier cells (more than "
+                    f"{TRIPLE_BUDGET:,} pairs): three-output differencing is incomplete for them"
+                )
             for row_, (i, j, sign, d, exact) in found.items():
                 p = by_row[row_]
                 (o1, r1), (o2, r2) = earlier.where[i], earlier.where[j]
                 how = "less" if sign < 0 else "plus"
                 for c in p.families[fam]:
-                    out.setdefault((p.row, c), _triple_finding(d, exact, f"output {o1} row {r1} {how} output {o2} row {r2}",
-                                                               limit))
+                    out.setdefault(
+                        (p.row, c), _triple_finding(d, exact, f"output {o1} row {r1} {how} output {o2} row {r2}", limit)
+                    )
     return out
 
 
 TRIPLE_BUDGET = 4_000_000  # pairs of earlier cells compared per output; beyond it the rest is not checked
 
 
-def _triples(new: Sequence[Population], earlier: Candidates, limit: int
-             ) -> tuple[dict[int, tuple[int, int, int, int, bool]], int]:
+def _triples(
+    new: Sequence[Population], earlier: Candidates, limit: int
+) -> tuple[dict[int, tuple[int, int, int, int, bool]], int]:
     """New cells within a few units of two earlier cells combined: ``q - r`` or ``q + r``.
 
     "The region" and "a ten-person area" shown, "the region less that area less a few people
@@ -315,8 +350,9 @@ def _pairs(lo: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q[keep], r[keep]
 
 
-def _by_key(earlier: Candidates, index: tuple[np.ndarray, np.ndarray], p: Population, limit: int
-            ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+def _by_key(
+    earlier: Candidates, index: tuple[np.ndarray, np.ndarray], p: Population, limit: int
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """Pairs (q, r) whose XOR keys combine to the new cell's in some sketch cell, and whose sizes fit."""
     order, keys = index
     n = len(earlier.units)
@@ -345,16 +381,19 @@ def _by_key(earlier: Candidates, index: tuple[np.ndarray, np.ndarray], p: Popula
     return out
 
 
-def _first_within_reach(earlier: Candidates, p: Population, sign: int, q: np.ndarray, r: np.ndarray, reach: int,
-                        limit: int) -> tuple[int, int, int, int, bool] | None:
+def _first_within_reach(
+    earlier: Candidates, p: Population, sign: int, q: np.ndarray, r: np.ndarray, reach: int, limit: int
+) -> tuple[int, int, int, int, bool] | None:
     """The first pair whose combination differs from ``p`` by fewer than ``limit`` units (0 included)."""
     few = slice(0, reach + 1)
     for start in range(0, len(q), 50_000):
-        qs, rs = q[start:start + 50_000], r[start:start + 50_000]
+        qs, rs = q[start : start + 50_000], r[start : start + 50_000]
         # A combination within reach leaves at least one of any reach + 1 cells untouched (equal):
         # look at that many first, and at all of them only for the few that pass.
-        untouched = ((earlier.count[qs, few] + sign * earlier.count[rs, few] == p.sketch.count[few])
-                     & ((earlier.keys[qs, few] ^ earlier.keys[rs, few]) == p.sketch.keys[few])).any(axis=1)
+        untouched = (
+            (earlier.count[qs, few] + sign * earlier.count[rs, few] == p.sketch.count[few])
+            & ((earlier.keys[qs, few] ^ earlier.keys[rs, few]) == p.sketch.keys[few])
+        ).any(axis=1)
         qs, rs = qs[untouched], rs[untouched]
         count = earlier.count[qs] + sign * earlier.count[rs] - p.sketch.count
         keys = earlier.keys[qs] ^ earlier.keys[rs] ^ p.sketch.keys
@@ -363,8 +402,11 @@ def _first_within_reach(earlier: Candidates, p: Population, sign: int, q: np.nda
             i, j = int(qs[k]), int(rs[k])
             if spread[k] == 0:  # exactly the two combined: hidden too, or "none" would show
                 return (i, j, sign, 0, True)
-            combined = Sketch(earlier.count[i] + sign * earlier.count[j], earlier.keys[i] ^ earlier.keys[j],
-                              earlier.checks[i] ^ earlier.checks[j])
+            combined = Sketch(
+                earlier.count[i] + sign * earlier.count[j],
+                earlier.keys[i] ^ earlier.keys[j],
+                earlier.checks[i] ^ earlier.checks[j],
+            )
             got = small_difference(p.sketch, combined, limit)
             if got is not None:
                 return (i, j, sign, got[0], got[1])
@@ -373,9 +415,13 @@ def _first_within_reach(earlier: Candidates, p: Population, sign: int, q: np.nda
 
 def _triple_finding(d: int, exact: bool, where: str, limit: int) -> Finding:
     if d == 0:
-        return Finding(CellStatus.SUPPRESSED, RULE,
-                       f"it has exactly the units of {where}; were it shown, that could be told from a difference of "
-                       f"1 to {limit - 1} units (which is hidden)", {"difference": 0, "exact": True, "other": where})
+        return Finding(
+            CellStatus.SUPPRESSED,
+            RULE,
+            f"it has exactly the units of {where}; were it shown, that could be told from a difference of "
+            f"1 to {limit - 1} units (which is hidden)",
+            {"difference": 0, "exact": True, "other": where},
+        )
     return _finding(d, exact, where, limit)
 
 

@@ -22,11 +22,18 @@ def dominance(cell: CellStats, params: Parameters) -> Finding | None:
     if cell.kind is not Kind.MAGNITUDE:
         return None
     if len(cell.top) < min(params.dominance_n, cell.units or 0):
-        return Finding(CellStatus.REVIEW, RULE, f"the {params.dominance_n} largest contributions were not computed",
-                       {"units": cell.units})
+        return Finding(
+            CellStatus.REVIEW,
+            RULE,
+            f"the {params.dominance_n} largest contributions were not computed",
+            {"units": cell.units},
+        )
     if not cell.dominated(params.dominance_n, params.dominance_k):
         return None
     share = cell.dominance_share(params.dominance_n) or 0.0
-    return Finding(CellStatus.SUPPRESSED, RULE,
-                   f"top {params.dominance_n} units hold {share:.1%} >= {params.dominance_k:.0%} of the total",
-                   {"units": cell.units, "share": round(share, 6), "n": params.dominance_n, "k": params.dominance_k})
+    return Finding(
+        CellStatus.SUPPRESSED,
+        RULE,
+        f"top {params.dominance_n} units hold {share:.1%} >= {params.dominance_k:.0%} of the total",
+        {"units": cell.units, "share": round(share, 6), "n": params.dominance_n, "k": params.dominance_k},
+    )

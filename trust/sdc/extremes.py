@@ -28,6 +28,9 @@ def extremes(cell: CellStats, params: Parameters) -> Finding | None:
     shared = sum(1 for v in cell.top if v == cell.top[0]) if cell.top else 0
     if shared >= k and len(cell.top) >= k:
         return None
-    detail = (f"the {cell.function} is one unit's value, shared by {shared} unit(s) < {k}" if cell.top
-              else f"the units sharing the {cell.function} were not computed")
+    detail = (
+        f"the {cell.function} is one unit's value, shared by {shared} unit(s) < {k}"
+        if cell.top
+        else f"the units sharing the {cell.function} were not computed"
+    )
     return Finding(CellStatus.SUPPRESSED, RULE, detail, {"units": cell.units, "shared": shared})

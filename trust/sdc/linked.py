@@ -81,8 +81,13 @@ def _structural(layout: Layout) -> list[Equation]:
                 if not parts:
                     continue
                 for col in layout.values:
-                    out.append(Equation((r, col), tuple((s, col) for s in parts),
-                                        f"row {r} is the total over key {over} of rows {_rows(parts)}"))
+                    out.append(
+                        Equation(
+                            (r, col),
+                            tuple((s, col) for s in parts),
+                            f"row {r} is the total over key {over} of rows {_rows(parts)}",
+                        )
+                    )
     return out
 
 
@@ -110,8 +115,11 @@ def _numeric_rows(layout: Layout, known: set[tuple[Cell, tuple[Cell, ...]]]) -> 
                 candidates.append((r, [s for s in rows if s != r], "the sum of the other rows"))
     for b, rows in by_branch.items():
         if len(rows) == 1:
-            candidates += [(rows[0], other, f"the sum of branch {a}") for a, other in by_branch.items()
-                           if a != b and len(other) >= 2]
+            candidates += [
+                (rows[0], other, f"the sum of branch {a}")
+                for a, other in by_branch.items()
+                if a != b and len(other) >= 2
+            ]
     for r, parts, what in candidates:
         if all(_close(layout.values[c][r], _sum(layout.values[c], parts)) for c in cols):
             for c in cols:
@@ -129,10 +137,13 @@ def _numeric_columns(layout: Layout) -> list[Equation]:
         return out
     for t in cols:
         others = [c for c in cols if c != t]
-        if all(_close(layout.values[t][r], _sum([layout.values[c][r] for c in others], range(len(others))))
-               for r in rows):
-            out += [Equation((r, t), tuple((r, c) for c in others), f"column {t} is the sum of {', '.join(others)}")
-                    for r in rows]
+        if all(
+            _close(layout.values[t][r], _sum([layout.values[c][r] for c in others], range(len(others)))) for r in rows
+        ):
+            out += [
+                Equation((r, t), tuple((r, c) for c in others), f"column {t} is the sum of {', '.join(others)}")
+                for r in rows
+            ]
     return out
 
 

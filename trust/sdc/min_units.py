@@ -23,10 +23,17 @@ def min_units(cell: CellStats, params: Parameters) -> Finding | None:
     """Suppressed when fewer than ``params.min_units`` distinct units are behind the cell."""
     units = 0 if cell.units is None else cell.units
     if units < params.min_units:
-        return Finding(CellStatus.SUPPRESSED, RULE, f"{units} units < {params.min_units}",
-                       {"units": units, "threshold": params.min_units})
+        return Finding(
+            CellStatus.SUPPRESSED,
+            RULE,
+            f"{units} units < {params.min_units}",
+            {"units": units, "threshold": params.min_units},
+        )
     if cell.contributors is not None and cell.contributors < params.min_units:
-        return Finding(CellStatus.SUPPRESSED, RULE,
-                       f"{cell.contributors} units contribute a non-zero amount < {params.min_units}",
-                       {"units": units, "contributors": cell.contributors, "threshold": params.min_units})
+        return Finding(
+            CellStatus.SUPPRESSED,
+            RULE,
+            f"{cell.contributors} units contribute a non-zero amount < {params.min_units}",
+            {"units": units, "contributors": cell.contributors, "threshold": params.min_units},
+        )
     return None

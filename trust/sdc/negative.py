@@ -18,5 +18,9 @@ def negative(cell: CellStats, params: Parameters) -> Finding | None:
     """Review when a magnitude cell has a negative per-unit contribution."""
     if cell.kind is not Kind.MAGNITUDE or not cell.negative:
         return None
-    return Finding(CellStatus.REVIEW, RULE, "a unit's contribution is negative; dominance cannot be judged",
-                   {"units": cell.units, "total": cell.total})
+    return Finding(
+        CellStatus.REVIEW,
+        RULE,
+        "a unit's contribution is negative; dominance cannot be judged",
+        {"units": cell.units, "total": cell.total},
+    )

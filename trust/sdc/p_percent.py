@@ -24,6 +24,9 @@ def p_percent(cell: CellStats, params: Parameters) -> Finding | None:
     if not cell.p_fails(params.p_percent):
         return None
     ratio = cell.p_ratio() or 0.0
-    return Finding(CellStatus.SUPPRESSED, RULE,
-                   f"the others sum to {ratio:.1%} of the largest unit's contribution, < {params.p_percent:.0%}",
-                   {"units": cell.units, "ratio": round(ratio, 6), "p": params.p_percent})
+    return Finding(
+        CellStatus.SUPPRESSED,
+        RULE,
+        f"the others sum to {ratio:.1%} of the largest unit's contribution, < {params.p_percent:.0%}",
+        {"units": cell.units, "ratio": round(ratio, 6), "p": params.p_percent},
+    )

@@ -43,9 +43,13 @@ class Parameters:
 
     def to_json(self) -> dict[str, Any]:
         """Everything, for the trust's own records and the checkers."""
-        return {"min_units": self.min_units, "dominance": {"n": self.dominance_n, "k": self.dominance_k},
-                "p_percent": self.p_percent, "zeros_disclosive": self.zeros_disclosive,
-                "rounding_base": self.rounding_base or None}
+        return {
+            "min_units": self.min_units,
+            "dominance": {"n": self.dominance_n, "k": self.dominance_k},
+            "p_percent": self.p_percent,
+            "zeros_disclosive": self.zeros_disclosive,
+            "rounding_base": self.rounding_base or None,
+        }
 
     def public_json(self) -> dict[str, Any]:
         """What may leave the trust with an output: the minimum units (so a reader knows what a shown cell

@@ -33,9 +33,12 @@ def primary(cell: CellStats, params: Parameters) -> Finding:
     """The verdict of the first rule that has one, or ok."""
     if cell.kind is Kind.MAGNITUDE and not cell.measured:
         found = zeros(cell, params) or min_units(cell, params)
-        return found or Finding(CellStatus.REVIEW, UNMEASURED,
-                                "per-unit contributions could not be computed for this query; a checker must judge it",
-                                {"units": cell.units})
+        return found or Finding(
+            CellStatus.REVIEW,
+            UNMEASURED,
+            "per-unit contributions could not be computed for this query; a checker must judge it",
+            {"units": cell.units},
+        )
     for rule in RULES:
         found = rule(cell, params)
         if found is not None:

@@ -27,8 +27,8 @@ from trust.errors import DisclosureBlocked
 from trust.sdc import differencing as diff
 from trust.sdc.cells import KINDS, OK, CellStats, Finding, Kind, Parameters
 from trust.sdc.linked import Cell, Layout, linked
-from trust.sdc.plan import Companions, OutputSpec, ProtectionPlan
 from trust.sdc.min_units import min_units
+from trust.sdc.plan import Companions, OutputSpec, ProtectionPlan
 from trust.sdc.primary import primary
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
 from trust.sdc.rounding import rounding
@@ -55,8 +55,14 @@ def _row_units(raw: pa.Table, columns: Sequence[str]) -> list[int | None]:
     return [min((u[i] for u in units_cols if u[i] is not None), default=None) for i in range(raw.num_rows)]
 
 
-def _stats(raw: pa.Table, plan: ProtectionPlan, companions: Companions | None, position: int, values: list[Any],
-           units: list[int | None]) -> list[list[CellStats]]:
+def _stats(
+    raw: pa.Table,
+    plan: ProtectionPlan,
+    companions: Companions | None,
+    position: int,
+    values: list[Any],
+    units: list[int | None],
+) -> list[list[CellStats]]:
     """Per row, the statistics each rule sees for the output column at ``position``."""
     function = plan.outputs[position].function or "count"
     mine = [c for c in companions.contributions if c.position == position] if companions is not None else []
@@ -76,8 +82,18 @@ def _stats(raw: pa.Table, plan: ProtectionPlan, companions: Companions | None, p
         for r in range(n):
             if c.unit and top[r] is None:
                 continue  # this row's branch reads no unit of that other kind: nothing more to judge
-            per_row[r].append(CellStats(fn, values[r], units[r], tuple(top[r] or ()), total[r], bool(negative[r]),
-                                        contributors[r] if magnitude else None, top[r] is not None))
+            per_row[r].append(
+                CellStats(
+                    fn,
+                    values[r],
+                    units[r],
+                    tuple(top[r] or ()),
+                    total[r],
+                    bool(negative[r]),
+                    contributors[r] if magnitude else None,
+                    top[r] is not None,
+                )
+            )
     return per_row
 
 
@@ -98,8 +114,11 @@ def _figures(cell: CellStats, found: Finding, params: Parameters) -> dict[str, A
     if cell.kind is Kind.MAGNITUDE and cell.top:
         share = cell.dominance_share(params.dominance_n)
         ratio = cell.p_ratio()
-        figures.update(dominance_share=None if share is None else round(share, 6),
-                       p_ratio=None if ratio is None else round(ratio, 6), negative=cell.negative)
+        figures.update(
+            dominance_share=None if share is None else round(share, 6),
+            p_ratio=None if ratio is None else round(ratio, 6),
+            negative=cell.negative,
+        )
     figures.update(found.figures)
     return figures
 
@@ -110,8 +129,9 @@ def _restore_type(value: Any, like: Any) -> Any:
     return value
 
 
-def protect(raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows: int,
-            history: diff.History | None = None) -> Protected:
+def protect(
+    raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows: int, history: diff.History | None = None
+) -> Protected:
     """Judge every aggregate cell; return the protected table, the report and the populations to record."""
     if raw.num_rows > max_rows:
         raise DisclosureBlocked(
@@ -133,8 +153,9 @@ def protect(raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows
     if companions is None:
         notes.append("companion statistics unavailable: only minimum units was applied")
     elif not companions.single_scan:
-        notes.append("per-unit contributions could not be computed for part of this query; its magnitude cells "
-                     "went to review")
+        notes.append(
+            "per-unit contributions could not be computed for part of this query; its magnitude cells went to review"
+        )
 
     findings: dict[Cell, Finding] = {}
     stats: dict[Cell, CellStats] = {}
@@ -146,17 +167,37 @@ def protect(raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows
 
     # The totals and margins this output carries: what adds up to what.
     additive = [i for i in agg_positions if (outputs[i].function or "count") in ("count", "sum")]
-    branches = (tuple(int(b) for b in raw.column(companions.branch).to_pylist())
-                if companions is not None and companions.branch in raw.column_names else (0,) * n)
-    totals_by_branch = (tuple(tuple(t[i] for i in key_positions) for t in companions.totals)
-                        if companions is not None else ((False,) * len(key_positions),))
-    layout = Layout(keys=tuple(keys), branches=branches, totals=totals_by_branch,
-                    values={outputs[i].name: values[i] for i in additive})
+    branches = (
+        tuple(int(b) for b in raw.column(companions.branch).to_pylist())
+        if companions is not None and companions.branch in raw.column_names
+        else (0,) * n
+    )
+    totals_by_branch = (
+        tuple(tuple(t[i] for i in key_positions) for t in companions.totals)
+        if companions is not None
+        else ((False,) * len(key_positions),)
+    )
+    layout = Layout(
+        keys=tuple(keys),
+        branches=branches,
+        totals=totals_by_branch,
+        values={outputs[i].name: values[i] for i in additive},
+    )
     equations = linked(layout) if additive and n > 1 else ()
 
     # Differencing: against the project's earlier shown cells and the other rows of this output.
-    populations, scheme = _difference(raw, companions, outputs, agg_positions, findings, equations, params, history,
-                                      _definitions(raw, plan, companions, keys), notes)
+    populations, scheme = _difference(
+        raw,
+        companions,
+        outputs,
+        agg_positions,
+        findings,
+        equations,
+        params,
+        history,
+        _definitions(raw, plan, companions, keys),
+        notes,
+    )
 
     # Secondary suppression, so no hidden cell can be recovered from those relations.
     if equations:
@@ -188,10 +229,18 @@ def protect(raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows
             cell = (r, out.name)
             found = findings[cell]
             ok = found.status is CellStatus.OK
-            reports.append(CellReport(
-                row=r, column=out.name, status=found.status, rule=found.rule, units=units[r], detail=found.detail,
-                figures=_figures(stats[cell], found, params), secondary=found.rule == SECONDARY,
-            ))
+            reports.append(
+                CellReport(
+                    row=r,
+                    column=out.name,
+                    status=found.status,
+                    rule=found.rule,
+                    units=units[r],
+                    detail=found.detail,
+                    figures=_figures(stats[cell], found, params),
+                    secondary=found.rule == SECONDARY,
+                )
+            )
             shown_values.append(_restore_type(rounded.get(cell, value), value) if ok else None)
             mask.append(not ok)
         columns.append(pa.array(shown_values, type=typ))
@@ -201,20 +250,32 @@ def protect(raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows
     return Protected(table=table, suppressed=tuple(masks), report=report, populations=populations, scheme=scheme)
 
 
-def _definitions(raw: pa.Table, plan: ProtectionPlan, companions: Companions | None, keys: Sequence[tuple[Any, ...]]) -> list[str]:
+def _definitions(
+    raw: pa.Table, plan: ProtectionPlan, companions: Companions | None, keys: Sequence[tuple[Any, ...]]
+) -> list[str]:
     """Per row, what selected its units: its branch's definition (``plan.definitions``) and its group keys."""
     branches = plan.definitions
     if not branches or companions is None or companions.branch not in raw.column_names:
         return []
     which = raw.column(companions.branch).to_pylist()
-    return [hashlib.sha256(f"{branches[b]}|{k!r}".encode()).hexdigest()[:32] if b is not None and b < len(branches)
-            else "" for b, k in zip(which, keys)]
+    return [
+        hashlib.sha256(f"{branches[b]}|{k!r}".encode()).hexdigest()[:32] if b is not None and b < len(branches) else ""
+        for b, k in zip(which, keys)
+    ]
 
 
-def _difference(raw: pa.Table, companions: Companions | None, outputs: Sequence[OutputSpec], positions: Sequence[int],
-                findings: dict[Cell, Finding], equations: Sequence[Any], params: Parameters,
-                history: diff.History | None, definitions: Sequence[str] = (), notes: list[str] | None = None
-                ) -> tuple[tuple[diff.Population, ...], str]:
+def _difference(
+    raw: pa.Table,
+    companions: Companions | None,
+    outputs: Sequence[OutputSpec],
+    positions: Sequence[int],
+    findings: dict[Cell, Finding],
+    equations: Sequence[Any],
+    params: Parameters,
+    history: diff.History | None,
+    definitions: Sequence[str] = (),
+    notes: list[str] | None = None,
+) -> tuple[tuple[diff.Population, ...], str]:
     """Suppress cells that difference with another shown cell; the populations and their scheme."""
     n = raw.num_rows
     if companions is None or companions.population not in raw.column_names or not n:
@@ -233,8 +294,10 @@ def _difference(raw: pa.Table, companions: Companions | None, outputs: Sequence[
     lists = pc.split_pattern(pc.fill_null(column.cast(pa.string()), ""), ",")  # "h1,h2,..." -> [h1, h2, ...]
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     values = pc.list_flatten(lists)
-    lengths[pc.equal(column.cast(pa.string()), "").to_numpy(zero_copy_only=False) | column.is_null().to_numpy(
-        zero_copy_only=False)] = 0
+    lengths[
+        pc.equal(column.cast(pa.string()), "").to_numpy(zero_copy_only=False)
+        | column.is_null().to_numpy(zero_copy_only=False)
+    ] = 0
     flat = pc.cast(pc.filter(values, pc.not_equal(values, "")), pa.uint64()).to_numpy(zero_copy_only=False)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
     sketches = build_many(flat, offsets)
@@ -242,8 +305,11 @@ def _difference(raw: pa.Table, companions: Companions | None, outputs: Sequence[
     pairs = [(eq.total[0], part[0]) for eq in equations for part in eq.parts]
     findings.update(diff.differencing(populations, params, history, scheme=scheme, linked=pairs, notes=notes))
     # A total row over parts in other rows: are all its units in those rows?
-    relations = [(eq.total[0], [part[0] for part in eq.parts]) for eq in equations
-                 if all(part[0] != eq.total[0] for part in eq.parts)]
+    relations = [
+        (eq.total[0], [part[0] for part in eq.parts])
+        for eq in equations
+        if all(part[0] != eq.total[0] for part in eq.parts)
+    ]
     for row, d in diff.gaps(sketches, relations, params.min_units).items():
         for i in positions:
             cell = (row, outputs[i].name)
@@ -252,26 +318,39 @@ def _difference(raw: pa.Table, companions: Companions | None, outputs: Sequence[
     return populations, scheme
 
 
-def _complement(findings: dict[Cell, Finding], equations: Sequence[Any], outputs: Sequence[OutputSpec],
-                positions: Sequence[int], additive: Sequence[int], values: dict[int, list[Any]],
-                units: Sequence[int | None], keys: Sequence[tuple[Any, ...]], level: Sequence[int],
-                params: Parameters) -> None:
+def _complement(
+    findings: dict[Cell, Finding],
+    equations: Sequence[Any],
+    outputs: Sequence[OutputSpec],
+    positions: Sequence[int],
+    additive: Sequence[int],
+    values: dict[int, list[Any]],
+    units: Sequence[int | None],
+    keys: Sequence[tuple[Any, ...]],
+    level: Sequence[int],
+    params: Parameters,
+) -> None:
     """Secondary suppression and linked statistics, repeated until nothing more needs hiding."""
     n = len(keys)
     for _ in range(len(positions) + 2):
         chosen = {}
         if equations:
             candidates = {
-                (r, outputs[i].name): Candidate(values[i][r], units[r],
-                                                findings[(r, outputs[i].name)].status is not CellStatus.OK, level[r])
-                for i in additive for r in range(n)
+                (r, outputs[i].name): Candidate(
+                    values[i][r], units[r], findings[(r, outputs[i].name)].status is not CellStatus.OK, level[r]
+                )
+                for i in additive
+                for r in range(n)
             }
             chosen = secondary(equations, candidates, params.min_units)
             for cell, why in chosen.items():
                 r, col = why.protects
-                findings[cell] = Finding(CellStatus.SUPPRESSED, SECONDARY,
-                                         f"hidden so that row {r} ({_label(keys[r])}) {col} cannot be recovered: "
-                                         f"{why.why}", {"protects": {"row": r, "column": col}})
+                findings[cell] = Finding(
+                    CellStatus.SUPPRESSED,
+                    SECONDARY,
+                    f"hidden so that row {r} ({_label(keys[r])}) {col} cannot be recovered: {why.why}",
+                    {"protects": {"row": r, "column": col}},
+                )
         if not _linked_statistics(findings, outputs, positions, n) and not chosen:
             return
 
@@ -280,14 +359,19 @@ def _shown_only(populations: Sequence[diff.Population], findings: dict[Cell, Fin
     """The populations of the cells finally shown: only those can be subtracted from later."""
     out = []
     for p in populations:
-        families = {f: shown for f, cols in p.families.items()
-                    if (shown := tuple(c for c in cols if findings[(p.row, c)].status is CellStatus.OK))}
+        families = {
+            f: shown
+            for f, cols in p.families.items()
+            if (shown := tuple(c for c in cols if findings[(p.row, c)].status is CellStatus.OK))
+        }
         if families:
             out.append(replace(p, families=families))
     return tuple(out)
 
 
-def _linked_statistics(findings: dict[Cell, Finding], outputs: Sequence[OutputSpec], positions: Sequence[int], n: int) -> bool:
+def _linked_statistics(
+    findings: dict[Cell, Finding], outputs: Sequence[OutputSpec], positions: Sequence[int], n: int
+) -> bool:
     """Hide what a row's other statistics would give back; True if anything new was hidden.
 
     A sum and an average of one measure are hidden together (one is the other times the
@@ -314,9 +398,10 @@ def _linked_statistics(findings: dict[Cell, Finding], outputs: Sequence[OutputSp
                 if hidden:
                     hide(r, i, f"{outputs[hidden[0]].name} of the same measure is hidden in this row")
             fns = {outputs[i].function for i in group}
-            if {"sum", "avg"} <= fns and any(findings[(r, outputs[c].name)].status is not CellStatus.OK for c in counts):
+            if {"sum", "avg"} <= fns and any(
+                findings[(r, outputs[c].name)].status is not CellStatus.OK for c in counts
+            ):
                 for i in group:
                     if outputs[i].function == "avg":
                         hide(r, i, "the count is hidden in this row; sum / average would give it back")
     return changed
-

@@ -42,8 +42,13 @@ class CellReport:
         return self.status is not CellStatus.OK
 
     def to_json(self, *, figures: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {"row": self.row, "column": self.column, "status": self.status.value, "rule": self.rule,
-                             "secondary": self.secondary}
+        d: dict[str, Any] = {
+            "row": self.row,
+            "column": self.column,
+            "status": self.status.value,
+            "rule": self.rule,
+            "secondary": self.secondary,
+        }
         if figures:
             d.update(units=self.units, detail=self.detail, figures=dict(self.figures))
         return d
@@ -73,17 +78,26 @@ class DisclosureReport:
         rules = Counter(("secondary" if c.secondary else c.rule) for c in self.cells if c.rule)
         parts = [f"{counts.get(s.value, 0)} {s.value}" for s in CellStatus if counts.get(s.value)]
         why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(rules.items()))})" if rules else ""
-        return (f"{len(self.cells)} cells: {', '.join(parts) or 'none'}{why}; "
-                f"minimum {self.parameters.min_units} units per cell (rows from fewer are not shown)")
+        return (
+            f"{len(self.cells)} cells: {', '.join(parts) or 'none'}{why}; "
+            f"minimum {self.parameters.min_units} units per cell (rows from fewer are not shown)"
+        )
 
     def to_json(self, *, figures: bool = True) -> dict[str, Any]:
         p = self.parameters
         params: dict[str, Any] = {"min_units": p.min_units}
         if figures:
-            params.update(dominance={"n": p.dominance_n, "k": p.dominance_k}, p_percent=p.p_percent,
-                          rounding_base=p.rounding_base or None)
-        out: dict[str, Any] = {"status": self.status.value, "summary": self.summary(), "parameters": params,
-                               "cells": [c.to_json(figures=figures) for c in self.cells]}
+            params.update(
+                dominance={"n": p.dominance_n, "k": p.dominance_k},
+                p_percent=p.p_percent,
+                rounding_base=p.rounding_base or None,
+            )
+        out: dict[str, Any] = {
+            "status": self.status.value,
+            "summary": self.summary(),
+            "parameters": params,
+            "cells": [c.to_json(figures=figures) for c in self.cells],
+        }
         if figures and self.notes:
             out["notes"] = list(self.notes)
         if figures:
@@ -97,11 +111,23 @@ class DisclosureReport:
         cells = []
         for c in raw.get("cells", ()):
             extra = {k: c[k] for k in ("figures", "secondary") if k in known and c.get(k) is not None}
-            cells.append(CellReport(row=int(c["row"]), column=str(c["column"]), status=CellStatus(c["status"]),
-                                    rule=c.get("rule"), units=c.get("units"), detail=str(c.get("detail") or ""),
-                                    **extra))
-        return cls(tuple(cells), parameters, notes=tuple(str(n) for n in raw.get("notes", ())),
-                   withheld=int(raw.get("withheld") or 0))
+            cells.append(
+                CellReport(
+                    row=int(c["row"]),
+                    column=str(c["column"]),
+                    status=CellStatus(c["status"]),
+                    rule=c.get("rule"),
+                    units=c.get("units"),
+                    detail=str(c.get("detail") or ""),
+                    **extra,
+                )
+            )
+        return cls(
+            tuple(cells),
+            parameters,
+            notes=tuple(str(n) for n in raw.get("notes", ())),
+            withheld=int(raw.get("withheld") or 0),
+        )
 
     def mask(self, columns: list[str], rows: int) -> tuple[tuple[bool, ...], ...]:
         """Which cells the analyst sees as ``[c]``, per column and row: every cell not ``ok``."""

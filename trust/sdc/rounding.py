@@ -28,7 +28,9 @@ def round_to(value: Any, base: int) -> Any:
     return int(rounded) if isinstance(value, int) else float(rounded)
 
 
-def rounding(values: Mapping[Cell, Any], hidden: set[Cell], equations: Sequence[Equation], base: int) -> dict[Cell, Any]:
+def rounding(
+    values: Mapping[Cell, Any], hidden: set[Cell], equations: Sequence[Equation], base: int
+) -> dict[Cell, Any]:
     """Rounded values of ``values`` (additive cells only); hidden cells are left as they are."""
     if base <= 0:
         return dict(values)
@@ -37,8 +39,10 @@ def rounding(values: Mapping[Cell, Any], hidden: set[Cell], equations: Sequence[
     for cell, value in values.items():
         if cell not in totals or cell in hidden:
             out[cell] = value if cell in hidden else round_to(value, base)
-    pending = sorted((eq for eq in equations if eq.total in values and eq.total not in hidden),
-                     key=lambda e: sum(1 for p in e.parts if p in totals))
+    pending = sorted(
+        (eq for eq in equations if eq.total in values and eq.total not in hidden),
+        key=lambda e: sum(1 for p in e.parts if p in totals),
+    )
     for _ in range(len(pending) + 1):
         progressed = False
         for eq in pending:

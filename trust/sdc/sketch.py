@@ -63,7 +63,9 @@ class Sketch:
     checks: np.ndarray  # uint64[CELLS]: XOR of check hashes
 
     def to_bytes(self) -> bytes:
-        return self.count.astype("<i4").tobytes() + self.keys.astype("<u8").tobytes() + self.checks.astype("<u8").tobytes()
+        return (
+            self.count.astype("<i4").tobytes() + self.keys.astype("<u8").tobytes() + self.checks.astype("<u8").tobytes()
+        )
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Sketch:
@@ -78,9 +80,9 @@ def sketch_arrays(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Many stored sketches at once: (count, keys, checks), each of shape (len(blobs), CELLS)."""
     n = len(blobs)
     raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(n, 20 * CELLS)
-    count = raw[:, :4 * CELLS].copy().view("<i4").astype(np.int64)
-    keys = raw[:, 4 * CELLS:12 * CELLS].copy().view("<u8").astype(np.uint64)
-    checks = raw[:, 12 * CELLS:].copy().view("<u8").astype(np.uint64)
+    count = raw[:, : 4 * CELLS].copy().view("<i4").astype(np.int64)
+    keys = raw[:, 4 * CELLS : 12 * CELLS].copy().view("<u8").astype(np.uint64)
+    checks = raw[:, 12 * CELLS :].copy().view("<u8").astype(np.uint64)
     return count, keys, checks
 
 
@@ -98,8 +100,12 @@ def build_many(hashes: np.ndarray, offsets: np.ndarray) -> list[Sketch]:
         count += np.bincount(flat, minlength=rows * CELLS)
         np.bitwise_xor.at(keys, flat, h)
         np.bitwise_xor.at(checks, flat, chk)
-    return [Sketch(count[r * CELLS:(r + 1) * CELLS], keys[r * CELLS:(r + 1) * CELLS],
-                   checks[r * CELLS:(r + 1) * CELLS]) for r in range(rows)]
+    return [
+        Sketch(
+            count[r * CELLS : (r + 1) * CELLS], keys[r * CELLS : (r + 1) * CELLS], checks[r * CELLS : (r + 1) * CELLS]
+        )
+        for r in range(rows)
+    ]
 
 
 def build(hashes: np.ndarray) -> Sketch:
@@ -129,7 +135,7 @@ def difference(a: Sketch, b: Sketch, limit: int | None = None) -> int | None:
         i = stack.pop()
         if abs(count[i]) != 1:
             continue
-        key = keys[i:i + 1].copy()
+        key = keys[i : i + 1].copy()
         chk = _check(key)
         if chk[0] != checks[i]:
             continue

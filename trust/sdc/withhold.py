@@ -44,14 +44,14 @@ def withhold(protected: Protected) -> Protected:
         label = ", ".join(f"{k}={protected.table.column(k)[r].as_py()!r}" for k in keys) or "the whole result"
         units = next((c.units for c in report.cells if c.row == r), None)
         described.append(f"{label} ({units} units)")
-    note = (f"{len(small)} row(s) withheld for fewer than {report.parameters.min_units} units: "
-            + "; ".join(described))
+    note = f"{len(small)} row(s) withheld for fewer than {report.parameters.min_units} units: " + "; ".join(described)
     populations = tuple(dataclasses.replace(p, row=renumber[p.row]) for p in protected.populations if p.row in renumber)
     return dataclasses.replace(
         protected,
         populations=populations,
         table=table,
         suppressed=suppressed,
-        report=dataclasses.replace(report, cells=cells, notes=tuple(report.notes) + (note,),
-                                   withheld=report.withheld + len(small)),
+        report=dataclasses.replace(
+            report, cells=cells, notes=tuple(report.notes) + (note,), withheld=report.withheld + len(small)
+        ),
     )

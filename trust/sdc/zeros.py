@@ -24,5 +24,6 @@ def zeros(cell: CellStats, params: Parameters) -> Finding | None:
         return None
     if not params.zeros_disclosive:
         return OK
-    return Finding(CellStatus.SUPPRESSED, RULE, "a zero reveals that no one in this group has the attribute",
-                   {"units": cell.units})
+    return Finding(
+        CellStatus.SUPPRESSED, RULE, "a zero reveals that no one in this group has the attribute", {"units": cell.units}
+    )

@@ -37,12 +37,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trust import wire
+from trust.catalog import Dataset
 from trust.errors import TrustError, UnknownName
 from trust.outputs.output import Output
 from trust.server.checker import add_checker_pages, is_checker_path
 from trust.server.jobs import QueryJob, QueryJobs
 from trust.server.releases import add_release_routes
-from trust.catalog import Dataset
 from trust.service import Trust, User
 
 log = logging.getLogger("trust.server")
@@ -63,8 +63,9 @@ def _problem(status: int, code: str, message: str, **context: Any) -> JSONRespon
 def _internal(exc: BaseException, where: str) -> JSONResponse:
     ref = secrets.token_hex(4)
     log.error("internal error %s in %s", ref, where, exc_info=exc)
-    return _problem(500, "internal_error", f"The trust hit an internal error; it has been logged (reference {ref}).",
-                    reference=ref)
+    return _problem(
+        500, "internal_error", f"The trust hit an internal error; it has been logged (reference {ref}).", reference=ref
+    )
 
 
 def trust_error_response(exc: TrustError, where: str) -> JSONResponse:
@@ -98,8 +99,14 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
         # DuckDB's threads must not outlive the interpreter (it aborts): let a warm-up still reading finish.
         await run_in_threadpool(warm.join, 10.0)
 
-    app = FastAPI(title="Labour Market Data Trust", version=API_VERSION, docs_url=None, redoc_url=None,
-                  openapi_url="/v1/openapi.json", lifespan=lifespan)
+    app = FastAPI(
+        title="Labour Market Data Trust",
+        version=API_VERSION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/v1/openapi.json",
+        lifespan=lifespan,
+    )
     app.state.trust, app.state.jobs = trust, jobs
 
     @app.middleware("http")
@@ -116,8 +123,13 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
         try:
             user = await run_in_threadpool(trust.access.authenticate, _bearer(request))
         except TrustError as exc:
-            log.warning("refused %s %s from %s: %s", request.method, request.url.path,
-                        request.client.host if request.client else "?", exc.code)
+            log.warning(
+                "refused %s %s from %s: %s",
+                request.method,
+                request.url.path,
+                request.client.host if request.client else "?",
+                exc.code,
+            )
             response: Response = trust_error_response(exc, "authenticate")
             response.headers["WWW-Authenticate"] = 'Bearer realm="trust"'
             return response
@@ -125,8 +137,14 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
             return _internal(exc, "authenticate")
         request.state.user = user
         response = await call_next(request)
-        log.info("%s %s %s user=%s %.3fs", request.method, request.url.path, response.status_code, user.name,
-                 time.perf_counter() - started)
+        log.info(
+            "%s %s %s user=%s %.3fs",
+            request.method,
+            request.url.path,
+            response.status_code,
+            user.name,
+            time.perf_counter() - started,
+        )
         return response
 
     @app.exception_handler(TrustError)
@@ -148,28 +166,45 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
         return _internal(exc, request.url.path)
 
     def me(request: Request) -> User:
-        return request.state.user  # type: ignore[no-any-return]
+        user: User = request.state.user
+        return user
 
     # -- read-only ---------------------------------------------------------------------------
     @app.get("/v1/health")
     def health(request: Request) -> dict[str, Any]:
-        return {"status": "ok", "api": API_VERSION, "user": me(request).name, "queries": jobs.counts(),
-                "query_timeout_s": trust.config.query_timeout_s, "workers": workers}
+        return {
+            "status": "ok",
+            "api": API_VERSION,
+            "user": me(request).name,
+            "queries": jobs.counts(),
+            "query_timeout_s": trust.config.query_timeout_s,
+            "workers": workers,
+        }
 
     @app.get("/v1/me")
     def whoami(request: Request) -> dict[str, Any]:
         user = me(request)
         projects = trust.access.member_projects(user.name)
-        return {"user": user.name, "roles": list(user.roles), "organisation": user.organisation,
-                "projects": [_project_json(p) for p in projects.values()]}
+        return {
+            "user": user.name,
+            "roles": list(user.roles),
+            "organisation": user.organisation,
+            "projects": [_project_json(p) for p in projects.values()],
+        }
 
     @app.get("/v1/catalog")
     def catalog(request: Request, project: str | None = None, search: str | None = None) -> dict[str, Any]:
         entries = trust.catalog.for_user(me(request), project)
         if search:
             t = search.lower()
-            entries = [(ds, p) for ds, p in entries if t in ds.id or t in ds.title.lower() or t in ds.description.lower()
-                       or any(t in c.name or t in c.description.lower() for c in ds.columns)]
+            entries = [
+                (ds, p)
+                for ds, p in entries
+                if t in ds.id
+                or t in ds.title.lower()
+                or t in ds.description.lower()
+                or any(t in c.name or t in c.description.lower() for c in ds.columns)
+            ]
         return {"project": project, "datasets": [_dataset_json(ds, p) for ds, p in entries]}
 
     @app.get("/v1/catalog/{dataset_id}")
@@ -241,9 +276,13 @@ def _output_response(request: Request, trust: Trust, out: Output, job_id: str | 
     if _wants_arrow(request):
         return Response(wire.output_to_arrow(out, meta), media_type=wire.ARROW_STREAM, headers=headers)
     if out.table.num_rows > wire.JSON_MAX_ROWS:
-        return _problem(406, "too_large_for_json",
-                        f"Output {out.id} has {out.table.num_rows:,} rows; JSON is for up to {wire.JSON_MAX_ROWS:,}. "
-                        f"Ask for Arrow (Accept: {wire.ARROW_STREAM}).", output=out.id)
+        return _problem(
+            406,
+            "too_large_for_json",
+            f"Output {out.id} has {out.table.num_rows:,} rows; JSON is for up to {wire.JSON_MAX_ROWS:,}. "
+            f"Ask for Arrow (Accept: {wire.ARROW_STREAM}).",
+            output=out.id,
+        )
     return JSONResponse(wire.output_to_json(out, meta), headers=headers)
 
 
@@ -261,13 +300,27 @@ def _project_json(p: dict[str, Any]) -> dict[str, Any]:
 
 def _dataset_json(ds: Dataset, usable_by: tuple[str, ...]) -> dict[str, Any]:
     return {
-        "id": ds.id, "department": ds.department, "title": ds.title, "description": ds.description,
-        "flags": list(ds.flags), "unit_key": ds.unit_key,
-        "rows": ds.row_count if ds.files else None, "size_bytes": ds.size_bytes if ds.files else None,
+        "id": ds.id,
+        "department": ds.department,
+        "title": ds.title,
+        "description": ds.description,
+        "flags": list(ds.flags),
+        "unit_key": ds.unit_key,
+        "rows": ds.row_count if ds.files else None,
+        "size_bytes": ds.size_bytes if ds.files else None,
         "fingerprint": ds.fingerprint[:16] if ds.files else None,
         "usable_by": list(usable_by),
-        "columns": [{"name": c.name, "type": c.type, "role": c.role.value, "description": c.description,
-                     "unit": c.unit, "flags": list(c.flags)} for c in ds.columns],
+        "columns": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "role": c.role.value,
+                "description": c.description,
+                "unit": c.unit,
+                "flags": list(c.flags),
+            }
+            for c in ds.columns
+        ],
     }
 
 

@@ -30,8 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from trust.errors import TrustError, UnknownName
 from trust.outputs.release import WAITING_FOR_REVIEW, ReleaseState, check_can_review
 from trust.server import checker_views as views
-from trust.service.checkers import SESSION_HOURS, CheckerSession
 from trust.service import Trust, User
+from trust.service.checkers import SESSION_HOURS, CheckerSession
 
 log = logging.getLogger("trust.server")
 PREFIX = "/checker"
@@ -40,18 +40,25 @@ LOGIN_COOKIE = "trust_checker_login"  # double-submit CSRF token for the sign-in
 TEMPLATES = Path(__file__).parent / "templates" / "checker"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
-ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" fill="#0b0c0c"/>'
-        '<path d="M4 8l3 3 5-6" stroke="#fff" stroke-width="2" fill="none"/></svg>')
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" fill="#0b0c0c"/>'
+    '<path d="M4 8l3 3 5-6" stroke="#fff" stroke-width="2" fill="none"/></svg>'
+)
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _env.globals.update(state_label=views.state_label, state_meaning=views.state_meaning, ReleaseState=ReleaseState)
 
 
@@ -104,9 +111,13 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
     async def refuse_forgery(request: Request, who: str, why: str) -> HTMLResponse:
         await run_in_threadpool(trust.checkers.refuse_csrf, who, request.url.path, why, request.headers.get("origin"))
         log.warning("refused a forged form post to %s (%s)", request.url.path, why)
-        return _page("error.html", 403, title="Form refused",
-                     error="This form was not sent from the trust's own page, or it is out of date, so nothing was "
-                           "done. Go back to the page, reload it, and try again.")
+        return _page(
+            "error.html",
+            403,
+            title="Form refused",
+            error="This form was not sent from the trust's own page, or it is out of date, so nothing was "
+            "done. Go back to the page, reload it, and try again.",
+        )
 
     def to_login(request: Request) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -118,8 +129,11 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
 
     @app.get(PREFIX + "/static/checker.css", include_in_schema=False)
     def stylesheet() -> Response:
-        return Response((TEMPLATES / "checker.css").read_text(), media_type="text/css",
-                        headers={"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            (TEMPLATES / "checker.css").read_text(),
+            media_type="text/css",
+            headers={"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
 
     @app.get(PREFIX + "/static/icon.svg", include_in_schema=False)
     def icon() -> Response:  # so browsers ask for this, not the API's /favicon.ico
@@ -141,9 +155,16 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         try:
             session = await run_in_threadpool(trust.checkers.open, form.get("token", "").strip())
         except TrustError as exc:
-            return _page("login.html", 401 if exc.http_status == 401 else 403, title="Sign in", login_csrf=cookie,
-                         next=_safe_next(form.get("next")), error=exc.message)
+            return _page(
+                "login.html",
+                401 if exc.http_status == 401 else 403,
+                title="Sign in",
+                login_csrf=cookie,
+                next=_safe_next(form.get("next")),
+                error=exc.message,
+            )
         response = _redirect(_safe_next(form.get("next")))
+        assert session.secret is not None  # a session just opened carries its secret, once
         _set_cookie(request, response, SESSION_COOKIE, session.secret, max_age=int(SESSION_HOURS * 3600))
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX, httponly=True, samesite="strict")
         return response
@@ -170,8 +191,14 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         user, session = found
         entries = trust.airlock.queue(user.name)
         decided = [r for r in trust.airlock.list(user.name) if r.state not in WAITING_FOR_REVIEW][:25]
-        return _page("queue.html", title="Requests waiting for review", user=user, csrf=session.csrf,
-                     entries=entries, decided=decided)
+        return _page(
+            "queue.html",
+            title="Requests waiting for review",
+            user=user,
+            csrf=session.csrf,
+            entries=entries,
+            decided=decided,
+        )
 
     @app.get(PREFIX + "/requests/{request_id}", include_in_schema=False)
     def request_page(request: Request, request_id: str, done: str | None = None) -> Response:
@@ -180,13 +207,15 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
             return to_login(request)
         user, session = found
         try:
-            return _request_page(trust, user, session.csrf, request_id,
-                                 notice="Your review is recorded." if done else None)
+            return _request_page(
+                trust, user, session.csrf, request_id, notice="Your review is recorded." if done else None
+            )
         except UnknownName as exc:
             return _page("error.html", 404, title="Not found", user=user, csrf=session.csrf, error=exc.message)
         except TrustError as exc:
-            return _page("error.html", exc.http_status, title="Not available", user=user, csrf=session.csrf,
-                         error=exc.message)
+            return _page(
+                "error.html", exc.http_status, title="Not available", user=user, csrf=session.csrf, error=exc.message
+            )
 
     @app.post(PREFIX + "/requests/{request_id}/review", include_in_schema=False)
     async def review(request: Request, request_id: str) -> Response:
@@ -197,23 +226,48 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         form = await _form(request)
         if not _same_origin(request) or not hmac.compare_digest(session.csrf, form.get("csrf", "")):
             return await refuse_forgery(request, user.name, "review form token or origin mismatch")
-        outputs = [k[len("decision-"):] for k in form if k.startswith("decision-")]
-        outputs += [k[len("comment-"):] for k in form if k.startswith("comment-") and k[len("comment-"):] not in outputs]
+        outputs = [k[len("decision-") :] for k in form if k.startswith("decision-")]
+        outputs += [
+            k[len("comment-") :] for k in form if k.startswith("comment-") and k[len("comment-") :] not in outputs
+        ]
         decisions = {o: (form.get(f"decision-{o}", ""), form.get(f"comment-{o}", "")) for o in outputs}
         try:
             await run_in_threadpool(trust.airlock.review, user.name, request_id, decisions)
         except TrustError as exc:
             try:
-                return await run_in_threadpool(_request_page, trust, user, session.csrf, request_id,
-                                               error=exc.message, status=exc.http_status, form=form)
+                return await run_in_threadpool(
+                    _request_page,
+                    trust,
+                    user,
+                    session.csrf,
+                    request_id,
+                    error=exc.message,
+                    status=exc.http_status,
+                    form=form,
+                )
             except TrustError:
-                return _page("error.html", exc.http_status, title="Not available", user=user, csrf=session.csrf,
-                             error=exc.message)
+                return _page(
+                    "error.html",
+                    exc.http_status,
+                    title="Not available",
+                    user=user,
+                    csrf=session.csrf,
+                    error=exc.message,
+                )
         return _redirect(f"{PREFIX}/requests/{urllib.parse.quote(request_id)}?done=1")
 
 
-def _request_page(trust: Trust, user: User, csrf: str, request_id: str, *, notice: str | None = None,
-                  error: str | None = None, status: int = 200, form: dict[str, str] | None = None) -> HTMLResponse:
+def _request_page(
+    trust: Trust,
+    user: User,
+    csrf: str,
+    request_id: str,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
     release = trust.airlock.get(user.name, request_id)
     outputs = [views.output_view(trust.queries.output(user.name, o.output), o.cell_reasons) for o in release.outputs]
     authors = trust.airlock.output_authors(release)
@@ -227,11 +281,30 @@ def _request_page(trust: Trust, user: User, csrf: str, request_id: str, *, notic
     except TrustError:
         project = {"id": release.project}
     trust.airlock.viewed(user, release, where="checker_pages")
-    return _page("request.html", status, title=f"Release request {release.id}", user=user, csrf=csrf,
-                 release=release, outputs=outputs, project=project, can_review=not why_not, why_not=why_not,
-                 notice=notice, error=error, form=form or {})
+    return _page(
+        "request.html",
+        status,
+        title=f"Release request {release.id}",
+        user=user,
+        csrf=csrf,
+        release=release,
+        outputs=outputs,
+        project=project,
+        can_review=not why_not,
+        why_not=why_not,
+        notice=notice,
+        error=error,
+        form=form or {},
+    )
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )

@@ -13,18 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from trust.outputs.output import Output
-from trust.outputs.render import format_value
 from trust.outputs.release import ReleaseRequest, ReleaseState
 from trust.outputs.release_text import meaning
+from trust.outputs.render import format_value
 from trust.sdc.report import SUPPRESSED_MARKER, CellReport, CellStatus
 
 MAX_PAGE_ROWS = 200  # rows of one table shown on the page; the figures list still covers every flagged cell
 
 STATE_LABELS = {
-    ReleaseState.DRAFT: "Draft", ReleaseState.SUBMITTED: "Waiting for review",
-    ReleaseState.UNDER_REVIEW: "Under review", ReleaseState.APPROVED: "Approved",
-    ReleaseState.REJECTED: "Rejected", ReleaseState.RETURNED: "Returned for changes",
-    ReleaseState.RELEASED: "Released", ReleaseState.WITHDRAWN: "Withdrawn",
+    ReleaseState.DRAFT: "Draft",
+    ReleaseState.SUBMITTED: "Waiting for review",
+    ReleaseState.UNDER_REVIEW: "Under review",
+    ReleaseState.APPROVED: "Approved",
+    ReleaseState.REJECTED: "Rejected",
+    ReleaseState.RETURNED: "Returned for changes",
+    ReleaseState.RELEASED: "Released",
+    ReleaseState.WITHDRAWN: "Withdrawn",
 }
 
 
@@ -100,25 +104,55 @@ def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
             units = cell.units if cell.units is not None else figures.get("units")
             title = "; ".join(p for p in (label, cell.rule or "", cell.detail) if p)
             text = SUPPRESSED_MARKER if value == SUPPRESSED_MARKER else format_value(value)
-            cells.append(CellView(text, css, label, "" if units is None else f"{units:,} units", title,
-                                  numeric=not isinstance(value, str) or value == SUPPRESSED_MARKER))
+            cells.append(
+                CellView(
+                    text,
+                    css,
+                    label,
+                    "" if units is None else f"{units:,} units",
+                    title,
+                    numeric=not isinstance(value, str) or value == SUPPRESSED_MARKER,
+                )
+            )
             if cell.status is not CellStatus.OK:
-                flagged.append(FlaggedCell(
-                    r, group, name, label, ("secondary" if cell.secondary else cell.rule) or "",
-                    "" if units is None else f"{units:,}", _pct(figures.get("dominance_share")),
-                    _pct(figures.get("p_ratio")), cell.detail, reasons.get(f"{r}:{name}", "")))
+                flagged.append(
+                    FlaggedCell(
+                        r,
+                        group,
+                        name,
+                        label,
+                        ("secondary" if cell.secondary else cell.rule) or "",
+                        "" if units is None else f"{units:,}",
+                        _pct(figures.get("dominance_share")),
+                        _pct(figures.get("p_ratio")),
+                        cell.detail,
+                        reasons.get(f"{r}:{name}", ""),
+                    )
+                )
         if r < MAX_PAGE_ROWS:
             rows.append(cells)
     p = out.report.parameters
-    thresholds = (f"minimum {p.min_units} units per cell; dominance ({getattr(p, 'dominance_n', '?')}, "
-                  f"{_pct(getattr(p, 'dominance_k', None))}); p% {_pct(getattr(p, 'p_percent', None))}")
+    thresholds = (
+        f"minimum {p.min_units} units per cell; dominance ({getattr(p, 'dominance_n', '?')}, "
+        f"{_pct(getattr(p, 'dominance_k', None))}); p% {_pct(getattr(p, 'p_percent', None))}"
+    )
     if getattr(p, "rounding_base", 0):
         thresholds += f"; rounded to base {p.rounding_base}"
     return OutputView(
-        id=out.id, sql=out.sql.strip(), created=out.created, author=out.user, summary=out.report.summary(),
-        thresholds=thresholds, datasets=sorted(out.fingerprints), columns=list(out.columns), rows=rows,
-        hidden_rows=max(0, len(table_rows) - MAX_PAGE_ROWS), flagged=flagged, counts=dict(out.report.counts()),
-        notes=tuple(out.report.notes))
+        id=out.id,
+        sql=out.sql.strip(),
+        created=out.created,
+        author=out.user,
+        summary=out.report.summary(),
+        thresholds=thresholds,
+        datasets=sorted(out.fingerprints),
+        columns=list(out.columns),
+        rows=rows,
+        hidden_rows=max(0, len(table_rows) - MAX_PAGE_ROWS),
+        flagged=flagged,
+        counts=dict(out.report.counts()),
+        notes=tuple(out.report.notes),
+    )
 
 
 def state_label(request: ReleaseRequest) -> str:

@@ -76,8 +76,14 @@ class QueryJobs:
             self._prune()
             if key is not None and (user, key) in self._by_key:
                 return self._jobs[self._by_key[(user, key)]]
-            job = QueryJob(id="q-" + secrets.token_hex(8), user=user, project=project, sql=sql, key=key,
-                           timeout_s=float(self.trust.config.query_timeout_s))
+            job = QueryJob(
+                id="q-" + secrets.token_hex(8),
+                user=user,
+                project=project,
+                sql=sql,
+                key=key,
+                timeout_s=float(self.trust.config.query_timeout_s),
+            )
             job.future = self.executor.submit(self._run, job)
             self._jobs[job.id] = job
             if key is not None:
@@ -89,9 +95,11 @@ class QueryJobs:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None or job.user != user:
-            raise UnknownName(f"No query {job_id!r} of yours is known to the server; finished queries are kept "
-                              f"for {KEEP_FINISHED_S / 60:g} minutes, their outputs for good (GET /v1/outputs).",
-                              query=job_id)
+            raise UnknownName(
+                f"No query {job_id!r} of yours is known to the server; finished queries are kept "
+                f"for {KEEP_FINISHED_S / 60:g} minutes, their outputs for good (GET /v1/outputs).",
+                query=job_id,
+            )
         return job
 
     def counts(self) -> dict[str, int]:

@@ -56,10 +56,17 @@ def trust_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
-def trust_command(*args: str, home: Path, env: Mapping[str, str] | None = None,
-                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "trust.cli", *args], capture_output=True, text=True,
-                          env=trust_env(home, env), cwd=REPO_ROOT, timeout=timeout)
+def trust_command(
+    *args: str, home: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trust.cli", *args],
+        capture_output=True,
+        text=True,
+        env=trust_env(home, env),
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
 
 
 def issue_token(home: Path, user: str) -> str:
@@ -70,14 +77,26 @@ def issue_token(home: Path, user: str) -> str:
     return result.stdout.strip()
 
 
-def start(args: Sequence[str], *, home: Path, env: Mapping[str, str] | None = None, name: str = "trust",
-          timeout: float = READY_TIMEOUT_S) -> Running:
+def start(
+    args: Sequence[str],
+    *,
+    home: Path,
+    env: Mapping[str, str] | None = None,
+    name: str = "trust",
+    timeout: float = READY_TIMEOUT_S,
+) -> Running:
     """Run ``trust ARGS`` and return once it prints its ready line; its stderr goes to a file."""
     home.mkdir(parents=True, exist_ok=True)
     log = home / f"{name}.stderr"
     with open(log, "w") as err:
-        process = subprocess.Popen([sys.executable, "-m", "trust.cli", *args], stdout=subprocess.PIPE, stderr=err,
-                                   text=True, env=trust_env(home, env), cwd=REPO_ROOT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trust.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=trust_env(home, env),
+            cwd=REPO_ROOT,
+        )
     lines: queue.Queue[str | None] = queue.Queue()
 
     def pump() -> None:  # keeps reading so the process never blocks on a full pipe
@@ -95,8 +114,7 @@ def start(args: Sequence[str], *, home: Path, env: Mapping[str, str] | None = No
             raise RuntimeError(f"`trust {' '.join(args)}` printed no ready line in {timeout:g} s; see {log}") from None
         if line is None:
             process.wait(5)
-            raise RuntimeError(f"`trust {' '.join(args)}` exited with {process.returncode}: "
-                               f"{log.read_text()[-2000:]}")
+            raise RuntimeError(f"`trust {' '.join(args)}` exited with {process.returncode}: {log.read_text()[-2000:]}")
         if line.startswith("ready "):
             return Running(process, line.strip(), log)
 
@@ -104,8 +122,9 @@ def start(args: Sequence[str], *, home: Path, env: Mapping[str, str] | None = No
 @contextmanager
 def launch_departments(home: Path, data_dir: Path, *, scale: float = 0.5) -> Iterator[Running]:
     """``trust departments serve``: the four departments, and ``home`` configured to read from them."""
-    running = start(["departments", "serve", "--data-dir", str(data_dir), "--scale", str(scale)], home=home,
-                    name="departments")
+    running = start(
+        ["departments", "serve", "--data-dir", str(data_dir), "--scale", str(scale)], home=home, name="departments"
+    )
     try:
         yield running
     finally:
@@ -113,8 +132,9 @@ def launch_departments(home: Path, data_dir: Path, *, scale: float = 0.5) -> Ite
 
 
 @contextmanager
-def launch_trust(home: Path, *, workers: int = 8, env: Mapping[str, str] | None = None,
-                 name: str = "serve") -> Iterator[Running]:
+def launch_trust(
+    home: Path, *, workers: int = 8, env: Mapping[str, str] | None = None, name: str = "serve"
+) -> Iterator[Running]:
     """``trust serve --port 0``: the API on a free port (``running.url``)."""
     running = start(["serve", "--port", "0", "--workers", str(workers)], home=home, env=env, name=name)
     try:
@@ -135,8 +155,9 @@ def serve_in_thread(trust: Any, *, workers: int = 2) -> Iterator[str]:
 
     from trust.server.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(trust, workers=workers), host="127.0.0.1", port=0,
-                                           log_config=None, access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(trust, workers=workers), host="127.0.0.1", port=0, log_config=None, access_log=False)
+    )
     thread = threading.Thread(target=server.run, name="trust-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

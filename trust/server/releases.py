@@ -65,8 +65,14 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
     @app.post("/v1/releases")
     def create(request: Request, body: NewRelease) -> JSONResponse:
         key = request.headers.get("idempotency-key")
-        made = trust.airlock.request(me(request), body.outputs, body.justification, cell_reasons=body.cell_reasons,
-                                     submit=body.submit, key=key[:200] if key else None)
+        made = trust.airlock.request(
+            me(request),
+            body.outputs,
+            body.justification,
+            cell_reasons=body.cell_reasons,
+            submit=body.submit,
+            key=key[:200] if key else None,
+        )
         return _json(made, 201)
 
     @app.get("/v1/releases")
@@ -80,8 +86,15 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
 
     @app.patch("/v1/releases/{request_id}")
     def change(request: Request, request_id: str, body: ReleaseChange) -> JSONResponse:
-        return _json(trust.airlock.edit(me(request), request_id, justification=body.justification,
-                                        cell_reasons=body.cell_reasons, outputs=body.outputs))
+        return _json(
+            trust.airlock.edit(
+                me(request),
+                request_id,
+                justification=body.justification,
+                cell_reasons=body.cell_reasons,
+                outputs=body.outputs,
+            )
+        )
 
     @app.post("/v1/releases/{request_id}/submit")
     def submit(request: Request, request_id: str) -> JSONResponse:
@@ -99,5 +112,9 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
     @app.get("/v1/releases/{request_id}/bundle")
     def bundle(request: Request, request_id: str) -> FileResponse:
         path = trust.airlock.archive(me(request), request_id)
-        return FileResponse(path, media_type="application/zip", filename=path.name,
-                            headers={"X-Trust-Release": request_id, "Cache-Control": "no-store"})
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            filename=path.name,
+            headers={"X-Trust-Release": request_id, "Cache-Control": "no-store"},
+        )

@@ -46,18 +46,33 @@ def _log_to(home: Path) -> None:
         logger.propagate = False
 
 
-def serve(home: Path | None = None, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, workers: int = 8,
-          announce: TextIO = sys.stdout) -> None:
+def serve(
+    home: Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    workers: int = 8,
+    announce: TextIO = sys.stdout,
+) -> None:
     """Serve until SIGINT or SIGTERM; queries run on ``workers`` threads."""
     trust = Trust.open(home)
     _log_to(trust.config.home)
-    config = uvicorn.Config(create_app(trust, workers=workers), host=host, port=port, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=5, server_header=False)
+    config = uvicorn.Config(
+        create_app(trust, workers=workers),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
     server = _Server(config, announce, trust.config.home)
     try:
         server.run()
     except SystemExit:  # uvicorn exits when it cannot listen; say why on the terminal, not only in the log
         if not server.started:
-            raise ConfigurationError(f"The trust could not listen on {host}:{port} (is the port in use?). "
-                                     f"Details are in {trust.config.home / 'server.log'}.") from None
+            raise ConfigurationError(
+                f"The trust could not listen on {host}:{port} (is the port in use?). "
+                f"Details are in {trust.config.home / 'server.log'}."
+            ) from None
         raise

@@ -63,8 +63,9 @@ class Access:
             raise TrustError(f"Unknown role(s) {bad}; roles are {', '.join(ROLES)}.")
         with self.store.write() as tx:
             tx.users.upsert(name, tuple(roles), organisation, now())
-            self.audit.append(tx, EventKind.USER_ADDED, actor, None, user=name, roles=list(roles),
-                              organisation=organisation)
+            self.audit.append(
+                tx, EventKind.USER_ADDED, actor, None, user=name, roles=list(roles), organisation=organisation
+            )
         return User(name, tuple(roles), organisation)
 
     def user(self, name: str) -> User:
@@ -73,8 +74,9 @@ class Access:
             record = tx.users.get(name)
             if record is None:
                 names = [u.name for u in tx.users.list()]
-                raise UnknownName(f"No user {name!r} is registered with the trust.{did_you_mean(name, names)}",
-                                  user=name)
+                raise UnknownName(
+                    f"No user {name!r} is registered with the trust.{did_you_mean(name, names)}", user=name
+                )
         if record.disabled:
             raise NotAuthorised(f"User {name!r} is disabled; ask an administrator.", user=name)
         return User(record.name, record.roles, record.organisation)
@@ -97,8 +99,9 @@ class Access:
             raise UnknownName(f"No user {name!r} is registered with the trust.{did_you_mean(name, names)}", user=name)
 
     # -- tokens ----------------------------------------------------------------------------------
-    def issue_token(self, user: str, *, label: str = "", expires_days: float | None = None,
-                    actor: str = "admin") -> Token:
+    def issue_token(
+        self, user: str, *, label: str = "", expires_days: float | None = None, actor: str = "admin"
+    ) -> Token:
         """A new token for ``user``; its secret is in the returned value and nowhere else."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         expires = None
@@ -121,8 +124,10 @@ class Access:
         with self.store.write() as tx:
             found = tx.tokens.find(token_hash(token)) if by_secret else tx.tokens.get(token)
             if found is None:
-                raise UnknownName(f"No token {'(secret given)' if by_secret else token} is known; "
-                                  "`trust tokens list` shows the ids.", token=None if by_secret else token)
+                raise UnknownName(
+                    f"No token {'(secret given)' if by_secret else token} is known; `trust tokens list` shows the ids.",
+                    token=None if by_secret else token,
+                )
             tx.tokens.revoke(found.id, now())
             self.audit.append(tx, EventKind.TOKEN_REVOKED, actor, None, user=found.user, token=found.id)
             revoked = tx.tokens.get(found.id)
@@ -135,8 +140,12 @@ class Access:
             raise NotAuthenticated()
         with self.store.read() as tx:
             holder = tx.tokens.holder(token_hash(secret))
-        if holder is None or holder.revoked is not None or holder.user_disabled or (
-                holder.expires is not None and holder.expires <= now()):
+        if (
+            holder is None
+            or holder.revoked is not None
+            or holder.user_disabled
+            or (holder.expires is not None and holder.expires <= now())
+        ):
             raise NotAuthenticated()
         try:
             return self.user(holder.user)
@@ -166,8 +175,9 @@ class Access:
     def check_can_see_project(self, user: User, project_id: str, **detail: Any) -> None:
         if not self.can_see_project(user, project_id):
             self.audit.record(EventKind.ACCESS_DENIED, user.name, project_id, what="project", **detail)
-            raise NotAuthorised(f"You are not a member of project {project_id}; ask the project lead to add you.",
-                                project=project_id)
+            raise NotAuthorised(
+                f"You are not a member of project {project_id}; ask the project lead to add you.", project=project_id
+            )
 
     def visible_projects(self, user: User, project: str | None = None) -> list[str] | None:
         """The projects whose records ``user`` may list: just ``project`` (checked), all (None), or theirs."""

@@ -8,6 +8,7 @@ the one place a request moves.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 import secrets
@@ -57,9 +58,17 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def set_status(tx: Records, request: ReleaseRequest, target: ReleaseState, person: Person, *,
-               output_authors: Iterable[str] = (), now: str, bundle_sha256: str | None = None,
-               **detail: Any) -> ReleaseRequest:
+def set_status(
+    tx: Records,
+    request: ReleaseRequest,
+    target: ReleaseState,
+    person: Person,
+    *,
+    output_authors: Iterable[str] = (),
+    now: str,
+    bundle_sha256: str | None = None,
+    **detail: Any,
+) -> ReleaseRequest:
     """The one place a request moves: inside the caller's write transaction, with its audit event.
 
     Refuses a transition not in ``TRANSITIONS`` (``InvalidTransition``) or by the wrong party
@@ -68,15 +77,32 @@ def set_status(tx: Records, request: ReleaseRequest, target: ReleaseState, perso
     transition = rel.check_can_move(request, target, person, output_authors)
     round_ = request.round + 1 if transition.new_round else request.round
     if not tx.releases.move(request, target, round_, now, bundle_sha256):
-        raise InvalidTransition(f"Release request {request.id} changed while you were looking at it; reload it.",
-                                request=request.id)
-    AuditLog.append(tx, EventKind.RELEASE_TRANSITION, person.name, request.project, request=request.id,
-                    source=request.state.value, target=target.value, action=transition.action,
-                    by=transition.by.value, round=round_,
-                    **({"bundle_sha256": bundle_sha256} if bundle_sha256 else {}), **detail)
+        raise InvalidTransition(
+            f"Release request {request.id} changed while you were looking at it; reload it.", request=request.id
+        )
+    AuditLog.append(
+        tx,
+        EventKind.RELEASE_TRANSITION,
+        person.name,
+        request.project,
+        request=request.id,
+        source=request.state.value,
+        target=target.value,
+        action=transition.action,
+        by=transition.by.value,
+        round=round_,
+        **({"bundle_sha256": bundle_sha256} if bundle_sha256 else {}),
+        **detail,
+    )
     reviewers = () if transition.new_round else request.reviewers_this_round
-    return replace(request, state=target, round=round_, updated=now, reviewers_this_round=reviewers,
-                   bundle_sha256=bundle_sha256 or request.bundle_sha256)
+    return replace(
+        request,
+        state=target,
+        round=round_,
+        updated=now,
+        reviewers_this_round=reviewers,
+        bundle_sha256=bundle_sha256 or request.bundle_sha256,
+    )
 
 
 class Airlock:
@@ -96,7 +122,9 @@ class Airlock:
             out = tx.outputs.get(output_id)
         return {f"{c.row}:{c.column}" for c in out.report.cells if c.status is CellStatus.REVIEW}
 
-    def _release_outputs(self, output_ids: Sequence[str], cell_reasons: CellReasons | None) -> tuple[ReleaseOutput, ...]:
+    def _release_outputs(
+        self, output_ids: Sequence[str], cell_reasons: CellReasons | None
+    ) -> tuple[ReleaseOutput, ...]:
         """The outputs with the author's reasons, each reason naming a cell that is in review."""
         reasons = dict(cell_reasons or {})
         unknown = [o for o in reasons if o not in output_ids]
@@ -109,8 +137,11 @@ class Airlock:
                 in_review = self._cells_in_review(output_id)
                 for key, text in given.items():
                     if key not in in_review:
-                        raise TrustError(f"Cell {key} of {output_id} is not in review; reasons are for cells in "
-                                         f"review ({', '.join(sorted(in_review)) or 'it has none'}).", output=output_id)
+                        raise TrustError(
+                            f"Cell {key} of {output_id} is not in review; reasons are for cells in "
+                            f"review ({', '.join(sorted(in_review)) or 'it has none'}).",
+                            output=output_id,
+                        )
                     if not text:
                         raise TrustError(f"The reason for cell {key} of {output_id} is empty.", output=output_id)
             found.append(ReleaseOutput(output_id, dict(sorted(given.items()))))
@@ -124,11 +155,22 @@ class Airlock:
                 raise TrustError(
                     f"Output {o.output} has cells in review without a reason ({', '.join(missing[:10])}"
                     f"{' …' if len(missing) > 10 else ''}). Say for each why it is safe to release, e.g. "
-                    f"cell_reasons={{'{o.output}': {{'{missing[0]}': '…'}}}}.", request=request.id, output=o.output)
+                    f"cell_reasons={{'{o.output}': {{'{missing[0]}': '…'}}}}.",
+                    request=request.id,
+                    output=o.output,
+                )
 
     # -- the author's moves ----------------------------------------------------------------------
-    def request(self, user_name: str, outputs: Sequence[str], justification: str, *,
-                cell_reasons: CellReasons | None = None, submit: bool = True, key: str | None = None) -> ReleaseRequest:
+    def request(
+        self,
+        user_name: str,
+        outputs: Sequence[str],
+        justification: str,
+        *,
+        cell_reasons: CellReasons | None = None,
+        submit: bool = True,
+        key: str | None = None,
+    ) -> ReleaseRequest:
         """Ask for ``outputs`` (ids, of one of your projects) to leave the trust; submitted unless ``submit=False``.
 
         ``cell_reasons`` maps an output id to {"ROW:COLUMN": reason} for its cells in review. A retry
@@ -148,16 +190,27 @@ class Airlock:
             summaries = [tx.outputs.summary(o) for o in ids]
         projects = sorted({s.project for s in summaries})
         if len(projects) > 1:
-            raise TrustError(f"A release request bundles outputs of one project; these come from {', '.join(projects)}.")
+            raise TrustError(
+                f"A release request bundles outputs of one project; these come from {', '.join(projects)}."
+            )
         project = projects[0]
         if project not in self.access.member_projects(user.name):
             self.audit.record(EventKind.ACCESS_DENIED, user.name, project, what="release_request", outputs=ids)
-            raise NotAuthorised(f"You are not a member of project {project}, so you cannot ask to release its "
-                                "outputs.", project=project)
+            raise NotAuthorised(
+                f"You are not a member of project {project}, so you cannot ask to release its outputs.", project=project
+            )
         now = _now()
-        request = ReleaseRequest(id="rel-" + secrets.token_hex(6), author=user.name, project=project,
-                                 justification=text, state=rel.INITIAL, round=1, created=now, updated=now,
-                                 outputs=self._release_outputs(ids, cell_reasons))
+        request = ReleaseRequest(
+            id="rel-" + secrets.token_hex(6),
+            author=user.name,
+            project=project,
+            justification=text,
+            state=rel.INITIAL,
+            round=1,
+            created=now,
+            updated=now,
+            outputs=self._release_outputs(ids, cell_reasons),
+        )
         if submit:
             self.check_complete(request)
         with self.store.write() as tx:
@@ -165,10 +218,19 @@ class Airlock:
                 request_id = existing  # the same key raced in from a retry
             else:
                 tx.releases.insert(request, key)
-                self.audit.append(tx, EventKind.RELEASE_CREATED, user.name, project, request=request.id, source=None,
-                                  target=request.state.value, action="create", outputs=ids, justification=text,
-                                  cell_reasons={o.output: dict(o.cell_reasons) for o in request.outputs
-                                                if o.cell_reasons})
+                self.audit.append(
+                    tx,
+                    EventKind.RELEASE_CREATED,
+                    user.name,
+                    project,
+                    request=request.id,
+                    source=None,
+                    target=request.state.value,
+                    action="create",
+                    outputs=ids,
+                    justification=text,
+                    cell_reasons={o.output: dict(o.cell_reasons) for o in request.outputs if o.cell_reasons},
+                )
                 if submit:
                     set_status(tx, request, ReleaseState.SUBMITTED, user, now=now)
                 request_id = request.id
@@ -190,8 +252,15 @@ class Airlock:
             set_status(tx, tx.releases.get(request_id, history=False), ReleaseState.WITHDRAWN, user, now=_now())
         return self.get(user.name, request_id)
 
-    def edit(self, user_name: str, request_id: str, *, justification: str | None = None,
-             cell_reasons: CellReasons | None = None, outputs: Sequence[str] | None = None) -> ReleaseRequest:
+    def edit(
+        self,
+        user_name: str,
+        request_id: str,
+        *,
+        justification: str | None = None,
+        cell_reasons: CellReasons | None = None,
+        outputs: Sequence[str] | None = None,
+    ) -> ReleaseRequest:
         """Change a draft or a returned request: its justification, cell reasons, or fewer outputs."""
         user = self.access.user(user_name)
         request = self._load(request_id)
@@ -199,8 +268,11 @@ class Airlock:
         ids = list(dict.fromkeys(outputs)) if outputs is not None else request.output_ids
         added = [o for o in ids if o not in request.output_ids]
         if added or not ids:
-            raise TrustError("A request keeps the outputs it was made with (you may drop some, not add or drop all); "
-                             "make a new request for other outputs.", request=request_id)
+            raise TrustError(
+                "A request keeps the outputs it was made with (you may drop some, not add or drop all); "
+                "make a new request for other outputs.",
+                request=request_id,
+            )
         reasons: dict[str, Mapping[Any, str]] = {o.output: o.cell_reasons for o in request.outputs}
         reasons.update(cell_reasons or {})
         new_outputs = self._release_outputs(ids, {o: r for o, r in reasons.items() if o in ids})
@@ -210,9 +282,16 @@ class Airlock:
             rel.check_can_edit(tx.releases.get(request_id, history=False), user)
             tx.releases.update_justification(request_id, text, now)
             tx.releases.write_outputs(request_id, new_outputs)
-            self.audit.append(tx, EventKind.RELEASE_EDITED, user.name, request.project, request=request_id,
-                              outputs=ids, justification=text,
-                              cell_reasons={o.output: dict(o.cell_reasons) for o in new_outputs if o.cell_reasons})
+            self.audit.append(
+                tx,
+                EventKind.RELEASE_EDITED,
+                user.name,
+                request.project,
+                request=request_id,
+                outputs=ids,
+                justification=text,
+                cell_reasons={o.output: dict(o.cell_reasons) for o in new_outputs if o.cell_reasons},
+            )
         return self.get(user.name, request_id)
 
     # -- the checkers' moves ---------------------------------------------------------------------
@@ -226,9 +305,16 @@ class Airlock:
             rel.check_can_review(request, user, authors)
             checked = rel.check_decisions(request, decisions)
             reviews = tx.releases.insert_reviews(request.id, request.round, user.name, checked, now)
-            self.audit.append(tx, EventKind.RELEASE_REVIEWED, user.name, request.project, request=request.id,
-                              round=request.round, decisions={o: d.value for o, (d, _) in checked.items()},
-                              comments={o: c for o, (_, c) in checked.items() if c})
+            self.audit.append(
+                tx,
+                EventKind.RELEASE_REVIEWED,
+                user.name,
+                request.project,
+                request=request.id,
+                round=request.round,
+                decisions={o: d.value for o, (d, _) in checked.items()},
+                comments={o: c for o, (_, c) in checked.items() if c},
+            )
             target = rel.outcome([*request.reviews_in(), *reviews], request.output_ids)
             if target is not None and target is not request.state:
                 request = set_status(tx, request, target, user, output_authors=authors, now=now)
@@ -236,8 +322,9 @@ class Airlock:
             try:
                 self.release(request.id)
             except Exception:  # noqa: BLE001 - the approval is recorded; the release is retried at the next start
-                log.exception("could not release %s now; it stays approved and is retried when the trust starts",
-                              request.id)
+                log.exception(
+                    "could not release %s now; it stays approved and is retried when the trust starts", request.id
+                )
         return self.get(user.name, request.id)
 
     # -- the trust's own move --------------------------------------------------------------------
@@ -256,8 +343,14 @@ class Airlock:
                 project = {"id": request.project}
             released = _now()
             root = self.releases_dir
-            written = bundles.write_bundle(root, request, outputs, project=project,
-                                           approvers=bundles.approvers_of(request, organisations), released=released)
+            written = bundles.write_bundle(
+                root,
+                request,
+                outputs,
+                project=project,
+                approvers=bundles.approvers_of(request, organisations),
+                released=released,
+            )
             try:
                 with self.store.write() as tx:
                     current = tx.releases.get(request_id, history=False)
@@ -265,9 +358,16 @@ class Airlock:
                         bundles.discard_bundle(written)
                         return current
                     installed = bundles.install_bundle(written, root)
-                    request = set_status(tx, current, ReleaseState.RELEASED, rel.SYSTEM, now=released,
-                                         bundle_sha256=installed.manifest_sha256, files=len(installed.files),
-                                         approvers=_approver_names(current))
+                    request = set_status(
+                        tx,
+                        current,
+                        ReleaseState.RELEASED,
+                        rel.SYSTEM,
+                        now=released,
+                        bundle_sha256=installed.manifest_sha256,
+                        files=len(installed.files),
+                        approvers=_approver_names(current),
+                    )
             except BaseException:
                 bundles.discard_bundle(written)
                 raise
@@ -296,14 +396,17 @@ class Airlock:
         user = self.access.user(user_name)
         request = self._load(request_id, history=True)
         if not self._may_see(user, request):
-            self.audit.record(EventKind.ACCESS_DENIED, user.name, request.project, what="release_request",
-                              request=request_id)
-            raise NotAuthorised(f"Release request {request_id} belongs to a project you are not a member of.",
-                                request=request_id)
+            self.audit.record(
+                EventKind.ACCESS_DENIED, user.name, request.project, what="release_request", request=request_id
+            )
+            raise NotAuthorised(
+                f"Release request {request_id} belongs to a project you are not a member of.", request=request_id
+            )
         return request.visible_to(user)
 
-    def list(self, user_name: str, *, project: str | None = None,
-             states: Sequence[ReleaseState] | None = None) -> list[ReleaseRequest]:
+    def list(
+        self, user_name: str, *, project: str | None = None, states: Sequence[ReleaseState] | None = None
+    ) -> list[ReleaseRequest]:
         """The requests ``user_name`` may see, most recently changed first."""
         user = self.access.user(user_name)
         projects = self.access.visible_projects(user, project)
@@ -311,7 +414,7 @@ class Airlock:
             found = tx.releases.list(projects=projects, states=states)
         return [r.visible_to(user) for r in found]
 
-    def queue(self, checker: str) -> list[QueueEntry]:
+    def queue(self, checker: str) -> builtins.list[QueueEntry]:
         """Requests waiting for review, oldest first, each with whether this checker may review it."""
         user = self.access.user(checker)
         if rel.CHECKER_ROLE not in user.roles:
@@ -342,10 +445,18 @@ class Airlock:
         rel.check_can_download(request, user)
         path = bundles.archive_path(self.releases_dir, request.id)
         if not path.exists() or bundles.manifest_sha256(path.parent) != request.bundle_sha256:
-            raise TrustError(f"The bundle of {request.id} is missing or no longer matches what was released; "
-                             "an administrator must look into it.", request=request.id)
-        self.audit.record(EventKind.RELEASE_DOWNLOADED, user.name, request.project, request=request.id,
-                          bundle_sha256=request.bundle_sha256)
+            raise TrustError(
+                f"The bundle of {request.id} is missing or no longer matches what was released; "
+                "an administrator must look into it.",
+                request=request.id,
+            )
+        self.audit.record(
+            EventKind.RELEASE_DOWNLOADED,
+            user.name,
+            request.project,
+            request=request.id,
+            bundle_sha256=request.bundle_sha256,
+        )
         return path
 
 

@@ -30,8 +30,9 @@ class Catalogue:
         """The registered catalogue: locations bound and footers read once, on first use."""
         with self._lock:
             if self._bound is None:
-                self._bound = register(self.registrations(), self.config.locations, self.config.credentials,
-                                       engine_limits(self.config))
+                self._bound = register(
+                    self.registrations(), self.config.locations, self.config.credentials, engine_limits(self.config)
+                )
             return self._bound
 
     def registrations(self) -> Catalog:
@@ -46,5 +47,6 @@ class Catalogue:
             projects = {project: self.access.project(project)}
         else:
             projects = self.access.member_projects(user.name)
-        return [(ds, tuple(p for p, spec in projects.items() if ds.id in spec.get("datasets", ())))
-                for ds in self.bound()]
+        return [
+            (ds, tuple(p for p, spec in projects.items() if ds.id in spec.get("datasets", ()))) for ds in self.bound()
+        ]

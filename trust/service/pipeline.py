@@ -113,8 +113,10 @@ def _joins(r: Request, p: Progress) -> Progress:
     assert p.description is not None
     joins = sum(1 for _ in p.description.resolved.tree.find_all(exp.Join))  # shape.joins dedupes key pairs
     if joins > r.limits.max_joins:
-        raise QueryRejected(f"The query has {joins} joins; the limit is {r.limits.max_joins}. Join fewer datasets.",
-                            rule="too_many_joins")
+        raise QueryRejected(
+            f"The query has {joins} joins; the limit is {r.limits.max_joins}. Join fewer datasets.",
+            rule="too_many_joins",
+        )
     return p
 
 
@@ -131,9 +133,13 @@ def _decide(r: Request, p: Progress) -> Progress:
 def _rewrite(r: Request, p: Progress) -> Progress:
     assert p.description is not None and p.decision is not None
     d = p.decision
-    plan = rewrite(p.description, r.catalog, obligations_from(d.row_filters, d.column_masks),
-                   max_rows=r.limits.max_output_groups,
-                   depth=max(10, d.disclosure.min_units, d.disclosure.dominance_n))
+    plan = rewrite(
+        p.description,
+        r.catalog,
+        obligations_from(d.row_filters, d.column_masks),
+        max_rows=r.limits.max_output_groups,
+        depth=max(10, d.disclosure.min_units, d.disclosure.dominance_n),
+    )
     return dataclasses.replace(p, plan=plan)
 
 
@@ -163,8 +169,9 @@ def _step(name: str, stage: Stage, r: Request, p: Progress) -> Progress:
     try:
         return stage(r, p)
     except RecursionError:
-        raise QueryRejected("The query is nested too deeply to analyse; simplify it with CTEs.",
-                            rule="nesting_too_deep") from None
+        raise QueryRejected(
+            "The query is nested too deeply to analyse; simplify it with CTEs.", rule="nesting_too_deep"
+        ) from None
 
 
 def check(request: Request) -> Checked:
@@ -201,13 +208,21 @@ def explain(request: Request, *, backend: str, offline: bool = False) -> Explana
             break
     if refusal is not None and stage_of_refusal != "decide":
         rule = refusal.context.get("rule")
-        notes.append(f"the query breaks a structural rule at {stage_of_refusal} [{rule}]: {refusal.message}"
-                     if isinstance(refusal, QueryRejected) else f"refused at {stage_of_refusal}: {refusal.message}")
+        notes.append(
+            f"the query breaks a structural rule at {stage_of_refusal} [{rule}]: {refusal.message}"
+            if isinstance(refusal, QueryRejected)
+            else f"refused at {stage_of_refusal}: {refusal.message}"
+        )
         if progress.description is not None and progress.decision is None:
             try:  # what the policy would say, for the policy owner; the verdict stays the refusal
                 progress = _decide(request, progress)
             except _Refused as refused:
                 progress = refused.progress
-    return Explanation(backend=backend, document=progress.document, decision=progress.decision,
-                       sql=progress.plan.sql if progress.plan is not None else None, notes=tuple(notes),
-                       refusal=refusal)
+    return Explanation(
+        backend=backend,
+        document=progress.document,
+        decision=progress.decision,
+        sql=progress.plan.sql if progress.plan is not None else None,
+        notes=tuple(notes),
+        refusal=refusal,
+    )

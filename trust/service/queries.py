@@ -40,22 +40,34 @@ def _sha(text: str) -> str:
 
 
 class Queries:
-    def __init__(self, config: Config, store: StateStore, audit: AuditLog, access: Access, catalogue: Catalogue,
-                 policy: Policy) -> None:
+    def __init__(
+        self, config: Config, store: StateStore, audit: AuditLog, access: Access, catalogue: Catalogue, policy: Policy
+    ) -> None:
         self.config, self.store, self.audit = config, store, audit
         self.access, self.catalogue, self.policy = access, catalogue, policy
 
     @property
     def limits(self) -> pipeline.Limits:
         c = self.config
-        return pipeline.Limits(max_sql_length=c.max_sql_length, max_depth=c.max_depth, max_joins=c.max_joins,
-                               max_output_groups=c.max_output_groups)
+        return pipeline.Limits(
+            max_sql_length=c.max_sql_length,
+            max_depth=c.max_depth,
+            max_joins=c.max_joins,
+            max_output_groups=c.max_output_groups,
+        )
 
     def request(self, user_name: str, project_id: str, sql: str, *, offline: bool = False) -> pipeline.Request:
         user, project = self.access.user(user_name), self.access.project(project_id)
         catalog = self.catalogue.registrations() if offline else self.catalogue.bound()
-        return pipeline.Request(sql=sql, user=user, project=project, catalog=catalog, policy=self.policy,
-                                limits=self.limits, today=dt.date.today().isoformat())
+        return pipeline.Request(
+            sql=sql,
+            user=user,
+            project=project,
+            catalog=catalog,
+            policy=self.policy,
+            limits=self.limits,
+            today=dt.date.today().isoformat(),
+        )
 
     def check(self, user_name: str, project_id: str, sql: str) -> pipeline.Checked:
         """Parse, validate, resolve, describe, decide and rewrite; raise if anything refuses."""
@@ -63,29 +75,46 @@ class Queries:
 
     def explain(self, user_name: str, project_id: str, sql: str, *, offline: bool = False) -> Explanation:
         """What the same stages make of the query, and where they refuse; nothing runs or is recorded."""
-        return pipeline.explain(self.request(user_name, project_id, sql, offline=offline),
-                                backend=self.policy.describe(), offline=offline)
+        return pipeline.explain(
+            self.request(user_name, project_id, sql, offline=offline), backend=self.policy.describe(), offline=offline
+        )
 
     def run(self, user_name: str, project_id: str, sql: str) -> Output:
         """The whole pipeline for one query; every outcome is audited before it is returned."""
         try:
             checked = self.check(user_name, project_id, sql)
         except TrustError as exc:
-            self.audit.record(EventKind.QUERY_REFUSED, user_name, project_id, sql=sql, error=type(exc).__name__,
-                              rule=exc.context.get("rule"), message=exc.message)
+            self.audit.record(
+                EventKind.QUERY_REFUSED,
+                user_name,
+                project_id,
+                sql=sql,
+                error=type(exc).__name__,
+                rule=exc.context.get("rule"),
+                message=exc.message,
+            )
             raise
         plan, catalog = checked.plan, self.catalogue.bound()
         datasets = [catalog.get(d) for d in plan.datasets]
         try:
-            result = execute(plan.sql, access_for(datasets, self.config.credentials), engine_limits(self.config),
-                             departments=tuple(sorted({d.department for d in datasets})))
-            protected = protect(result.table, plan, checked.decision.disclosure,
-                                max_rows=self.config.max_output_groups,
-                                history=ProjectHistory(self.store, project_id))
+            result = execute(
+                plan.sql,
+                access_for(datasets, self.config.credentials),
+                engine_limits(self.config),
+                departments=tuple(sorted({d.department for d in datasets})),
+            )
+            protected = protect(
+                result.table,
+                plan,
+                checked.decision.disclosure,
+                max_rows=self.config.max_output_groups,
+                history=ProjectHistory(self.store, project_id),
+            )
             protected = withhold(protected)  # a small row's presence would answer a question: never shown
         except TrustError as exc:
-            self.audit.record(EventKind.QUERY_FAILED, user_name, project_id, sql=sql, error=type(exc).__name__,
-                              message=exc.message)
+            self.audit.record(
+                EventKind.QUERY_FAILED, user_name, project_id, sql=sql, error=type(exc).__name__, message=exc.message
+            )
             raise
         output = Output(
             id="out-" + secrets.token_hex(6),
@@ -101,9 +130,12 @@ class Queries:
             fingerprints={d.id: d.fingerprint for d in datasets},
             # Rows held by the datasets read: the engine reads every row of the needed columns, less
             # any row groups its statistics let it skip.
-            stats={"elapsed_s": round(result.elapsed_s, 4), "rows": protected.table.num_rows,
-                   "datasets": {d.id: d.row_count for d in datasets},
-                   "rows_scanned": sum(d.row_count for d in datasets)},
+            stats={
+                "elapsed_s": round(result.elapsed_s, 4),
+                "rows": protected.table.num_rows,
+                "datasets": {d.id: d.row_count for d in datasets},
+                "rows_scanned": sum(d.row_count for d in datasets),
+            },
         )
         self.record(output, protected.populations, protected.scheme)
         return output
@@ -114,11 +146,20 @@ class Queries:
             tx.outputs.insert(output)
             if populations:
                 tx.populations.insert(output.project, output.id, scheme, populations)
-            self.audit.append(tx, EventKind.OUTPUT_CREATED, output.user, output.project, output=output.id,
-                              datasets=sorted(output.fingerprints), fingerprints=dict(output.fingerprints),
-                              status=output.report.status.value, cells=dict(output.report.counts()),
-                              executed_sql_sha256=_sha(output.executed_sql), sql_sha256=_sha(output.sql),
-                              decision=dict(output.decision))
+            self.audit.append(
+                tx,
+                EventKind.OUTPUT_CREATED,
+                output.user,
+                output.project,
+                output=output.id,
+                datasets=sorted(output.fingerprints),
+                fingerprints=dict(output.fingerprints),
+                status=output.report.status.value,
+                cells=dict(output.report.counts()),
+                executed_sql_sha256=_sha(output.executed_sql),
+                sql_sha256=_sha(output.sql),
+                decision=dict(output.decision),
+            )
 
     # -- stored outputs --------------------------------------------------------------------------
     def outputs(self, user_name: str, project: str | None = None) -> list[OutputSummary]:

@@ -60,16 +60,22 @@ class Trust:
             requests = [tx.releases.get(r.id) for r in tx.releases.list(limit=100_000)]
             outputs = {o.id: o.datasets for o in tx.outputs.list(limit=1_000_000)}
         return transparency_report(
-            self.audit.events(), requests, output_datasets=outputs, projects=self.access.projects(),
+            self.audit.events(),
+            requests,
+            output_datasets=outputs,
+            projects=self.access.projects(),
             departments={d.id: d.department for d in self.catalog.registrations()},
-            organisations={u.name: u.organisation for u in self.access.users()}, chain=self.audit.verify())
+            organisations={u.name: u.organisation for u in self.access.users()},
+            chain=self.audit.verify(),
+        )
 
     def export_transparency_report(self, folder: Path, *, actor: str = "admin") -> TransparencyReport:
         """Write the report's files into ``folder`` and record that it was exported."""
         report = self.transparency_report()
         written = write_report(report, folder)
-        self.audit.record(EventKind.AUDIT_EXPORTED, actor, None, files={p.name: d for p, d in written.items()},
-                          chain=report.chain)
+        self.audit.record(
+            EventKind.AUDIT_EXPORTED, actor, None, files={p.name: d for p, d in written.items()}, chain=report.chain
+        )
         return report
 
 
@@ -94,12 +100,18 @@ class Session:
     def catalog(self) -> Catalog:
         return self.trust.catalog.bound()
 
-    def request_release(self, outputs: Sequence[str], justification: str, *,
-                        cell_reasons: Mapping[str, Mapping[Any, str]] | None = None,
-                        submit: bool = True) -> ReleaseRequest:
+    def request_release(
+        self,
+        outputs: Sequence[str],
+        justification: str,
+        *,
+        cell_reasons: Mapping[str, Mapping[Any, str]] | None = None,
+        submit: bool = True,
+    ) -> ReleaseRequest:
         """Ask for ``outputs`` (ids of this project's outputs) to leave the trust, as this session's analyst."""
-        return self.trust.airlock.request(self.user, list(outputs), justification, cell_reasons=cell_reasons,
-                                          submit=submit)
+        return self.trust.airlock.request(
+            self.user, list(outputs), justification, cell_reasons=cell_reasons, submit=submit
+        )
 
 
 def connect(user: str, project: str, *, home: Path | None = None) -> Session:

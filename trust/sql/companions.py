@@ -39,8 +39,8 @@ import sqlglot
 from sqlglot import exp
 
 from trust.sdc.plan import Companions, Contribution
-from trust.sql.describe import Description
 from trust.sql.parse import DIALECT
+from trust.sql.shape import OutputColumn
 
 PREFIX = "__sdc_"
 DEFAULT_DEPTH = 10  # largest contributions kept per cell: covers dominance n and min_units up to 10
@@ -109,14 +109,16 @@ def _present(node: Any, unit: str) -> str:
     if isinstance(node, exp.Case):
         whens = " ".join(f"WHEN {_sql(i.this)} THEN {_present(i.args.get('true'), unit)}" for i in node.args["ifs"])
         return f"CASE {whens} ELSE {_present(node.args.get('default'), unit)} END"
-    return f"CASE WHEN {_sql(node.this)} THEN {_present(node.args.get('true'), unit)} " \
-           f"ELSE {_present(node.args.get('false'), unit)} END"
+    return (
+        f"CASE WHEN {_sql(node.this)} THEN {_present(node.args.get('true'), unit)} "
+        f"ELSE {_present(node.args.get('false'), unit)} END"
+    )
 
 
 class _Branch:
     """Builds the two levels of one output SELECT."""
 
-    def __init__(self, select: exp.Select, unit: exp.Expression, others: Sequence[exp.Expression] = ()) -> None:
+    def __init__(self, select: exp.Select, unit: exp.Expr, others: Sequence[exp.Expr] = ()) -> None:
         self.select = select
         self.unit = unit
         self.unit_sql = _sql(unit)
@@ -124,10 +126,10 @@ class _Branch:
         self.others = [o for o in dict((_sql(o), o) for o in others).values() if _sql(o) != self.unit_sql]
         self.partials: list[Any] = []
         self.seen: dict[str, str] = {}
-        self.keys: list[exp.Expression] = self._keys()
+        self.keys: list[exp.Expr] = self._keys()
 
     @staticmethod
-    def distinct_others(units: Sequence[tuple[str, exp.Expression]]) -> list[str]:
+    def distinct_others(units: Sequence[tuple[str, exp.Expr]]) -> list[str]:
         """The distinct unit expressions beyond the first (an upper bound on a branch's other kinds)."""
         return list(dict.fromkeys(_sql(u) for _, u in units))[1:]
 
@@ -143,14 +145,14 @@ class _Branch:
             conds.append(f"{_sql(_col(_SET))} = {self._set(unit)}")
         return f" FILTER (WHERE {' AND '.join(conds)})" if conds else ""
 
-    def _which(self, node: exp.Expression | None) -> int | None:
+    def _which(self, node: exp.Expr | None) -> int | None:
         """Which unit ``node`` is (or is NULL or): 0 for the unit, j for the j-th other, None for neither."""
         for j, u in enumerate([self.unit, *self.others]):
             if _unit_or_null(node, _sql(u)):
                 return j
         return None
 
-    def _keys(self) -> list[exp.Expression]:
+    def _keys(self) -> list[exp.Expr]:
         group = self.select.args.get("group")
         if group is None:
             return []
@@ -162,7 +164,7 @@ class _Branch:
             return [p.unalias() for p in self.select.expressions if not any(True for _ in p.find_all(exp.AggFunc))]
         return list(group.expressions)
 
-    def partial(self, node: exp.Expression) -> exp.Column:
+    def partial(self, node: exp.Expr) -> exp.Column:
         """A per-unit aggregate in the inner level (the same one once, however often it is needed)."""
         key = _sql(node)
         if key not in self.seen:
@@ -170,7 +172,7 @@ class _Branch:
             self.partials.append(exp.alias_(node, self.seen[key], quoted=True))
         return _col(self.seen[key])
 
-    def combine(self, agg: exp.AggFunc) -> exp.Expression:
+    def combine(self, agg: exp.AggFunc) -> exp.Expr:
         """The outer expression that gives ``agg``'s value from per-unit partials."""
         arg = agg.this
         distinct = isinstance(arg, exp.Distinct)
@@ -189,8 +191,9 @@ class _Branch:
                 if a is not None and _sql(a.unnest()) == _sql([self.unit, *self.others][j]):
                     return _parse(f"COUNT({col}){self.where(unit=j)}")  # one inner row per unit: count them
                 # CASE WHEN c THEN unit END: the units with a row where c holds
-                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, _sql([self.unit, *self.others][j]))} "
-                                        "THEN 1 ELSE 0 END)"))
+                p = self.partial(
+                    _parse(f"MAX(CASE WHEN {_present(a, _sql([self.unit, *self.others][j]))} THEN 1 ELSE 0 END)")
+                )
                 return _parse(f"CAST(COALESCE(SUM({_sql(p)}){self.where(f'{col} IS NOT NULL', unit=j)}, 0) AS BIGINT)")
             p = self.partial(agg.copy())
             return _parse(f"CAST(COALESCE(SUM({_sql(p)}){w}, 0) AS BIGINT)")
@@ -213,7 +216,7 @@ class _Branch:
     def _unit_column(j: int) -> str:
         return _UNIT if j == 0 else f"{PREFIX}v{j - 1}"
 
-    def reaggregate(self, node: exp.Expression) -> exp.Expression:
+    def reaggregate(self, node: exp.Expr) -> exp.Expr:
         """A copy of ``node`` reading the inner level: aggregates combined, group keys by name."""
         node = node.copy()
         for agg in [a for a in node.find_all(exp.AggFunc) if a.find_ancestor(exp.AggFunc) is None]:
@@ -225,7 +228,7 @@ class _Branch:
             agg.replace(combined)
         keys = {_sql(k): f"{PREFIX}g{i}" for i, k in enumerate(self.keys)}
 
-        def by_key(n: exp.Expression) -> exp.Expression:
+        def by_key(n: exp.Expr) -> exp.Expr:
             if not isinstance(n, (exp.Literal, exp.Null, exp.Boolean)) and _sql(n) in keys:
                 return _col(keys[_sql(n)])
             return n
@@ -236,7 +239,7 @@ class _Branch:
                 raise Unavailable(f"column {_sql(col)} is neither a group key nor aggregated")
         return node
 
-    def magnitude(self, agg: exp.AggFunc, depth: int) -> dict[str, exp.Expression]:
+    def magnitude(self, agg: exp.AggFunc, depth: int) -> dict[str, exp.Expr]:
         """The outer companions of one sum/avg/min/max: per-unit figures of its argument."""
         arg = agg.this
         if isinstance(arg, exp.Distinct) or arg is None:
@@ -244,7 +247,7 @@ class _Branch:
         fn = _function(agg)
         if fn in MAGNITUDE:
             s = _sql(self.partial(exp.Sum(this=arg.copy())))
-            out = {}
+            out: dict[str, exp.Expr] = {}
             # The inner rows of grouping set j hold per-(cell, unit j) subtotals of the same partial.
             for j in range(len(self.others) + 1):
                 w, suffix = self.where(unit=j), (f"@{j}" if j else "")
@@ -271,7 +274,7 @@ class _Branch:
         new_having = exp.Having(this=self.reaggregate(having.this)) if having is not None else None
         order = select.args.get("order")
         new_order = self.reaggregate(order) if order is not None else None
-        extra: dict[str, exp.Expression] = {}
+        extra: dict[str, exp.Expr] = {}
         for slot in slots:
             found = _measured(select.expressions[slot.position]) if slot.position < outputs else []
             if slot.index < len(found) and _function(found[slot.index]) == slot.function:
@@ -279,58 +282,74 @@ class _Branch:
                     extra[slot.columns[key]] = value
         # Units are grouped by their 64-bit hash: faster than by text, and the hash is the population
         # fingerprint's element. Two units colliding would count as one: fewer units, larger shares.
-        hashed = [_parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
-                  for u in [self.unit, *self.others]]
+        hashed = [
+            _parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
+            for u in [self.unit, *self.others]
+        ]
         names = [self._unit_column(j) for j in range(len(hashed))]
-        inner = exp.Select(expressions=[exp.alias_(k.copy(), f"{PREFIX}g{i}", quoted=True) for i, k in enumerate(self.keys)]
-                           + [exp.alias_(h, n, quoted=True) for h, n in zip(hashed, names)] + self.partials)
+        inner = exp.Select(
+            expressions=[exp.alias_(k.copy(), f"{PREFIX}g{i}", quoted=True) for i, k in enumerate(self.keys)]
+            + [exp.alias_(h, n, quoted=True) for h, n in zip(hashed, names)]
+            + self.partials
+        )
         inner.set("from_", select.args.get("from_"))
         inner.set("joins", select.args.get("joins"))
         inner.set("where", select.args.get("where"))
         if self.others:
             sets = [exp.Tuple(expressions=[k.copy() for k in self.keys] + [h.copy()]) for h in hashed]
             inner.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
-            inner.select(exp.alias_(exp.func("GROUPING", *[h.copy() for h in hashed]), _SET, quoted=True),
-                         append=True, copy=False)
+            inner.select(
+                exp.alias_(exp.func("GROUPING", *[h.copy() for h in hashed]), _SET, quoted=True),
+                append=True,
+                copy=False,
+            )
         else:
             inner.set("group", exp.Group(expressions=[k.copy() for k in self.keys] + [hashed[0].copy()]))
         select.set("expressions", projections)
-        select.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(
-            this=exp.to_identifier(_INNER, quoted=True)))))
+        select.set(
+            "from_",
+            exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(_INNER, quoted=True)))),
+        )
         select.set("joins", None)
         select.set("where", None)
-        select.set("group", exp.Group(expressions=[_col(f"{PREFIX}g{i}") for i in range(len(self.keys))])
-                   if self.keys else None)
+        select.set(
+            "group",
+            exp.Group(expressions=[_col(f"{PREFIX}g{i}") for i in range(len(self.keys))]) if self.keys else None,
+        )
         select.set("having", new_having)
         if order is not None:
             select.set("order", new_order)
         unit = _sql(_col(_UNIT))
         for slot in slots:
             for key, name in slot.columns.items():
-                select.select(exp.alias_(extra.get(name) or _null(key, slot.function), name, quoted=True),
-                              append=True, copy=False)
+                select.select(
+                    exp.alias_(extra.get(name) or _null(key, slot.function), name, quoted=True), append=True, copy=False
+                )
         _common(select, branch, _parse(f"STRING_AGG(CAST({unit} AS VARCHAR), ','){self.where(f'{unit} IS NOT NULL')}"))
 
 
-def _null(key: str, function: str) -> exp.Expression:
+def _null(key: str, function: str) -> exp.Expr:
     key = key.split("@")[0]
     if key == "top":
         return _parse("CAST(NULL AS VARCHAR[])" if function in EXTREME else "CAST(NULL AS DOUBLE[])")
-    return _parse({"negative": "CAST(NULL AS BOOLEAN)", "contributors": "CAST(NULL AS BIGINT)"}.get(key, "CAST(NULL AS DOUBLE)"))
+    return _parse(
+        {"negative": "CAST(NULL AS BOOLEAN)", "contributors": "CAST(NULL AS BIGINT)"}.get(key, "CAST(NULL AS DOUBLE)")
+    )
 
 
-def _common(select: exp.Select, branch: int, population: exp.Expression) -> None:
+def _common(select: exp.Select, branch: int, population: exp.Expr) -> None:
     select.select(exp.alias_(exp.Literal.number(branch), f"{PREFIX}branch", quoted=True), append=True, copy=False)
     select.select(exp.alias_(population, f"{PREFIX}population", quoted=True), append=True, copy=False)
     select.select(exp.alias_(_parse(f"HASH('{CANARY}')"), f"{PREFIX}canary", quoted=True), append=True, copy=False)
 
 
-def _constant(proj: exp.Expression) -> bool:
+def _constant(proj: exp.Expr) -> bool:
     return not any(True for _ in proj.find_all(exp.Column, exp.AggFunc))
 
 
-def _measure_unit(select: exp.Select, slots: list[_Slot], units: Sequence[tuple[str, exp.Expression]],
-                  outputs: int) -> tuple[str, exp.Expression]:
+def _measure_unit(
+    select: exp.Select, slots: list[_Slot], units: Sequence[tuple[str, exp.Expr]], outputs: int
+) -> tuple[str, exp.Expr]:
     """The unit whose contributions count: that of the dataset the first measure comes from."""
     for slot in slots:
         if slot.position >= outputs or slot.function not in MAGNITUDE:
@@ -344,27 +363,35 @@ def _measure_unit(select: exp.Select, slots: list[_Slot], units: Sequence[tuple[
     return units[0]
 
 
-def add_companions(description: Description, units: Sequence[Sequence[tuple[str, exp.Expression]]], *,
-                   depth: int = DEFAULT_DEPTH) -> Companions:
-    """Turn each output SELECT into its two-level form with companion columns appended.
+def add_companions(
+    selects: Sequence[exp.Select],
+    columns: Sequence[OutputColumn],
+    units: Sequence[Sequence[tuple[str, exp.Expr]]],
+    *,
+    depth: int = DEFAULT_DEPTH,
+) -> Companions:
+    """Turn each output SELECT (each UNION ALL branch) into its two-level form with companion columns appended.
 
-    ``units`` holds, per output scope, the (label, unit expression) of each dataset it reads, as
-    ``rewrite`` traced them. Call once, after rewrite's own companion columns are appended.
+    ``columns`` are the result's columns (``QueryShape.outputs``); ``units`` holds, per SELECT, the
+    (label, unit expression) of each dataset it reads, as ``rewrite`` traced them. Call once, after
+    rewrite's own companion columns are appended.
     """
-    scopes = description.output_scopes
-    outputs = len(description.shape.outputs)
-    names = [p.alias_or_name for p in scopes[0].expression.expressions[:outputs]]
+    outputs = len(columns)
+    names = [p.alias_or_name for p in selects[0].expressions[:outputs]]
     slots: list[_Slot] = []
-    for scope in scopes:
-        for position, proj in enumerate(scope.expression.expressions[:outputs]):
+    for select in selects:
+        for position, proj in enumerate(select.expressions[:outputs]):
             for index, agg in enumerate(_measured(proj)):
                 if not any(s.position == position and s.index == index for s in slots):
                     fn = _function(agg) or ""
                     base = f"{PREFIX}{position}_{index}_"
                     cols = {"top": base + "top"}
                     if fn in MAGNITUDE:
-                        cols |= {"total": base + "total", "negative": base + "negative",
-                                 "contributors": base + "contributors"}
+                        cols |= {
+                            "total": base + "total",
+                            "negative": base + "negative",
+                            "contributors": base + "contributors",
+                        }
                     slots.append(_Slot(position, index, fn, cols))
     slots.sort(key=lambda s: (s.position, s.index))
     # Per magnitude aggregate, the contributions of each other kind of unit too (grouping set k of the inner level).
@@ -373,11 +400,12 @@ def add_companions(description: Description, units: Sequence[Sequence[tuple[str,
         if slot.function in MAGNITUDE:
             base = f"{PREFIX}{slot.position}_{slot.index}_"
             for k in range(1, kinds + 1):
-                slot.columns |= {f"{key}@{k}": f"{base}{key}_{k}" for key in ("top", "total", "negative", "contributors")}
+                slot.columns |= {
+                    f"{key}@{k}": f"{base}{key}_{k}" for key in ("top", "total", "negative", "contributors")
+                }
     labels = []
     single = True
-    for branch, scope in enumerate(scopes):
-        select: Any = scope.expression
+    for branch, select in enumerate(selects):
         scope_units = list(units[branch]) if branch < len(units) else []
         if not scope_units:
             single = False
@@ -390,19 +418,35 @@ def add_companions(description: Description, units: Sequence[Sequence[tuple[str,
         except Unavailable:
             single = False
             _fallback(select, slots, branch)
-    totals = tuple(tuple(_constant(p.unalias()) and o.kind == "group_key"
-                         for p, o in zip(s.expression.expressions[:outputs], description.shape.outputs))
-                   for s in scopes)
+    totals = tuple(
+        tuple(_constant(p.unalias()) and o.kind == "group_key" for p, o in zip(s.expressions[:outputs], columns))
+        for s in selects
+    )
     contributions = tuple(
-        Contribution(output=names[s.position], position=s.position, function=s.function, top=s.columns[f"top{at}"],
-                     total=s.columns.get(f"total{at}"), negative=s.columns.get(f"negative{at}"),
-                     contributors=s.columns.get(f"contributors{at}"), unit=k)
-        for s in slots for k, at in enumerate([""] + [f"@{k}" for k in range(1, kinds + 1)])
+        Contribution(
+            output=names[s.position],
+            position=s.position,
+            function=s.function,
+            top=s.columns[f"top{at}"],
+            total=s.columns.get(f"total{at}"),
+            negative=s.columns.get(f"negative{at}"),
+            contributors=s.columns.get(f"contributors{at}"),
+            unit=k,
+        )
+        for s in slots
+        for k, at in enumerate([""] + [f"@{k}" for k in range(1, kinds + 1)])
         if not k or f"top@{k}" in s.columns
     )
-    return Companions(unit_label=labels[0] if labels else "", contributions=contributions,
-                      branch=f"{PREFIX}branch", totals=totals, population=f"{PREFIX}population",
-                      canary=f"{PREFIX}canary", depth=depth, single_scan=single)
+    return Companions(
+        unit_label=labels[0] if labels else "",
+        contributions=contributions,
+        branch=f"{PREFIX}branch",
+        totals=totals,
+        population=f"{PREFIX}population",
+        canary=f"{PREFIX}canary",
+        depth=depth,
+        single_scan=single,
+    )
 
 
 def _fallback(select: exp.Select, slots: list[_Slot], branch: int) -> None:

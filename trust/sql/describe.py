@@ -17,11 +17,24 @@ from trust.catalog.model import Catalog
 from trust.sql.resolve import ColumnRef, Resolved, flows
 from trust.sql.shape import AggregateUse, ColumnUse, JoinUse, OutputColumn, QueryShape, TableUse
 
-_CONTEXT = {"where": "filter", "having": "filter", "group": "group_by", "order": "order", "joins": "join",
-            "expressions": "projection"}
+_CONTEXT = {
+    "where": "filter",
+    "having": "filter",
+    "group": "group_by",
+    "order": "order",
+    "joins": "join",
+    "expressions": "projection",
+}
 AGGREGATE_NAMES = {
-    exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Median: "median",
-    exp.PercentileCont: "quantile", exp.PercentileDisc: "quantile", exp.Quantile: "quantile",
+    exp.Count: "count",
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Min: "min",
+    exp.Max: "max",
+    exp.Median: "median",
+    exp.PercentileCont: "quantile",
+    exp.PercentileDisc: "quantile",
+    exp.Quantile: "quantile",
 }
 
 
@@ -54,32 +67,33 @@ def output_scopes(root: Scope) -> tuple[Scope, ...]:
     return (root,)
 
 
-def aggregate_of(node: exp.Expression, stop: exp.Expression) -> exp.AggFunc | None:
+def aggregate_of(node: exp.Expr, stop: exp.Expr) -> exp.AggFunc | None:
     for anc in _ancestors(node, stop):
         if isinstance(anc, exp.AggFunc):
             return anc
     return None
 
 
-def _ancestors(node: exp.Expression, stop: exp.Expression):
+def _ancestors(node: exp.Expr, stop: exp.Expr):
     parent = node.parent
     while parent is not None and parent is not stop:
         yield parent
         parent = parent.parent
 
 
-def _clause(node: exp.Expression, select: exp.Expression) -> tuple[str, exp.Expression]:
+def _clause(node: exp.Expr, select: exp.Expr) -> tuple[str, exp.Expr]:
     child = node
     while child.parent is not None and child.parent is not select:
         child = child.parent
-    return _CONTEXT.get(child.arg_key, child.arg_key), child
+    key = child.arg_key or ""
+    return _CONTEXT.get(key, key), child
 
 
-def _is_join_key(col: exp.Column, clause: exp.Expression) -> bool:
+def _is_join_key(col: exp.Column, clause: exp.Expr) -> bool:
     parent = col.parent
     if not isinstance(parent, exp.EQ) or not all(isinstance(x, exp.Column) for x in (parent.this, parent.expression)):
         return False
-    node = parent
+    node: exp.Expr = parent
     while node.parent is not None and node.parent is not clause:
         if not isinstance(node.parent, exp.And):
             return False
@@ -103,22 +117,30 @@ def _uses(resolved: Resolved, outputs: tuple[Scope, ...]) -> list[Use]:
                 context = "output"
             value_flows = flows(col, clause)
             pass_through = (
-                context == "projection" and not in_output and (clause is col or (isinstance(clause, exp.Alias) and clause.this is col))
+                context == "projection"
+                and not in_output
+                and (clause is col or (isinstance(clause, exp.Alias) and clause.this is col))
             )
-            distinct_arg = isinstance(agg, exp.Count) and isinstance(col.parent, exp.Distinct) and col.parent.parent is agg \
+            distinct_arg = (
+                isinstance(agg, exp.Count)
+                and isinstance(col.parent, exp.Distinct)
+                and col.parent.parent is agg
                 and len(col.parent.expressions) == 1
-            uses.append(Use(
-                column=col,
-                refs=lin.all,
-                value_refs=lin.values if value_flows else frozenset(),
-                context=context,
-                aggregate=AGGREGATE_NAMES.get(type(agg)) if agg is not None else None,
-                distinct_arg=distinct_arg,
-                flows=value_flows,
-                pass_through=pass_through,
-                join_key=context == "join" and _is_join_key(col, clause),
-                in_output_scope=in_output,
-            ))
+            )
+            uses.append(
+                Use(
+                    column=col,
+                    refs=lin.all,
+                    value_refs=lin.values if value_flows else frozenset(),
+                    context=context,
+                    aggregate=AGGREGATE_NAMES.get(type(agg)) if agg is not None else None,
+                    distinct_arg=distinct_arg,
+                    flows=value_flows,
+                    pass_through=pass_through,
+                    join_key=context == "join" and _is_join_key(col, clause),
+                    in_output_scope=in_output,
+                )
+            )
     return uses
 
 
@@ -132,12 +154,14 @@ def _output_columns(resolved: Resolved, outputs: tuple[Scope, ...]) -> tuple[Out
             p = scope.expression.expressions[i]
             for col in p.find_all(exp.Column):
                 lineage |= {r.qualified for r in resolved.lineage[id(col)].all}
-        cols.append(OutputColumn(
-            name=proj.alias_or_name,
-            kind="aggregate" if agg is not None else "group_key",
-            function=AGGREGATE_NAMES.get(type(agg)) if agg is not None else None,
-            lineage=tuple(sorted(lineage)),
-        ))
+        cols.append(
+            OutputColumn(
+                name=proj.alias_or_name,
+                kind="aggregate" if agg is not None else "group_key",
+                function=AGGREGATE_NAMES.get(type(agg)) if agg is not None else None,
+                lineage=tuple(sorted(lineage)),
+            )
+        )
     return tuple(cols)
 
 
@@ -173,8 +197,12 @@ def _order_refs(resolved: Resolved, outputs: tuple[Scope, ...]) -> set[ColumnRef
     for scope in outputs:
         for proj in scope.expression.expressions:
             if proj.alias_or_name in names:
-                refs |= {r for c in proj.find_all(exp.Column) if id(c) in resolved.lineage
-                         for r in resolved.lineage[id(c)].all}
+                refs |= {
+                    r
+                    for c in proj.find_all(exp.Column)
+                    if id(c) in resolved.lineage
+                    for r in resolved.lineage[id(c)].all
+                }
     return refs
 
 
@@ -192,7 +220,13 @@ def describe(resolved: Resolved, catalog: Catalog) -> Description:
     for ref in _order_refs(resolved, outputs):
         by_ref.setdefault(ref, set()).add("order")
     columns = tuple(
-        ColumnUse(ref.dataset, ref.column, ref.role.value, tuple(sorted(ctx)), catalog.get(ref.dataset).column(ref.column).flags)
+        ColumnUse(
+            ref.dataset,
+            ref.column,
+            ref.role.value,
+            tuple(sorted(ctx)),
+            catalog.get(ref.dataset).column(ref.column).flags,
+        )
         for ref, ctx in sorted(by_ref.items())
     )
     aggregates: list[AggregateUse] = []
@@ -202,14 +236,20 @@ def describe(resolved: Resolved, catalog: Catalog) -> Description:
         for agg in scope.expression.find_all(exp.AggFunc):
             name = AGGREGATE_NAMES.get(type(agg), agg.key)
             distinct = isinstance(agg.this, exp.Distinct)
-            refs = sorted({r for c in agg.find_all(exp.Column) if id(c) in resolved.lineage and flows(c, agg)
-                           for r in resolved.lineage[id(c)].values})
+            refs = sorted(
+                {
+                    r
+                    for c in agg.find_all(exp.Column)
+                    if id(c) in resolved.lineage and flows(c, agg)
+                    for r in resolved.lineage[id(c)].values
+                }
+            )
             if not refs:
                 aggregates.append(AggregateUse(name, None, None, distinct))
             aggregates.extend(AggregateUse(name, r.dataset, r.column, distinct) for r in refs)
     joins = []
     for u in uses:
-        if u.join_key and u.column.parent.this is u.column:
+        if u.join_key and u.column.parent is not None and u.column.parent.this is u.column:
             other_column = u.column.parent.expression
             join = u.column.find_ancestor(exp.Join)
             kind = "left" if join is not None and join.side.upper() == "LEFT" else "inner"

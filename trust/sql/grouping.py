@@ -57,7 +57,7 @@ def _name(node: exp.Expr) -> str:
 
 
 def _refuse(node: exp.Expr, message: str, rule: str = RULE, construct: str | None = None) -> NotAllowed:
-    err = reject(cast(exp.Expression, node), message, rule, construct or _name(node))
+    err = reject(node, message, rule, construct or _name(node))
     if err.position is None:  # an empty set, (), carries no position of its own: point at its SELECT
         select = node.find_ancestor(exp.Select)
         if select is not None and select is not node:
@@ -66,6 +66,7 @@ def _refuse(node: exp.Expr, message: str, rule: str = RULE, construct: str | Non
 
 
 # -- which SELECTs may carry grouping sets: the result's own ---------------------------------------
+
 
 def _branches(tree: exp.Expr) -> list[exp.Expr] | None:
     """The branches of a UNION ALL chain at the top of the query (the query itself if it is a
@@ -91,15 +92,19 @@ def _owner(node: exp.Expr) -> exp.Select:
     elif branches is None:
         where = "a branch of a UNION that removes duplicates (use UNION ALL)"
     else:
-        where = "a subquery or CTE: the totals it makes must be the result's own rows so disclosure control can " \
-                "protect them (move the GROUP BY to the outermost query)"
-    raise _refuse(node, f"{_name(node)} is accepted only in the outermost query or a branch of a UNION ALL there, "
-                  f"not in {where}")
+        where = (
+            "a subquery or CTE: the totals it makes must be the result's own rows so disclosure control can "
+            "protect them (move the GROUP BY to the outermost query)"
+        )
+    raise _refuse(
+        node, f"{_name(node)} is accepted only in the outermost query or a branch of a UNION ALL there, not in {where}"
+    )
 
 
 # -- the grouping sets a GROUP BY asks for ---------------------------------------------------------
 
-def _items(node: exp.Expression) -> list[exp.Expression]:
+
+def _items(node: exp.Expr) -> list[exp.Expr]:
     """One element of ROLLUP/CUBE or one grouping set: a key, or a (composite) list of keys."""
     if isinstance(node, exp.Tuple):
         return list(node.expressions)
@@ -108,7 +113,7 @@ def _items(node: exp.Expression) -> list[exp.Expression]:
     return [node]
 
 
-def _count(node: exp.Expression) -> int:
+def _count(node: exp.Expr) -> int:
     if isinstance(node, exp.Rollup):
         return len(node.expressions) + 1
     if isinstance(node, exp.Cube):
@@ -118,17 +123,20 @@ def _count(node: exp.Expression) -> int:
     return 1
 
 
-def _sets(node: exp.Expression) -> list[list[exp.Expression]]:
+def _sets(node: exp.Expr) -> list[list[exp.Expr]]:
     """The grouping sets one GROUP BY element stands for, in DuckDB's order (finest first)."""
     if isinstance(node, exp.Rollup):
         parts = [_items(e) for e in node.expressions]
         return [[k for part in parts[:n] for k in part] for n in range(len(parts), -1, -1)]
     if isinstance(node, exp.Cube):
         parts = [_items(e) for e in node.expressions]
-        return [[k for i in chosen for k in parts[i]] for size in range(len(parts), -1, -1)
-                for chosen in itertools.combinations(range(len(parts)), size)]
+        return [
+            [k for i in chosen for k in parts[i]]
+            for size in range(len(parts), -1, -1)
+            for chosen in itertools.combinations(range(len(parts)), size)
+        ]
     if isinstance(node, exp.GroupingSets):
-        out: list[list[exp.Expression]] = []
+        out: list[list[exp.Expr]] = []
         for item in node.expressions:
             out.extend(_sets(item) if isinstance(item, CONSTRUCTS) else [_items(item)])
         return out
@@ -147,16 +155,18 @@ def _canonical(node: exp.Expr) -> str:
 
 
 def _qualifiers_agree(a: exp.Expr, b: exp.Expr) -> bool:
-    return all(not x.table or not y.table or x.table.lower() == y.table.lower()
-               for x, y in zip(a.find_all(exp.Column), b.find_all(exp.Column)))
+    return all(
+        not x.table or not y.table or x.table.lower() == y.table.lower()
+        for x, y in zip(a.find_all(exp.Column), b.find_all(exp.Column))
+    )
 
 
-def _same(a: exp.Expression, b: exp.Expression) -> bool:
+def _same(a: exp.Expr, b: exp.Expr) -> bool:
     """The same key: equal up to case and column qualifiers, where both sides give one, agreeing."""
     return _canonical(a) == _canonical(b) and _qualifiers_agree(a, b)
 
 
-def _unparen(node: exp.Expression) -> exp.Expression:
+def _unparen(node: exp.Expr) -> exp.Expr:
     while isinstance(node, exp.Paren):
         node = node.this
     return node
@@ -167,10 +177,10 @@ class _Keys:
 
     def __init__(self, select: exp.Select) -> None:
         self.select = select
-        self.keys: list[exp.Expression] = []
+        self.keys: list[exp.Expr] = []
         self.canonical: list[str] = []
 
-    def add(self, written: exp.Expression) -> int:
+    def add(self, written: exp.Expr) -> int:
         key = self._meaning(_unparen(written))
         found = self.find(key)
         if found is not None:
@@ -188,7 +198,7 @@ class _Keys:
                 return i
         return None
 
-    def _meaning(self, key: exp.Expression) -> exp.Expression:
+    def _meaning(self, key: exp.Expr) -> exp.Expr:
         """A position (``ROLLUP(1)``) is the projection there. A name that is also an output alias is
         the column (as DuckDB reads it) when that output is made from the column, as in ``CASE WHEN
         GROUPING(region) = 1 THEN 'All' ELSE region END AS region``; otherwise it could be either, and
@@ -197,27 +207,43 @@ class _Keys:
         if isinstance(key, exp.Literal) and key.is_int:
             n = int(key.name)
             if not 1 <= n <= len(projections):
-                raise _refuse(key, f"GROUP BY position {n} is not an output column (there are {len(projections)})",
-                              construct=key.sql(DIALECT))
+                raise _refuse(
+                    key,
+                    f"GROUP BY position {n} is not an output column (there are {len(projections)})",
+                    construct=key.sql(DIALECT),
+                )
             key = projections[n - 1].unalias().copy()
         if key.find(exp.AggFunc) is not None:
-            raise _refuse(key, f"The grouping key {key.sql(DIALECT)} is an aggregate; group by columns or "
-                          "expressions of columns", construct=key.sql(DIALECT))
+            raise _refuse(
+                key,
+                f"The grouping key {key.sql(DIALECT)} is an aggregate; group by columns or expressions of columns",
+                construct=key.sql(DIALECT),
+            )
         if key.find(exp.Column) is None:
-            raise _refuse(key, f"The grouping key {key.sql(DIALECT)} is a constant; group by columns or expressions "
-                          "of columns", construct=key.sql(DIALECT))
+            raise _refuse(
+                key,
+                f"The grouping key {key.sql(DIALECT)} is a constant; group by columns or expressions of columns",
+                construct=key.sql(DIALECT),
+            )
         if isinstance(key, exp.Column) and not key.table:
             for proj in projections:
-                if isinstance(proj, exp.Alias) and proj.alias.lower() == key.name.lower() and not any(
-                        c.name.lower() == key.name.lower() for c in proj.this.find_all(exp.Column)):
-                    raise _refuse(key, f"The grouping key {key.name} is also the alias of "
-                                  f"{proj.this.sql(DIALECT)}; with ROLLUP, CUBE or GROUPING SETS write the "
-                                  "expression itself in the GROUP BY, or give the output another alias",
-                                  construct=key.name)
+                if (
+                    isinstance(proj, exp.Alias)
+                    and proj.alias.lower() == key.name.lower()
+                    and not any(c.name.lower() == key.name.lower() for c in proj.this.find_all(exp.Column))
+                ):
+                    raise _refuse(
+                        key,
+                        f"The grouping key {key.name} is also the alias of "
+                        f"{proj.this.sql(DIALECT)}; with ROLLUP, CUBE or GROUPING SETS write the "
+                        "expression itself in the GROUP BY, or give the output another alias",
+                        construct=key.name,
+                    )
         return key
 
 
 # -- one branch per grouping set -------------------------------------------------------------------
+
 
 def _carry(old: exp.Expr, new: exp.Expr) -> exp.Expr:
     """``new`` in place of ``old``, keeping where ``old`` was in the analyst's text."""
@@ -263,13 +289,16 @@ class _Branch:
         for arg in args:
             index = self.keys.find(_unparen(arg))
             if index is None:
-                raise _refuse(arg, f"{arg.sql(DIALECT)} in {_name(node)} is not a key of this GROUP BY; name "
-                              "one of its keys", construct=_name(node))
+                raise _refuse(
+                    arg,
+                    f"{arg.sql(DIALECT)} in {_name(node)} is not a key of this GROUP BY; name one of its keys",
+                    construct=_name(node),
+                )
             out = out * 2 + (index not in self.grouped)
         return out
 
 
-def _shown(proj: exp.Expression, keys: _Keys) -> set[int]:
+def _shown(proj: exp.Expr, keys: _Keys) -> set[int]:
     """The keys whose values reach ``proj`` (outside aggregates and GROUPING())."""
     out: set[int] = set()
     stack = [proj]
@@ -285,7 +314,7 @@ def _shown(proj: exp.Expression, keys: _Keys) -> set[int]:
     return out
 
 
-def _aggregate(proj: exp.Expression) -> bool:
+def _aggregate(proj: exp.Expr) -> bool:
     return any(not isinstance(a, FUNCTIONS) for a in proj.find_all(exp.AggFunc))
 
 
@@ -298,9 +327,13 @@ def _plan(select: exp.Select) -> _Plan:
     count = math.prod(_count(e) for e in group.expressions)
     if count > MAX_SETS:
         construct = next(e for e in group.expressions if isinstance(e, CONSTRUCTS))
-        raise _refuse(construct, f"This GROUP BY asks for {count} grouping sets; the limit is {MAX_SETS}, since each set "
-                      "reads the data once more. List only the totals you need with GROUPING SETS ((a, b), (a), ()), "
-                      "or split the query", SETS_RULE)
+        raise _refuse(
+            construct,
+            f"This GROUP BY asks for {count} grouping sets; the limit is {MAX_SETS}, since each set "
+            "reads the data once more. List only the totals you need with GROUPING SETS ((a, b), (a), ()), "
+            "or split the query",
+            SETS_RULE,
+        )
     keys = _Keys(select)
     sets: list[frozenset[int]] = []
     for combination in itertools.product(*(_sets(e) for e in group.expressions)):
@@ -313,9 +346,13 @@ def _plan(select: exp.Select) -> _Plan:
         missing = [i for i in range(len(keys.keys)) if i not in shown]
         if missing:
             key = keys.keys[missing[0]]
-            raise _refuse(key, f"The grouping key {key.sql(DIALECT)} is not an output column: with ROLLUP, CUBE or "
-                          "GROUPING SETS each key must be shown in its own column, so total rows can be told apart "
-                          "and protected. Add it to the SELECT list", construct=key.sql(DIALECT))
+            raise _refuse(
+                key,
+                f"The grouping key {key.sql(DIALECT)} is not an output column: with ROLLUP, CUBE or "
+                "GROUPING SETS each key must be shown in its own column, so total rows can be told apart "
+                "and protected. Add it to the SELECT list",
+                construct=key.sql(DIALECT),
+            )
     plan = _Plan(select, keys, tuple(sets))
     for grouped in sets:
         _projections(plan, grouped)
@@ -334,15 +371,25 @@ def _check_whole(plan: _Plan) -> None:
         for grouped in plan.sets:
             kept = _Branch(plan.keys, grouped).value(having.this.copy())
             if kept.find(exp.Column, exp.AggFunc) is not None:
-                raise _refuse(having, "HAVING with ROLLUP, CUBE or GROUPING SETS would drop some of the rows a total "
-                              "adds up, and the total would give them back by subtraction. Filter rows with WHERE, "
-                              "leave small cells to disclosure control, or use HAVING only on GROUPING() to keep or "
-                              "drop whole levels of totals", HAVING_RULE, "HAVING")
+                raise _refuse(
+                    having,
+                    "HAVING with ROLLUP, CUBE or GROUPING SETS would drop some of the rows a total "
+                    "adds up, and the total would give them back by subtraction. Filter rows with WHERE, "
+                    "leave small cells to disclosure control, or use HAVING only on GROUPING() to keep or "
+                    "drop whole levels of totals",
+                    HAVING_RULE,
+                    "HAVING",
+                )
     limit = select.args.get("limit") or select.root().args.get("limit")
     if limit is not None:
-        raise _refuse(limit, "LIMIT with ROLLUP, CUBE or GROUPING SETS could cut some of the rows a total adds up, and "
-                      "the total would give them back by subtraction. Remove the LIMIT (sort and cut the protected "
-                      "result yourself)", LIMIT_RULE, "LIMIT")
+        raise _refuse(
+            limit,
+            "LIMIT with ROLLUP, CUBE or GROUPING SETS could cut some of the rows a total adds up, and "
+            "the total would give them back by subtraction. Remove the LIMIT (sort and cut the protected "
+            "result yourself)",
+            LIMIT_RULE,
+            "LIMIT",
+        )
 
 
 def _projections(plan: _Plan, grouped: frozenset[int]) -> list[exp.Expr]:
@@ -351,9 +398,13 @@ def _projections(plan: _Plan, grouped: frozenset[int]) -> list[exp.Expr]:
         branch = _Branch(plan.keys, grouped)
         new = branch.value(proj.copy())
         if branch.nulled and not _aggregate(proj) and new.find(exp.Column) is not None:
-            raise _refuse(proj, f"The output column {proj.sql(DIALECT)} combines a key that some grouping sets total "
-                          "over with other columns, so in those total rows it would be neither a value nor a total "
-                          "label. Give each group key its own output column", construct=proj.sql(DIALECT))
+            raise _refuse(
+                proj,
+                f"The output column {proj.sql(DIALECT)} combines a key that some grouping sets total "
+                "over with other columns, so in those total rows it would be neither a value nor a total "
+                "label. Give each group key its own output column",
+                construct=proj.sql(DIALECT),
+            )
         if new is not proj and isinstance(proj, exp.Column) and not isinstance(new, exp.Column):
             new = exp.alias_(new, proj.this.copy(), copy=False)  # the column keeps its name
         out.append(new)
@@ -389,16 +440,29 @@ def _order(select: exp.Select, plan: _Plan) -> exp.Order | None:
     for ordered in order.expressions:
         term = ordered.this
         if (isinstance(term, exp.Literal) and term.is_int) or (
-                isinstance(term, exp.Column) and not term.table and term.name.lower() in names):
+            isinstance(term, exp.Column) and not term.table and term.name.lower() in names
+        ):
             continue
         match = next((j for j, p in enumerate(projections) if _same(_unparen(term), p.unalias())), None)
         if match is None:
-            raise _refuse(term, "With ROLLUP, CUBE, GROUPING SETS or GROUPING(), ORDER BY can name only output "
-                          f"columns (by alias or position); add {term.sql(DIALECT)} to the SELECT list with an alias "
-                          "and order by that", construct=f"ORDER BY {term.sql(DIALECT)}")
+            raise _refuse(
+                term,
+                "With ROLLUP, CUBE, GROUPING SETS or GROUPING(), ORDER BY can name only output "
+                f"columns (by alias or position); add {term.sql(DIALECT)} to the SELECT list with an alias "
+                "and order by that",
+                construct=f"ORDER BY {term.sql(DIALECT)}",
+            )
         proj = projections[match]
-        name = proj.args.get("alias") if isinstance(proj, exp.Alias) else proj.this if isinstance(proj, exp.Column) else None
-        ordered.set("this", _carry(term, exp.column(name.copy()) if name is not None else exp.Literal.number(match + 1)))
+        name = (
+            proj.args.get("alias")
+            if isinstance(proj, exp.Alias)
+            else proj.this
+            if isinstance(proj, exp.Column)
+            else None
+        )
+        ordered.set(
+            "this", _carry(term, exp.column(name.copy()) if name is not None else exp.Literal.number(match + 1))
+        )
     return order
 
 
@@ -407,8 +471,11 @@ def _expand_select(select: exp.Select, outermost: bool) -> list[exp.Select]:
     several, the caller puts them on the union)."""
     plan = _plan(select)
     if not outermost and len(plan.sets) > 1 and select.args.get("with_") is not None:
-        raise _refuse(select, "ROLLUP, CUBE or GROUPING SETS in a UNION branch that has its own WITH cannot be "
-                      "expanded; put the WITH at the start of the whole query")
+        raise _refuse(
+            select,
+            "ROLLUP, CUBE or GROUPING SETS in a UNION branch that has its own WITH cannot be "
+            "expanded; put the WITH at the start of the whole query",
+        )
     branches = [_branch(plan, grouped) for grouped in plan.sets]
     if len(branches) == 1:
         branches[0].set("with_", select.args.get("with_") and select.args["with_"].copy())
@@ -439,23 +506,39 @@ def check(node: exp.Expr) -> None:
     if isinstance(node, exp.Group):
         for arg, what in (("rollup", "WITH ROLLUP"), ("cube", "WITH CUBE")):
             if node.args.get(arg):
-                raise _refuse(node, f"GROUP BY ... {what} is MySQL's form, which DuckDB does not read; write "
-                              f"GROUP BY {what.split()[1]} (a, b)", construct=what)
+                raise _refuse(
+                    node,
+                    f"GROUP BY ... {what} is MySQL's form, which DuckDB does not read; write "
+                    f"GROUP BY {what.split()[1]} (a, b)",
+                    construct=what,
+                )
         if node.args.get("grouping_sets"):
-            raise _refuse(node, "GROUP BY keys followed by GROUPING SETS (Hive's form) is not accepted; write "
-                          "GROUP BY GROUPING SETS ((a, b), (a), ())", construct="GROUPING SETS")
+            raise _refuse(
+                node,
+                "GROUP BY keys followed by GROUPING SETS (Hive's form) is not accepted; write "
+                "GROUP BY GROUPING SETS ((a, b), (a), ())",
+                construct="GROUPING SETS",
+            )
         if node.args.get("totals"):
-            raise _refuse(node, "GROUP BY ... WITH TOTALS is not accepted; write GROUP BY ROLLUP (a, b) for totals",
-                          construct="WITH TOTALS")
+            raise _refuse(
+                node,
+                "GROUP BY ... WITH TOTALS is not accepted; write GROUP BY ROLLUP (a, b) for totals",
+                construct="WITH TOTALS",
+            )
         construct = next((e for e in node.expressions if isinstance(e, CONSTRUCTS)), None)
         if construct is None:
             return
         select = _owner(construct)
     elif isinstance(node, CONSTRUCTS):
         parent = node.parent
-        if not (isinstance(parent, exp.Group) and node.arg_key == "expressions" or isinstance(parent, exp.GroupingSets)):
-            raise _refuse(node, f"{_name(node)} is accepted only directly in GROUP BY or GROUPING SETS; write "
-                          "GROUP BY ROLLUP (a, b), CUBE (a, b) or GROUPING SETS ((a, b), (a), ())")
+        if not (
+            isinstance(parent, exp.Group) and node.arg_key == "expressions" or isinstance(parent, exp.GroupingSets)
+        ):
+            raise _refuse(
+                node,
+                f"{_name(node)} is accepted only directly in GROUP BY or GROUPING SETS; write "
+                "GROUP BY ROLLUP (a, b), CUBE (a, b) or GROUPING SETS ((a, b), (a), ())",
+            )
         select = _owner(node)
     elif isinstance(node, FUNCTIONS):
         select = _owner(node)
@@ -465,8 +548,11 @@ def check(node: exp.Expr) -> None:
             if isinstance(child, exp.AggFunc) and not isinstance(child, FUNCTIONS):
                 raise _refuse(node, f"{_name(node)} inside an aggregate is not accepted; use it on its own")
         if child.arg_key not in _PLACES:
-            raise _refuse(node, f"{_name(node)} is accepted in the SELECT list, HAVING and ORDER BY, not in "
-                          f"{(child.arg_key or '').rstrip('_').upper()}")
+            raise _refuse(
+                node,
+                f"{_name(node)} is accepted in the SELECT list, HAVING and ORDER BY, not in "
+                f"{(child.arg_key or '').rstrip('_').upper()}",
+            )
     else:
         return
     _order(select, _plan(select))
@@ -484,8 +570,11 @@ def expand(parsed: Parsed) -> Parsed:
     if branches is None or not any(_needs(b) for b in branches):
         return parsed
     outermost = isinstance(tree, exp.Select)
-    selects = [s for b in branches for s in (_expand_select(cast(exp.Select, b), outermost) if _needs(b)
-                                             else [cast(exp.Select, b.copy())])]
+    selects = [
+        s
+        for b in branches
+        for s in (_expand_select(cast(exp.Select, b), outermost) if _needs(b) else [cast(exp.Select, b.copy())])
+    ]
     if len(selects) == 1:
         return Parsed(sql=parsed.sql, tree=selects[0])
     union: exp.Query = selects[0]

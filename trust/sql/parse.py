@@ -65,50 +65,80 @@ def _check_characters(sql: str) -> None:
 
 
 def _reject_token(tok: Token, message: str, rule: str, construct: str | None = None) -> ParseFailed:
-    return ParseFailed(f"{message} (line {tok.line}, column {tok.col}).", rule=rule,
-                       construct=construct or tok.text, position=(tok.line, tok.col))
+    return ParseFailed(
+        f"{message} (line {tok.line}, column {tok.col}).",
+        rule=rule,
+        construct=construct or tok.text,
+        position=(tok.line, tok.col),
+    )
 
 
 def _check_tokens(sql: str, max_depth: int) -> None:
     try:
         tokens = sqlglot.tokenize(sql, read=DIALECT)
     except TokenError as exc:
-        raise ParseFailed(f"The SQL could not be read: {exc}. Check quotes and brackets are closed.",
-                          rule="parse_error") from None
+        raise ParseFailed(
+            f"The SQL could not be read: {exc}. Check quotes and brackets are closed.", rule="parse_error"
+        ) from None
     depth, limit = 0, max_depth * 4
     for i, tok in enumerate(tokens):
         if tok.token_type in _OPEN:
             depth += 1
             if depth > limit:
-                raise _reject_token(tok, f"The SQL nests brackets more than {limit} deep. "
-                                    "Flatten it with a CTE (WITH ... AS (...))", "nesting_too_deep", "(")
+                raise _reject_token(
+                    tok,
+                    f"The SQL nests brackets more than {limit} deep. Flatten it with a CTE (WITH ... AS (...))",
+                    "nesting_too_deep",
+                    "(",
+                )
         elif tok.token_type in _CLOSE:
             depth -= 1
         if tok.token_type is not TokenType.STRING and not tok.text.isascii():
             ch = next(c for c in tok.text if not c.isascii())
             raise _reject_token(
-                tok, f"The name {tok.text!r} contains the non-ASCII character {_char_name(ch)}. Dataset and "
+                tok,
+                f"The name {tok.text!r} contains the non-ASCII character {_char_name(ch)}. Dataset and "
                 "column names are plain ASCII; a look-alike letter would name something else. Retype it",
-                "non_ascii_name", _char_name(ch))
+                "non_ascii_name",
+                _char_name(ch),
+            )
         if tok.token_type in _PARAMETERS:
-            raise _reject_token(tok, f"Parameters and placeholders ({tok.text!r}) are not accepted; write the value "
-                                "as a literal", "parameter")
+            raise _reject_token(
+                tok,
+                f"Parameters and placeholders ({tok.text!r}) are not accepted; write the value as a literal",
+                "parameter",
+            )
         if tok.token_type not in (TokenType.STRING, TokenType.IDENTIFIER) and "~" in tok.text:
-            raise _reject_token(tok, f"Regular-expression operator {tok.text!r} is not accepted: its meaning "
-                                "differs between engines. Use LIKE with % and _ instead", "regex_operator")
+            raise _reject_token(
+                tok,
+                f"Regular-expression operator {tok.text!r} is not accepted: its meaning "
+                "differs between engines. Use LIKE with % and _ instead",
+                "regex_operator",
+            )
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if tok.token_type is TokenType.COMMA and nxt is not None and nxt.token_type is TokenType.COMMA:
-            raise _reject_token(nxt, "Two commas in a row: sqlglot would skip the empty item but DuckDB refuses it. "
-                                "Remove one", "parse_error", ",,")
-        if tok.token_type is TokenType.NUMBER and nxt is not None and nxt.start == tok.end + 1 \
-                and nxt.token_type in _NAME_TOKENS:
             raise _reject_token(
-                tok, f"The number {tok.text!r} runs straight into {nxt.text!r}; DuckDB and the trust would read "
+                nxt,
+                "Two commas in a row: sqlglot would skip the empty item but DuckDB refuses it. Remove one",
+                "parse_error",
+                ",,",
+            )
+        if (
+            tok.token_type is TokenType.NUMBER
+            and nxt is not None
+            and nxt.start == tok.end + 1
+            and nxt.token_type in _NAME_TOKENS
+        ):
+            raise _reject_token(
+                tok,
+                f"The number {tok.text!r} runs straight into {nxt.text!r}; DuckDB and the trust would read "
                 f"{tok.text + nxt.text!r} differently. Put a space between them, or write the number in decimal",
-                "ambiguous_number", tok.text + nxt.text)
+                "ambiguous_number",
+                tok.text + nxt.text,
+            )
 
 
-def _statement_kind(tree: exp.Expression) -> str:
+def _statement_kind(tree: exp.Expr) -> str:
     if isinstance(tree, exp.Command):
         return str(tree.this).upper()
     if isinstance(tree, exp.Column):
@@ -137,7 +167,7 @@ def parse(sql: str, *, max_length: int = 20000, max_depth: int = 12) -> Parsed:
         raise ParseFailed(
             f"The SQL could not be parsed{where}: {detail}. Check the syntax; only SELECT is accepted.",
             rule="parse_error",
-            position=(line, col) if line else None,
+            position=(int(line), int(col or 1)) if line else None,
         ) from None
     except (TokenError, RecursionError):
         raise ParseFailed(

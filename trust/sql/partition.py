@@ -23,23 +23,23 @@ from sqlglot import exp
 
 @dataclass(frozen=True)
 class Partition:
-    part: exp.Expression  # an integer part id for each row: 0 = the argument is NULL
+    part: exp.Expr  # an integer part id for each row: 0 = the argument is NULL
     parts: int  # part ids run from 0 to parts - 1
 
 
-def branching(arg: exp.Expression) -> list[exp.Expression]:
+def branching(arg: exp.Expr) -> list[exp.Expr]:
     """The CASE / IF constructs in ``arg`` that split rows (an IF inside a CASE is one of its branches)."""
     return [n for n in arg.walk() if isinstance(n, (exp.Case, exp.If)) and not isinstance(n.parent, exp.Case)]
 
 
-def branch_values(node: exp.Expression) -> list[exp.Expression | None]:
+def branch_values(node: exp.Expr) -> list[exp.Expr | None]:
     """The value of each branch of a CASE or IF, the ELSE last (None when there is none)."""
     if isinstance(node, exp.Case):
         return [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
     return [node.args.get("true"), node.args.get("false")]
 
 
-def branch_conditions(node: exp.Expression) -> list[exp.Expression]:
+def branch_conditions(node: exp.Expr) -> list[exp.Expr]:
     """The condition of each WHEN (or the IF), as a boolean over the row."""
     if isinstance(node, exp.Case):
         operand = node.args.get("this")

@@ -7,7 +7,7 @@ from sqlglot import exp
 from trust.errors import NotAllowed
 
 
-def position(node: exp.Expression) -> tuple[int, int] | None:
+def position(node: exp.Expr) -> tuple[int, int] | None:
     """Line and column of the first token of ``node`` that sqlglot kept a position for."""
     for n in node.walk():
         meta = n.meta if hasattr(n, "_meta") and n._meta else None
@@ -19,7 +19,7 @@ def position(node: exp.Expression) -> tuple[int, int] | None:
     return None
 
 
-def construct_name(node: exp.Expression) -> str:
+def construct_name(node: exp.Expr) -> str:
     """How a person would name ``node``: ``function first()``, ``WINDOW``, ``LATERAL``."""
     if isinstance(node, exp.Anonymous):
         return f"function {node.name.lower()}()"
@@ -28,7 +28,7 @@ def construct_name(node: exp.Expression) -> str:
     return node.key.upper()
 
 
-def reject(node: exp.Expression, message: str, rule: str, construct: str | None = None) -> NotAllowed:
+def reject(node: exp.Expr, message: str, rule: str, construct: str | None = None) -> NotAllowed:
     """A ``NotAllowed`` naming the rule, the construct and where it is in the analyst's text."""
     pos = position(node)
     where = f" at line {pos[0]}, column {pos[1]}" if pos else ""

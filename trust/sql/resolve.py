@@ -49,11 +49,11 @@ class Resolved:
         return self.scopes[-1]
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
+def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def _check_tables(tree: exp.Expression, catalog: Catalog) -> None:
+def _check_tables(tree: exp.Expr, catalog: Catalog) -> None:
     ctes = _cte_names(tree)
     dataset_tables = {d.table_name for d in catalog}
     for cte in tree.find_all(exp.CTE):
@@ -62,7 +62,9 @@ def _check_tables(tree: exp.Expression, catalog: Catalog) -> None:
             raise NotAllowed(
                 f"The CTE name {cte.alias_or_name!r} is also the name of a dataset; two readings of the query would "
                 f"be possible. Give the CTE another name{f' (line {pos[0]}, column {pos[1]})' if pos else ''}.",
-                rule="cte_shadows_dataset", construct=cte.alias_or_name, position=pos,
+                rule="cte_shadows_dataset",
+                construct=cte.alias_or_name,
+                position=pos,
             )
     for table in tree.find_all(exp.Table):
         name, db = table.name.lower(), table.text("db").lower()
@@ -74,7 +76,9 @@ def _check_tables(tree: exp.Expression, catalog: Catalog) -> None:
             raise UnknownName(
                 f"{table.name!r} is not a dataset or a CTE. Name datasets as department.dataset "
                 f"(e.g. dwp.uc_claims).{hint} Run `trust catalog list` to see them.",
-                rule="unknown_dataset", dataset=table.name, position=pos,
+                rule="unknown_dataset",
+                dataset=table.name,
+                position=pos,
             )
         try:
             catalog.get(f"{db}.{name}")
@@ -82,7 +86,7 @@ def _check_tables(tree: exp.Expression, catalog: Catalog) -> None:
             raise UnknownName(exc.message, rule="unknown_dataset", dataset=f"{db}.{name}", position=pos) from None
 
 
-def _check_direct_identifiers(tree: exp.Expression, catalog: Catalog) -> None:
+def _check_direct_identifiers(tree: exp.Expr, catalog: Catalog) -> None:
     """A direct identifier named anywhere in the text is refused, even where the query never uses it
     (an unused projection would be pruned before it ran, but the trust does not accept it at all)."""
     datasets = [catalog.get(f"{t.text('db')}.{t.name}") for t in tree.find_all(exp.Table) if t.text("db")]
@@ -95,11 +99,13 @@ def _check_direct_identifiers(tree: exp.Expression, catalog: Catalog) -> None:
             raise NotAllowed(
                 f"{ds.id}.{col.name.lower()} is a direct identifier and cannot be used anywhere in a query. "
                 f"Remove it; link datasets on their linkage key instead{where}.",
-                rule="direct_identifier", construct=col.sql("duckdb"), position=pos,
+                rule="direct_identifier",
+                construct=col.sql("duckdb"),
+                position=pos,
             )
 
 
-def _expand_group_by_all(tree: exp.Expression) -> None:
+def _expand_group_by_all(tree: exp.Expr) -> None:
     """GROUP BY ALL groups by every projection that is not an aggregate (DuckDB's meaning)."""
     for select in tree.find_all(exp.Select):
         group = select.args.get("group")
@@ -110,7 +116,7 @@ def _expand_group_by_all(tree: exp.Expression) -> None:
 
 
 def _qualify(parsed: Parsed, catalog: Catalog) -> exp.Query:
-    schema = catalog.schema_mapping()
+    schema: dict[str, object] = dict(catalog.schema_mapping())
     tree = parsed.tree.copy()
     for node in tree.walk():
         node.comments = None  # the analyst's comments never reach the generated SQL (nor comparisons)
@@ -134,7 +140,8 @@ def _qualify(parsed: Parsed, catalog: Catalog) -> exp.Query:
             raise UnknownName(
                 f"Column {col!r} is unknown or ambiguous here.{did_you_mean(col, known - {col})} "
                 "Qualify it with its table alias and check `trust catalog show DATASET`.",
-                rule="unknown_column", column=col,
+                rule="unknown_column",
+                column=col,
             ) from None
         raise NotAllowed(
             f"The query's names could not be resolved ({text.split('. Line')[0]}). "
@@ -142,13 +149,15 @@ def _qualify(parsed: Parsed, catalog: Catalog) -> exp.Query:
             rule="unresolved",
         ) from None
     except RecursionError:
-        raise NotAllowed("The query is nested too deeply to analyse; simplify it with CTEs.", rule="nesting_too_deep") from None
+        raise NotAllowed(
+            "The query is nested too deeply to analyse; simplify it with CTEs.", rule="nesting_too_deep"
+        ) from None
 
 
 PREDICATES = (exp.Predicate, exp.Not, exp.And, exp.Or, exp.Like, exp.ILike, exp.In, exp.Between, exp.Is)
 
 
-def flows(node: exp.Expression, root: exp.Expression) -> bool:
+def flows(node: exp.Expr, root: exp.Expr) -> bool:
     """Whether ``node``'s value reaches ``root``'s value (not only a predicate or a CASE condition)."""
     child, parent = node, node.parent
     while child is not root and parent is not None:
@@ -163,15 +172,15 @@ def flows(node: exp.Expression, root: exp.Expression) -> bool:
 PLAIN_CASTS = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT}
 
 
-def _constant(node: exp.Expression) -> bool:
+def _constant(node: exp.Expr) -> bool:
     return node.find(exp.Column) is None and is_plain(node)
 
 
-def _bare(node: exp.Expression) -> bool:
+def _bare(node: exp.Expr) -> bool:
     return bare_column(node) is not None
 
 
-def is_plain(node: exp.Expression) -> bool:
+def is_plain(node: exp.Expr) -> bool:
     """An affine combination of columns: + and -, times or divided by a number, or divided by a bare
     column (a ratio such as tax_paid / gross_pay), with casts to floating point. No branch, no step
     (floor, round, casts to whole numbers), no predicate, no product of two columns.
@@ -192,13 +201,15 @@ def is_plain(node: exp.Expression) -> bool:
     if isinstance(node, (exp.Add, exp.Sub)):
         return is_plain(node.this) and is_plain(node.expression)
     if isinstance(node, exp.Mul):
-        return is_plain(node.this) and is_plain(node.expression) and (_constant(node.this) or _constant(node.expression))
+        return (
+            is_plain(node.this) and is_plain(node.expression) and (_constant(node.this) or _constant(node.expression))
+        )
     if isinstance(node, exp.Div):
         return is_plain(node.this) and (_constant(node.expression) or _bare(node.expression))
     return False
 
 
-def bare_column(node: exp.Expression) -> exp.Column | None:
+def bare_column(node: exp.Expr) -> exp.Column | None:
     """The column under parentheses and floating-point casts, if that is all ``node`` is."""
     while isinstance(node, (exp.Paren, exp.Cast, exp.Alias)) and not isinstance(node, exp.TryCast):
         if isinstance(node, exp.Cast) and node.to.this not in PLAIN_CASTS:
@@ -219,8 +230,9 @@ class Lineage:
     derived: bool = False  # computed by a subquery, not a catalogue column passed through
 
     def __or__(self, other: Lineage) -> Lineage:
-        return Lineage(self.all | other.all, self.values | other.values, self.shaped or other.shaped,
-                       self.derived or other.derived)
+        return Lineage(
+            self.all | other.all, self.values | other.values, self.shaped or other.shaped, self.derived or other.derived
+        )
 
 
 EMPTY = Lineage(frozenset(), frozenset())
@@ -246,10 +258,13 @@ class _Tracer:
                     return self.expression(scope, proj)
         if not col.table and isinstance(scope.expression, exp.Union):
             return self.projection(scope, col.name)  # ORDER BY on a UNION names its output columns
-        raise UnknownName(f"Column {col.sql()} could not be traced to a dataset. Qualify it with its table alias.",
-                          rule="unknown_column", column=col.name)
+        raise UnknownName(
+            f"Column {col.sql()} could not be traced to a dataset. Qualify it with its table alias.",
+            rule="unknown_column",
+            column=col.name,
+        )
 
-    def expression(self, scope: Scope, node: exp.Expression) -> Lineage:
+    def expression(self, scope: Scope, node: exp.Expr) -> Lineage:
         out = Lineage(frozenset(), frozenset(), not is_plain(node), bare_column(node) is None)
         for col in node.find_all(exp.Column):
             lin = self.column(scope, col)
@@ -265,13 +280,16 @@ class _Tracer:
             if isinstance(expr, exp.Union):
                 names = expr.named_selects
                 if name not in names:
-                    raise UnknownName(f"Column {name!r} is not an output of the UNION.", rule="unknown_column", column=name)
+                    raise UnknownName(
+                        f"Column {name!r} is not an output of the UNION.", rule="unknown_column", column=name
+                    )
                 self.memo[key] = self.position(scope, names.index(name))
             else:
                 matches = [p for p in expr.expressions if p.alias_or_name == name]
                 if not matches:
-                    raise UnknownName(f"Column {name!r} is not an output of the subquery.", rule="unknown_column",
-                                      column=name)
+                    raise UnknownName(
+                        f"Column {name!r} is not an output of the subquery.", rule="unknown_column", column=name
+                    )
                 self.memo[key] = self.expression(scope, matches[0])
         return self.memo[key]
 
@@ -300,7 +318,5 @@ def resolve(parsed: Parsed, catalog: Catalog) -> Resolved:
     for scope in scopes:
         for col in scope.columns:
             lineage[id(col)] = tracer.column(scope, col)
-    datasets = sorted({
-        catalog.get(f"{t.text('db')}.{t.name}").id for t in tree.find_all(exp.Table) if t.text("db")
-    })
+    datasets = sorted({catalog.get(f"{t.text('db')}.{t.name}").id for t in tree.find_all(exp.Table) if t.text("db")})
     return Resolved(parsed=parsed, tree=tree, scopes=scopes, lineage=lineage, datasets=tuple(datasets))

@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.optimizer.scope import Scope
+from sqlglot.optimizer.scope import Scope, build_scope
 
 from trust.catalog.model import Catalog, Dataset
 from trust.errors import NotAllowed
 from trust.sql.companions import DEFAULT_DEPTH, Companions, add_companions
-from trust.sql.describe import Description
+from trust.sql.describe import Description, output_scopes
 from trust.sql.parse import DIALECT
 from trust.sql.partition import branch_values, branching, partition
-from trust.sql.shape import OutputColumn
 from trust.sql.refusals import position
+from trust.sql.shape import OutputColumn
 
 UNITS_PREFIX = "__units_"
 _UNIT_PREFIX = "__unit_"
@@ -63,19 +63,23 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _policy_expression(text: str, ds: Dataset, what: str) -> exp.Expression:
+def _policy_expression(text: str, ds: Dataset, what: str) -> exp.Expr:
     try:
         node = sqlglot.parse_one(text, read=DIALECT, into=exp.Condition)
     except Exception:
         node = None
     if node is None or any(isinstance(n, (exp.Query, exp.Table, exp.Anonymous)) for n in node.walk()):
-        raise NotAllowed(f"The policy's {what} for {ds.id} is not a valid expression; the policy owner must fix it.",
-                         rule="policy_expression")
+        raise NotAllowed(
+            f"The policy's {what} for {ds.id} is not a valid expression; the policy owner must fix it.",
+            rule="policy_expression",
+        )
     names = {c.name for c in ds.columns}
     for col in node.find_all(exp.Column):
         if col.name.lower() not in names or col.table:
-            raise NotAllowed(f"The policy's {what} for {ds.id} names unknown column {col.sql()!r}; "
-                             "the policy owner must fix it.", rule="policy_expression")
+            raise NotAllowed(
+                f"The policy's {what} for {ds.id} names unknown column {col.sql()!r}; the policy owner must fix it.",
+                rule="policy_expression",
+            )
     return node
 
 
@@ -100,7 +104,7 @@ def leaf_sql(ds: Dataset, obligations: Obligations) -> str:
 @dataclass(frozen=True)
 class _Unit:
     label: str  # the unit key's name (person_id, employer_id)
-    expr: exp.Expression  # the unit's value in the scope that uses it
+    expr: exp.Expr  # the unit's value in the scope that uses it
     nullable: bool  # from the right side of a LEFT JOIN: NULL where nothing matched
 
 
@@ -124,8 +128,10 @@ class _Units:
                 ds = self.catalog.get(f"{source.text('db')}.{source.name}")
                 out.append(_Unit(ds.unit_key, exp.column(ds.unit_key, table=alias, quoted=True), alias in nullable))
             else:
-                out.extend(_Unit(label, exp.column(name, table=alias, quoted=True), inner or alias in nullable)
-                           for label, name, inner in self.expose(source))
+                out.extend(
+                    _Unit(label, exp.column(name, table=alias, quoted=True), inner or alias in nullable)
+                    for label, name, inner in self.expose(source)
+                )
         return out
 
     def expose(self, scope: Scope) -> list[tuple[str, str, bool]]:
@@ -134,50 +140,62 @@ class _Units:
         expr = scope.expression
         if isinstance(expr, exp.Union):
             if expr.args.get("distinct"):
-                raise self._refuse(expr, "UNION (without ALL) in a subquery hides the people behind each row; use UNION ALL")
+                raise self._refuse(
+                    expr, "UNION (without ALL) in a subquery hides the people behind each row; use UNION ALL"
+                )
             branches = [self.expose(b) for b in scope.set_operation_scopes]
             labels = [[label for label, _, _ in b] for b in branches]
             if any(lab != labels[0] for lab in labels):
-                raise self._refuse(expr, "The branches of this UNION ALL draw on different kinds or numbers of units "
-                                   "(people, businesses); disclosure control cannot count them together")
+                raise self._refuse(
+                    expr,
+                    "The branches of this UNION ALL draw on different kinds or numbers of units "
+                    "(people, businesses); disclosure control cannot count them together",
+                )
             # UNION ALL is positional: each branch appends its units in the same order, after the same
             # number of columns, so the first branch's names name them all.
             result = [(label, name, any(b[i][2] for b in branches)) for i, (label, name, _) in enumerate(branches[0])]
         else:
             if expr.args.get("group") or any(True for p in expr.expressions for _ in p.find_all(exp.AggFunc)):
-                raise self._refuse(expr, "Disclosure control counts the people behind each cell and cannot through "
-                                   "an aggregated subquery; aggregate once, in the outermost query")
+                raise self._refuse(
+                    expr,
+                    "Disclosure control counts the people behind each cell and cannot through "
+                    "an aggregated subquery; aggregate once, in the outermost query",
+                )
             units = self.at(scope)
             if expr.args.get("distinct"):
                 projected = {p.unalias().sql(DIALECT) for p in expr.expressions}
                 missing = [u.label for u in units if u.expr.sql(DIALECT) not in projected]
                 if missing:
-                    raise self._refuse(expr, "SELECT DISTINCT in a subquery merges rows of different people; include "
-                                       f"the unit key ({', '.join(sorted(set(missing)))}) in its columns so each person "
-                                       "keeps their own rows")
+                    raise self._refuse(
+                        expr,
+                        "SELECT DISTINCT in a subquery merges rows of different people; include "
+                        f"the unit key ({', '.join(sorted(set(missing)))}) in its columns so each person "
+                        "keeps their own rows",
+                    )
             result = []
             for unit in units:
                 name = f"{_UNIT_PREFIX}{self.counter}"
                 self.counter += 1
+                assert isinstance(expr, exp.Select)  # a UNION was handled above
                 expr.select(exp.alias_(unit.expr, name, quoted=True), append=True, copy=False)
                 result.append((unit.label, name, unit.nullable))
         self.exposed[id(scope)] = result
         return result
 
     @staticmethod
-    def _refuse(node: exp.Expression, message: str) -> NotAllowed:
+    def _refuse(node: exp.Expr, message: str) -> NotAllowed:
         pos = position(node)
         where = f" (line {pos[0]}, column {pos[1]})" if pos else ""
         return NotAllowed(message + where + ".", rule="untraceable_units", position=pos)
 
 
-def _units(unit: _Unit, when: exp.Expression | None = None, *, empty_is_small: bool = False) -> exp.Expression:
+def _units(unit: _Unit, when: exp.Expr | None = None, *, empty_is_small: bool = False) -> exp.Expr:
     """count(DISTINCT unit) (over the rows where ``when`` holds); NULL instead of 0 where 0 means
     "no one from this dataset" (a LEFT JOIN side), so disclosure control skips it rather than
     counting it as a small cell. A part of a partition that the data can empty (``empty_is_small``)
     keeps its 0, so the row is treated alike whether the part is empty or small."""
     value = unit.expr.copy() if when is None else exp.Case(ifs=[exp.If(this=when, true=unit.expr.copy())])
-    count: exp.Expression = exp.Count(this=exp.Distinct(expressions=[value]))
+    count: exp.Expr = exp.Count(this=exp.Distinct(expressions=[value]))
     if unit.nullable or (when is not None and not empty_is_small):
         count = exp.Nullif(this=count, expression=exp.Literal.number(0))
     return count
@@ -186,7 +204,7 @@ def _units(unit: _Unit, when: exp.Expression | None = None, *, empty_is_small: b
 _PLAIN = (exp.Column, exp.Literal, exp.Identifier, exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Paren)
 
 
-def _plain_over_tables(arg: exp.Expression | None, select: exp.Select, depth: int = 0) -> bool:
+def _plain_over_tables(arg: exp.Expr | None, select: exp.Select, depth: int = 0) -> bool:
     """An argument that is NULL only where a catalogue column is: columns of datasets (read directly,
     or passed up unchanged by derived tables and CTEs; not from a LEFT JOIN's optional side) combined
     by + - *. Its NULL part is a fact about the data as stored, not one an analyst can aim
@@ -198,8 +216,14 @@ def _plain_over_tables(arg: exp.Expression | None, select: exp.Select, depth: in
     if not all(isinstance(n, _PLAIN) for n in arg.walk()):
         return False
     nullable = _left_joined(select)
-    sources = {s.alias_or_name: s for s in [select.args.get("from_") and select.args["from_"].this,
-                                            *[j.this for j in select.args.get("joins") or []]] if s is not None}
+    sources = {
+        s.alias_or_name: s
+        for s in [
+            select.args.get("from_") and select.args["from_"].this,
+            *[j.this for j in select.args.get("joins") or []],
+        ]
+        if s is not None
+    }
     for col in arg.find_all(exp.Column):
         source = sources.get(col.table)
         if source is None or col.table in nullable:
@@ -212,19 +236,19 @@ def _plain_over_tables(arg: exp.Expression | None, select: exp.Select, depth: in
     return True
 
 
-def _cte(select: exp.Expression, name: str) -> exp.Expression | None:
+def _cte(select: exp.Expr, name: str) -> exp.Expr | None:
     """The query of CTE ``name`` visible from ``select``."""
-    node: exp.Expression | None = select
+    node: exp.Expr | None = select
     while node is not None:
         with_ = node.args.get("with_") or node.args.get("with")
-        for cte in (with_.expressions if with_ is not None else ()):
+        for cte in with_.expressions if with_ is not None else ():
             if cte.alias_or_name == name:
                 return cte.this
         node = node.parent
     return None
 
 
-def _passes_up(query: exp.Expression | None, name: str, depth: int) -> bool:
+def _passes_up(query: exp.Expr | None, name: str, depth: int) -> bool:
     """The derived table's column ``name`` is a plain expression over stored columns, in every branch."""
     if isinstance(query, exp.Union):
         return _passes_up(query.this, name, depth) and _passes_up(query.expression, name, depth)
@@ -236,7 +260,7 @@ def _passes_up(query: exp.Expression | None, name: str, depth: int) -> bool:
     return False
 
 
-def _null_only_as_stored(arg: exp.Expression | None, select: exp.Select) -> bool:
+def _null_only_as_stored(arg: exp.Expr | None, select: exp.Select) -> bool:
     """The argument is NULL only where a stored column is: a plain expression, or a CASE / IF with an
     ELSE whose every branch value is one (``CASE WHEN sex = 'F' THEN 1 ELSE 0 END`` is never NULL)."""
     if arg is None:
@@ -246,11 +270,12 @@ def _null_only_as_stored(arg: exp.Expression | None, select: exp.Select) -> bool
     if isinstance(arg, (exp.Case, exp.If)):
         values = branch_values(arg)
         return values[-1] is not None and all(
-            v is not None and not isinstance(v, exp.Null) and _plain_over_tables(v, select) for v in values)
+            v is not None and not isinstance(v, exp.Null) and _plain_over_tables(v, select) for v in values
+        )
     return _plain_over_tables(arg, select)
 
 
-def _never_used_parts(arg: exp.Expression | None) -> set[int]:
+def _never_used_parts(arg: exp.Expr | None) -> set[int]:
     """Parts no row can fall in: a branch whose value is NULL (or a CASE without ELSE) sends its rows
     to part 0 (the argument is NULL), so its own part is empty whatever the data."""
     if isinstance(arg, exp.Distinct):
@@ -261,7 +286,7 @@ def _never_used_parts(arg: exp.Expression | None) -> set[int]:
     return {k + 1 for k, v in enumerate(branch_values(found[0])) if v is None or isinstance(v, exp.Null)}
 
 
-def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.Expression, set[int]]]:
+def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.Expr, set[int]]]:
     """Unit counts for a result row, each with the output columns it bears on: per dataset (all
     columns), then per part of each aggregate's partition (the columns holding that aggregate).
 
@@ -270,7 +295,7 @@ def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.E
     earns more than y (an empty part) and withhold it when one or two do (a small part)."""
     everything = set(range(len(select.expressions)))
     out = [(u.label, _units(u), everything) for u in units]
-    seen: dict[str, list[tuple[str, exp.Expression, set[int]]]] = {}
+    seen: dict[str, list[tuple[str, exp.Expr, set[int]]]] = {}
     for j, proj in enumerate(select.expressions):
         for agg in proj.find_all(exp.AggFunc):
             part = partition(agg)
@@ -287,30 +312,33 @@ def _companions(select: exp.Select, units: list[_Unit]) -> list[tuple[str, exp.E
                     when = exp.EQ(this=exp.paren(part.part.copy(), copy=False), expression=exp.Literal.number(k))
                     # part 0 holds the rows whose argument is NULL: empty as a rule for a plain column
                     aimable = not (k == 0 and plain)
-                    seen[key].extend((f"{u.label} in part {k} of {agg.sql(DIALECT)}",
-                                      _units(u, when, empty_is_small=aimable), set()) for u in units)
+                    seen[key].extend(
+                        (f"{u.label} in part {k} of {agg.sql(DIALECT)}", _units(u, when, empty_is_small=aimable), set())
+                        for u in units
+                    )
                 out.extend(seen[key])
             for _, _, columns in seen[key]:
                 columns.add(j)
     return out
 
 
-def _definition(select: exp.Expression, root: exp.Expression) -> str:
+def _definition(select: exp.Expr, root: exp.Expr) -> str:
     """A hash of what selects a SELECT's units, whatever it computes from them and however it names
     things: its aggregates, ORDER BY, LIMIT, HAVING and output names left out, its tables and derived
     tables renamed in order of appearance, and the query's CTEs (a UNION ALL branch's live on the
     union) included."""
     shape = select.copy()
     if isinstance(shape, exp.Select):
-        keys = sorted({p.unalias().sql(DIALECT) for p in shape.expressions
-                       if not any(True for _ in p.find_all(exp.AggFunc))})
+        keys = sorted(
+            {p.unalias().sql(DIALECT) for p in shape.expressions if not any(True for _ in p.find_all(exp.AggFunc))}
+        )
         shape.set("expressions", [exp.Literal.string(k) for k in keys] or [exp.Literal.number(1)])
         for clause in ("order", "limit", "having"):
             shape.set(clause, None)
     with_ = root.args.get("with_") if root is not select else None
     text = shape.sql(DIALECT) + ("|" + with_.sql(DIALECT) if with_ is not None else "")
     names: dict[str, str] = {}
-    for node in (shape, *( [with_] if with_ is not None else [])):
+    for node in (shape, *([with_] if with_ is not None else [])):
         for source in node.find_all(exp.Table, exp.Subquery, exp.CTE):
             alias = source.alias_or_name
             if alias and alias not in names:
@@ -318,6 +346,11 @@ def _definition(select: exp.Expression, root: exp.Expression) -> str:
     for alias, canonical in sorted(names.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(f'"{alias}".', f'"{canonical}".').replace(f'AS "{alias}"', f'AS "{canonical}"')
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _select(scope: Scope) -> exp.Select:
+    assert isinstance(scope.expression, exp.Select)  # the result's scopes are SELECTs (a UNION's branches)
+    return scope.expression
 
 
 def _output_names(description: Description) -> list[str]:
@@ -339,7 +372,7 @@ def _output_names(description: Description) -> list[str]:
     return names
 
 
-def _rename_order(tree: exp.Expression, renamed: dict[str, str]) -> None:
+def _rename_order(tree: exp.Expr, renamed: dict[str, str]) -> None:
     order = tree.args.get("order")
     if order is None:
         return
@@ -352,7 +385,7 @@ _WHOLE = exp.DataType.INTEGER_TYPES | {exp.DataType.Type.DECIMAL, exp.DataType.T
 _TEMPORAL = exp.DataType.TEMPORAL_TYPES
 
 
-def _never_fails_on_data(tree: exp.Expression) -> None:
+def _never_fails_on_data(tree: exp.Expr) -> None:
     """Casts that would fail on a row's value return NULL instead (TRY_CAST), and whole-number or
     decimal arithmetic runs in floating point, so it cannot overflow: whether a query fails must not
     depend on the data, or the failure itself would answer a question about a person."""
@@ -362,36 +395,46 @@ def _never_fails_on_data(tree: exp.Expression) -> None:
     nodes = list(tree.find_all(exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Abs, exp.IntDiv))
     for node in reversed(nodes):  # innermost first, so outer copies carry the inner casts
         kind = node.type.this if node.type is not None else None
-        operands = [node.args.get(k) for k in ("this", "expression") if node.args.get(k) is not None]
+        operands: list[exp.Expr] = [o for o in (node.args.get("this"), node.args.get("expression")) if o is not None]
         if kind in _WHOLE and not any(o.type is not None and o.type.this in _TEMPORAL for o in operands):
             for operand in operands:
                 operand.replace(exp.TryCast(this=operand.copy(), to=exp.DataType.build("DOUBLE")))
 
 
-def rewrite(description: Description, catalog: Catalog, obligations: Obligations, *,
-            max_rows: int | None = None, depth: int = DEFAULT_DEPTH) -> Plan:
+def rewrite(
+    description: Description,
+    catalog: Catalog,
+    obligations: Obligations,
+    *,
+    max_rows: int | None = None,
+    depth: int = DEFAULT_DEPTH,
+) -> Plan:
     """The SQL to run: obligations applied, companions added, generated from the tree.
 
     With ``max_rows``, at most ``max_rows + 1`` rows come back, enough for disclosure control to
     see that a result is too large without the engine materialising all of it. ``depth`` is how many
     of the largest per-unit contributions each magnitude cell brings back (at least dominance's n).
     """
-    resolved = description.resolved
-    definitions = tuple(_definition(scope.expression, resolved.tree) for scope in description.output_scopes)
+    # A new tree: the description (and the tree it analysed) stays exactly as checked.
+    tree = description.resolved.tree.copy()
+    root = build_scope(tree)
+    assert root is not None  # the tree was scoped once already, by resolve
+    scopes = output_scopes(root)
+    selects = [_select(scope) for scope in scopes]
+    definitions = tuple(_definition(select, tree) for select in selects)
     units = _Units(catalog)
-    scope_units = [units.at(scope) for scope in description.output_scopes]
-    companions = [_companions(scope.expression, u) for scope, u in zip(description.output_scopes, scope_units)]
+    scope_units = [units.at(scope) for scope in scopes]
+    companions = [_companions(select, u) for select, u in zip(selects, scope_units)]
     width = max(len(c) for c in companions)
     if not any(companions):
         raise NotAllowed("The query reads no dataset; there is nothing to protect or return.", rule="no_dataset")
     columns = [f"{UNITS_PREFIX}{i}" for i in range(width)]
     labels = [label for label, _, _ in companions[0]] + [""] * (width - len(companions[0]))
-    cells: list[set[str]] = [set() for _ in description.output_scopes[0].expression.expressions]
+    cells: list[set[str]] = [set() for _ in selects[0].expressions]
     names = _output_names(description)
     renamed: dict[str, str] = {}
-    for scope, comp in zip(description.output_scopes, companions):
-        select = scope.expression
-        if scope is description.output_scopes[0]:
+    for branch, (select, comp) in enumerate(zip(selects, companions)):
+        if branch == 0:
             for proj, name in zip(select.expressions, names):
                 if proj.alias_or_name != name:
                     renamed[proj.alias_or_name] = name
@@ -402,30 +445,34 @@ def rewrite(description: Description, catalog: Catalog, obligations: Obligations
                 for j in comp[i][2]:
                     cells[j].add(columns[i])
             select.select(exp.alias_(value, columns[i], quoted=True), append=True, copy=False)
-    _rename_order(resolved.tree, renamed)
-    _never_fails_on_data(resolved.tree)
-    sdc = add_companions(description, [[(u.label, u.expr) for u in us] for us in scope_units], depth=depth)
-    for table in list(resolved.tree.find_all(exp.Table)):
+    _rename_order(tree, renamed)
+    _never_fails_on_data(tree)
+    sdc = add_companions(
+        selects, description.shape.outputs, [[(u.label, u.expr) for u in us] for us in scope_units], depth=depth
+    )
+    for table in list(tree.find_all(exp.Table)):
         if not table.text("db"):
             continue
         ds = catalog.get(f"{table.text('db')}.{table.name}")
         leaf = sqlglot.parse_one(leaf_sql(ds, obligations), read=DIALECT)
-        table.replace(exp.Subquery(this=leaf, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name, quoted=True))))
+        table.replace(
+            exp.Subquery(this=leaf, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name, quoted=True)))
+        )
     if max_rows is not None:
-        limit = resolved.tree.args.get("limit")
+        limit = tree.args.get("limit")
         current = int(limit.expression.name) if limit is not None else None
         if current is None or current > max_rows + 1:
-            resolved.tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows + 1)))
+            tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows + 1)))
     outputs = tuple(
         OutputColumn(name=n, kind=o.kind, function=o.function, lineage=o.lineage)
         for n, o in zip(names, description.shape.outputs)
     )
     return Plan(
-        sql=resolved.tree.sql(dialect=DIALECT),
+        sql=tree.sql(dialect=DIALECT),
         outputs=outputs,
         unit_columns=tuple(columns),
         unit_labels=tuple(labels),
-        datasets=resolved.datasets,
+        datasets=description.resolved.datasets,
         cell_units=tuple(tuple(c for c in columns if c in cell) for cell in cells),
         companions=sdc,
         definitions=definitions,
@@ -436,7 +483,9 @@ def no_obligations() -> Obligations:
     return Obligations(row_filters={}, column_masks={})
 
 
-def obligations_from(row_filters: Sequence[Mapping[str, str]], column_masks: Sequence[Mapping[str, str]]) -> Obligations:
+def obligations_from(
+    row_filters: Sequence[Mapping[str, str]], column_masks: Sequence[Mapping[str, str]]
+) -> Obligations:
     filters: dict[str, tuple[str, ...]] = {}
     for f in row_filters:
         filters[f["dataset"]] = filters.get(f["dataset"], ()) + (f["expression"],)

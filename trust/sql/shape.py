@@ -63,8 +63,13 @@ class QueryShape:
         return {
             "tables": [{"dataset": t.dataset, "department": t.department, "flags": list(t.flags)} for t in self.tables],
             "columns": [
-                {"dataset": c.dataset, "column": c.column, "role": c.role, "used_in": list(c.used_in),
-                 "flags": list(c.flags)}
+                {
+                    "dataset": c.dataset,
+                    "column": c.column,
+                    "role": c.role,
+                    "used_in": list(c.used_in),
+                    "flags": list(c.flags),
+                }
                 for c in self.columns
             ],
             "aggregates": [

@@ -26,9 +26,22 @@ from trust.store.releases import ReleaseStore, SqliteReleases
 from trust.store.users import SqliteTokens, SqliteUsers, Token, TokenHolder, TokenStore, UserRecord, UserStore
 
 __all__ = [
-    "AuditRecord", "AuditStore", "CheckerSession", "CheckerSessionStore", "OutputStore", "PopulationStore",
-    "Records", "ReleaseStore", "StateStore", "Store", "StoredSession", "Token", "TokenHolder", "TokenStore",
-    "UserRecord", "UserStore",
+    "AuditRecord",
+    "AuditStore",
+    "CheckerSession",
+    "CheckerSessionStore",
+    "OutputStore",
+    "PopulationStore",
+    "Records",
+    "ReleaseStore",
+    "StateStore",
+    "Store",
+    "StoredSession",
+    "Token",
+    "TokenHolder",
+    "TokenStore",
+    "UserRecord",
+    "UserStore",
 ]
 
 
@@ -46,8 +59,15 @@ class Records:
 
     @classmethod
     def over(cls, con: sqlite3.Connection) -> Records:
-        return cls(SqliteOutputs(con), SqliteReleases(con), SqlitePopulations(con), SqliteUsers(con),
-                   SqliteTokens(con), SqliteCheckerSessions(con), SqliteAudit(con))
+        return cls(
+            SqliteOutputs(con),
+            SqliteReleases(con),
+            SqlitePopulations(con),
+            SqliteUsers(con),
+            SqliteTokens(con),
+            SqliteCheckerSessions(con),
+            SqliteAudit(con),
+        )
 
 
 class StateStore(Protocol):

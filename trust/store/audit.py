@@ -51,15 +51,26 @@ class SqliteAudit:
         return None if row is None else (int(row[0]), str(row[1]))
 
     def insert(self, record: AuditRecord) -> None:
-        self.con.execute(f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                         (record.seq, record.ts, record.kind, record.actor, record.project, record.payload,
-                          record.prev_hash, record.hash))
+        self.con.execute(
+            f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                record.seq,
+                record.ts,
+                record.kind,
+                record.actor,
+                record.project,
+                record.payload,
+                record.prev_hash,
+                record.hash,
+            ),
+        )
         self.appended.append((record.seq, record.hash))
 
     def all(self, *, kind: str | None = None) -> list[AuditRecord]:
         where, args = (" WHERE kind = ?", (kind,)) if kind else ("", ())
-        return [AuditRecord(*r) for r in self.con.execute(f"SELECT {_COLUMNS} FROM audit_events{where} ORDER BY seq",
-                                                          args)]
+        return [
+            AuditRecord(*r) for r in self.con.execute(f"SELECT {_COLUMNS} FROM audit_events{where} ORDER BY seq", args)
+        ]
 
 
 class AuditHead:

@@ -34,7 +34,9 @@ class OutputStore(Protocol):
 
 
 def parameters_of(decision: dict[str, Any]) -> Parameters:
-    return Parameters.from_json((decision.get("obligations") or {}).get("disclosure") or decision.get("disclosure") or {})
+    return Parameters.from_json(
+        (decision.get("obligations") or {}).get("disclosure") or decision.get("disclosure") or {}
+    )
 
 
 _SUMMARY_SQL = "SELECT id, user_name, project, created, sql, report, fingerprints FROM outputs"
@@ -42,13 +44,13 @@ _SUMMARY_SQL = "SELECT id, user_name, project, created, sql, report, fingerprint
 
 def _summary(row: tuple[Any, ...]) -> OutputSummary:
     report = json.loads(row[5])
-    return OutputSummary(row[0], row[1], row[2], row[3], row[4], str(report.get("status", "ok")),
-                         tuple(sorted(json.loads(row[6]))))
+    return OutputSummary(
+        row[0], row[1], row[2], row[3], row[4], str(report.get("status", "ok")), tuple(sorted(json.loads(row[6])))
+    )
 
 
 def _missing(output_id: str) -> UnknownName:
-    return UnknownName(f"No output {output_id!r} is stored in the trust (or it is not yours to see).",
-                       output=output_id)
+    return UnknownName(f"No output {output_id!r} is stored in the trust (or it is not yours to see).", output=output_id)
 
 
 class SqliteOutputs:
@@ -62,24 +64,44 @@ class SqliteOutputs:
         self.con.execute(
             "INSERT INTO outputs (id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, "
             "table_ipc) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (output.id, output.user, output.project, output.created, output.sql, output.executed_sql,
-             json.dumps(dict(output.decision)), json.dumps(output.report.to_json()),
-             json.dumps(dict(output.fingerprints)), sink.getvalue()),
+            (
+                output.id,
+                output.user,
+                output.project,
+                output.created,
+                output.sql,
+                output.executed_sql,
+                json.dumps(dict(output.decision)),
+                json.dumps(output.report.to_json()),
+                json.dumps(dict(output.fingerprints)),
+                sink.getvalue(),
+            ),
         )
 
     def get(self, output_id: str) -> Output:
         row = self.con.execute(
             "SELECT id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, table_ipc "
-            "FROM outputs WHERE id = ?", (output_id,)).fetchone()
+            "FROM outputs WHERE id = ?",
+            (output_id,),
+        ).fetchone()
         if row is None:
             raise _missing(output_id)
         decision = json.loads(row[6])
         table = pa.ipc.open_stream(row[9]).read_all()
         report = DisclosureReport.from_json(json.loads(row[7]), parameters_of(decision))
         return Output(
-            id=row[0], user=row[1], project=row[2], created=row[3], sql=row[4], executed_sql=row[5], table=table,
-            suppressed=report.mask(table.column_names, table.num_rows), report=report, decision=decision,
-            fingerprints=json.loads(row[8]), stats={"rows": table.num_rows},
+            id=row[0],
+            user=row[1],
+            project=row[2],
+            created=row[3],
+            sql=row[4],
+            executed_sql=row[5],
+            table=table,
+            suppressed=report.mask(table.column_names, table.num_rows),
+            report=report,
+            decision=decision,
+            fingerprints=json.loads(row[8]),
+            stats={"rows": table.num_rows},
         )
 
     def summary(self, output_id: str) -> OutputSummary:

@@ -24,11 +24,16 @@ class SqlitePopulations:
         self.con = con
 
     def insert(self, project: str, output_id: str, scheme: str, populations: Sequence[Population]) -> None:
-        rows = [(project, output_id, p.row, fam, scheme, p.units, p.sketch.to_bytes(), p.definition)
-                for p in populations for fam in p.families]
+        rows = [
+            (project, output_id, p.row, fam, scheme, p.units, p.sketch.to_bytes(), p.definition)
+            for p in populations
+            for fam in p.families
+        ]
         self.con.executemany(
             "INSERT OR REPLACE INTO cell_populations (project, output_id, row_index, family, scheme, units, sketch, "
-            "definition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "definition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def candidates(self, project: str, scheme: str, family: str, low: int, high: int) -> Candidates:
         """The project's stored cells of ``family`` with between ``low`` and ``high`` units, smallest first."""
@@ -38,8 +43,14 @@ class SqlitePopulations:
             (project, scheme, family, low, high),
         ).fetchall()
         count, keys, checks = sketch_arrays([r[3] for r in rows])
-        return Candidates(tuple((o, int(r)) for o, r, *_ in rows), np.array([r[2] for r in rows], dtype=np.int64),
-                          count, keys, checks, tuple(r[4] for r in rows))
+        return Candidates(
+            tuple((o, int(r)) for o, r, *_ in rows),
+            np.array([r[2] for r in rows], dtype=np.int64),
+            count,
+            keys,
+            checks,
+            tuple(r[4] for r in rows),
+        )
 
 
 class _Readable(Protocol):

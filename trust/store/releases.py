@@ -24,18 +24,21 @@ class ReleaseStore(Protocol):
 
     def update_justification(self, request_id: str, justification: str, now: str) -> None: ...
 
-    def insert_reviews(self, request_id: str, round_: int, reviewer: str,
-                       decisions: Mapping[str, tuple[ReviewDecision, str]], now: str) -> list[Review]: ...
+    def insert_reviews(
+        self, request_id: str, round_: int, reviewer: str, decisions: Mapping[str, tuple[ReviewDecision, str]], now: str
+    ) -> list[Review]: ...
 
-    def move(self, request: ReleaseRequest, target: ReleaseState, round_: int, now: str,
-             bundle_sha256: str | None) -> bool: ...
+    def move(
+        self, request: ReleaseRequest, target: ReleaseState, round_: int, now: str, bundle_sha256: str | None
+    ) -> bool: ...
 
     def by_key(self, author: str, key: str) -> str | None: ...
 
     def get(self, request_id: str, *, history: bool = True) -> ReleaseRequest: ...
 
-    def list(self, *, projects: Iterable[str] | None = None, states: Iterable[ReleaseState] | None = None,
-             limit: int = 500) -> list[ReleaseRequest]: ...
+    def list(
+        self, *, projects: Iterable[str] | None = None, states: Iterable[ReleaseState] | None = None, limit: int = 500
+    ) -> list[ReleaseRequest]: ...
 
 
 class SqliteReleases:
@@ -46,55 +49,78 @@ class SqliteReleases:
         self.con.execute(
             "INSERT INTO release_requests (id, author, project, justification, state, round, created, updated, "
             "idempotency_key) VALUES (?,?,?,?,?,?,?,?,?)",
-            (request.id, request.author, request.project, request.justification, request.state.value, request.round,
-             request.created, request.updated, key))
+            (
+                request.id,
+                request.author,
+                request.project,
+                request.justification,
+                request.state.value,
+                request.round,
+                request.created,
+                request.updated,
+                key,
+            ),
+        )
         self.write_outputs(request.id, request.outputs)
 
     def write_outputs(self, request_id: str, outputs: Iterable[ReleaseOutput]) -> None:
         self.con.execute("DELETE FROM release_outputs WHERE request_id = ?", (request_id,))
         self.con.executemany(
             "INSERT INTO release_outputs (request_id, output_id, position, cell_reasons) VALUES (?,?,?,?)",
-            [(request_id, o.output, i, json.dumps(dict(o.cell_reasons), sort_keys=True))
-             for i, o in enumerate(outputs)])
+            [
+                (request_id, o.output, i, json.dumps(dict(o.cell_reasons), sort_keys=True))
+                for i, o in enumerate(outputs)
+            ],
+        )
 
     def update_justification(self, request_id: str, justification: str, now: str) -> None:
-        self.con.execute("UPDATE release_requests SET justification = ?, updated = ? WHERE id = ?",
-                         (justification, now, request_id))
+        self.con.execute(
+            "UPDATE release_requests SET justification = ?, updated = ? WHERE id = ?", (justification, now, request_id)
+        )
 
-    def insert_reviews(self, request_id: str, round_: int, reviewer: str,
-                       decisions: Mapping[str, tuple[ReviewDecision, str]], now: str) -> list[Review]:
-        reviews = [Review(reviewer, round_, output, decision, comment, now)
-                   for output, (decision, comment) in decisions.items()]
+    def insert_reviews(
+        self, request_id: str, round_: int, reviewer: str, decisions: Mapping[str, tuple[ReviewDecision, str]], now: str
+    ) -> list[Review]:
+        reviews = [
+            Review(reviewer, round_, output, decision, comment, now)
+            for output, (decision, comment) in decisions.items()
+        ]
         self.con.executemany(
             "INSERT INTO release_reviews (request_id, round, reviewer, output_id, decision, comment, created) "
             "VALUES (?,?,?,?,?,?,?)",
-            [(request_id, r.round, r.reviewer, r.output, r.decision.value, r.comment, r.created) for r in reviews])
+            [(request_id, r.round, r.reviewer, r.output, r.decision.value, r.comment, r.created) for r in reviews],
+        )
         return reviews
 
-    def move(self, request: ReleaseRequest, target: ReleaseState, round_: int, now: str,
-             bundle_sha256: str | None) -> bool:
+    def move(
+        self, request: ReleaseRequest, target: ReleaseState, round_: int, now: str, bundle_sha256: str | None
+    ) -> bool:
         """Move the request to ``target`` if nobody moved it since ``request`` was read; False if someone did."""
         cursor = self.con.execute(
             "UPDATE release_requests SET state = ?, round = ?, updated = ?, bundle_sha256 = coalesce(?, bundle_sha256) "
             "WHERE id = ? AND state = ? AND round = ?",
-            (target.value, round_, now, bundle_sha256, request.id, request.state.value, request.round))
+            (target.value, round_, now, bundle_sha256, request.id, request.state.value, request.round),
+        )
         return cursor.rowcount == 1
 
     def by_key(self, author: str, key: str) -> str | None:
-        row = self.con.execute("SELECT id FROM release_requests WHERE author = ? AND idempotency_key = ?",
-                               (author, key)).fetchone()
+        row = self.con.execute(
+            "SELECT id FROM release_requests WHERE author = ? AND idempotency_key = ?", (author, key)
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def get(self, request_id: str, *, history: bool = True) -> ReleaseRequest:
         row = self.con.execute(f"SELECT {_COLUMNS} FROM release_requests WHERE id = ?", (request_id,)).fetchone()
         if row is None:
             known = [r[0] for r in self.con.execute("SELECT id FROM release_requests ORDER BY created DESC LIMIT 200")]
-            raise UnknownName(f"No release request {request_id!r} is known.{did_you_mean(request_id, known)}",
-                              request=request_id)
+            raise UnknownName(
+                f"No release request {request_id!r} is known.{did_you_mean(request_id, known)}", request=request_id
+            )
         return self._build(row, history=history)
 
-    def list(self, *, projects: Iterable[str] | None = None, states: Iterable[ReleaseState] | None = None,
-             limit: int = 500) -> list[ReleaseRequest]:
+    def list(
+        self, *, projects: Iterable[str] | None = None, states: Iterable[ReleaseState] | None = None, limit: int = 500
+    ) -> list[ReleaseRequest]:
         """Newest first; only ``projects`` and ``states`` when given (an empty list means none)."""
         sql, where, args = f"SELECT {_COLUMNS} FROM release_requests", [], []  # type: str, list[str], list[Any]
         wanted_states = [s.value for s in states] if states is not None else None
@@ -112,21 +138,48 @@ class SqliteReleases:
 
     def _build(self, row: tuple[Any, ...], *, history: bool) -> ReleaseRequest:
         request_id = row[0]
-        outputs = tuple(ReleaseOutput(o, json.loads(reasons)) for o, reasons in self.con.execute(
-            "SELECT output_id, cell_reasons FROM release_outputs WHERE request_id = ? ORDER BY position",
-            (request_id,)))
-        reviews = tuple(Review(r[0], r[1], r[2], ReviewDecision(r[3]), r[4], r[5]) for r in self.con.execute(
-            "SELECT reviewer, round, output_id, decision, comment, created FROM release_reviews WHERE request_id = ? "
-            "ORDER BY round, created, reviewer, output_id", (request_id,)))
+        outputs = tuple(
+            ReleaseOutput(o, json.loads(reasons))
+            for o, reasons in self.con.execute(
+                "SELECT output_id, cell_reasons FROM release_outputs WHERE request_id = ? ORDER BY position",
+                (request_id,),
+            )
+        )
+        reviews = tuple(
+            Review(r[0], r[1], r[2], ReviewDecision(r[3]), r[4], r[5])
+            for r in self.con.execute(
+                "SELECT reviewer, round, output_id, decision, comment, created FROM release_reviews WHERE request_id = ? "
+                "ORDER BY round, created, reviewer, output_id",
+                (request_id,),
+            )
+        )
         round_ = int(row[5])
         reviewers = tuple(dict.fromkeys(r.reviewer for r in reviews if r.round == round_))
         steps: tuple[Step, ...] = ()
         if history:
-            steps = tuple(Step(seq, ts, p.get("source"), p["target"], p["action"], actor) for seq, ts, actor, p in (
-                (r[0], r[1], r[2], json.loads(r[3])) for r in self.con.execute(
-                    "SELECT seq, ts, actor, payload FROM audit_events WHERE kind IN ('release_created', "
-                    "'release_transition') AND json_extract(payload, '$.request') = ? ORDER BY seq", (request_id,))))
+            steps = tuple(
+                Step(seq, ts, p.get("source"), p["target"], p["action"], actor)
+                for seq, ts, actor, p in (
+                    (r[0], r[1], r[2], json.loads(r[3]))
+                    for r in self.con.execute(
+                        "SELECT seq, ts, actor, payload FROM audit_events WHERE kind IN ('release_created', "
+                        "'release_transition') AND json_extract(payload, '$.request') = ? ORDER BY seq",
+                        (request_id,),
+                    )
+                )
+            )
         return ReleaseRequest(
-            id=request_id, author=row[1], project=row[2], justification=row[3], state=ReleaseState(row[4]),
-            round=round_, created=row[6], updated=row[7], outputs=outputs, reviews=reviews,
-            reviewers_this_round=reviewers, history=steps, bundle_sha256=row[8])
+            id=request_id,
+            author=row[1],
+            project=row[2],
+            justification=row[3],
+            state=ReleaseState(row[4]),
+            round=round_,
+            created=row[6],
+            updated=row[7],
+            outputs=outputs,
+            reviews=reviews,
+            reviewers_this_round=reviewers,
+            history=steps,
+            bundle_sha256=row[8],
+        )

@@ -69,8 +69,9 @@ class TokenStore(Protocol):
 
 
 def _user(row: tuple[object, ...]) -> UserRecord:
-    return UserRecord(str(row[0]), tuple(x for x in str(row[1]).split(",") if x), str(row[2]), bool(row[3]),
-                      str(row[4]))
+    return UserRecord(
+        str(row[0]), tuple(x for x in str(row[1]).split(",") if x), str(row[2]), bool(row[3]), str(row[4])
+    )
 
 
 class SqliteUsers:
@@ -86,8 +87,9 @@ class SqliteUsers:
         )
 
     def get(self, name: str) -> UserRecord | None:
-        row = self.con.execute("SELECT name, roles, organisation, disabled, created FROM users WHERE name = ?",
-                               (name,)).fetchone()
+        row = self.con.execute(
+            "SELECT name, roles, organisation, disabled, created FROM users WHERE name = ?", (name,)
+        ).fetchone()
         return None if row is None else _user(row)
 
     def list(self) -> list[UserRecord]:
@@ -128,7 +130,9 @@ class SqliteTokens:
     def holder(self, token_sha256: str) -> TokenHolder | None:
         row = self.con.execute(
             "SELECT t.user_name, t.expires, t.revoked, u.disabled FROM tokens t JOIN users u ON u.name = t.user_name "
-            "WHERE t.token_sha256 = ?", (token_sha256,)).fetchone()
+            "WHERE t.token_sha256 = ?",
+            (token_sha256,),
+        ).fetchone()
         return None if row is None else TokenHolder(str(row[0]), row[1], row[2], bool(row[3]))
 
     def revoke(self, token_id: str, now: str) -> None:
