@@ -4,7 +4,8 @@
 #   deny          {"rule", "message", "remedy"}: any one refuses the query
 #   row_filters   {"dataset", "expression", "rule"}: ANDed into that dataset's leaf
 #   column_masks  {"dataset", "column", "expression", "rule"}: replace the column in its leaf
-#   disclosure    {"rule", ...thresholds}: the strictest of all contributions wins
+#   disclosure    {"rule", ...thresholds}: the strictest of all contributions wins (the most noise, and
+#                 suppression instead of noise if any contribution requires it)
 # Policy owners edit policies/common/ (the trust's own rules) or policies/departments/<dept>.rego.
 #
 # Each department module is listed below by name, four times (deny, row_filters, column_masks,
@@ -79,6 +80,15 @@ setting(s, key) := object.get(s, key, data.disclosure.defaults[key])
 
 dominance(s, key) := object.get(object.get(s, "dominance", {}), key, data.disclosure.defaults.dominance[key])
 
+perturbation(s, key) := object.get(object.get(s, "perturbation", {}), key, data.disclosure.defaults.perturbation[key])
+
+# Perturbation (the cell key method) by default; a department may require suppression instead, and then
+# any dataset of that department makes the whole output suppressed rather than perturbed.
+method := "suppress" if {
+	some s in threshold_sources
+	perturbation(s.settings, "method") == "suppress"
+} else := "noise"
+
 disclosure := {
 	"min_units": max([setting(s.settings, "min_units") | some s in threshold_sources]),
 	"dominance": {
@@ -87,6 +97,14 @@ disclosure := {
 	},
 	"p_percent": max([setting(s.settings, "p_percent") | some s in threshold_sources]),
 	"rounding_base": max([setting(s.settings, "rounding_base") | some s in threshold_sources]),
+	"perturbation": {
+		"method": method,
+		"max_deviation": max([perturbation(s.settings, "max_deviation") | some s in threshold_sources]),
+		"variance": max([perturbation(s.settings, "variance") | some s in threshold_sources]),
+		"top_share": max([perturbation(s.settings, "top_share") | some s in threshold_sources]),
+		"cell_share": max([perturbation(s.settings, "cell_share") | some s in threshold_sources]),
+		"magnitude_variance": max([perturbation(s.settings, "magnitude_variance") | some s in threshold_sources]),
+	},
 }
 
 # -- What fired, for `trust policy explain` and the audit ------------------------------------------

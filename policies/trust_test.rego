@@ -7,7 +7,27 @@ import data.tests.fixtures as fx
 
 test_default_disclosure if {
 	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims"]))
-	d.obligations.disclosure == {"min_units": 10, "dominance": {"n": 2, "k": 0.9}, "p_percent": 0.1, "rounding_base": 0}
+	d.obligations.disclosure == {
+		"min_units": 10, "dominance": {"n": 2, "k": 0.9}, "p_percent": 0.1, "rounding_base": 0,
+		"perturbation": {
+			"method": "noise", "max_deviation": 10, "variance": 2.0, "top_share": 0.2, "cell_share": 0.5,
+			"magnitude_variance": 0.5,
+		},
+	}
+}
+
+test_noise_by_default_and_the_most_noise_wins if {
+	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims", "hmrc.paye_employments"]))
+	d.obligations.disclosure.perturbation.method == "noise"
+	d.obligations.disclosure.perturbation.max_deviation == 10
+}
+
+test_a_department_may_require_suppression_instead if {
+	settings := object.union(data.disclosure, {"departments": {"HMRC": {"perturbation": {"method": "suppress"}}}})
+	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims", "hmrc.paye_employments"])) with data.disclosure as settings
+	d.obligations.disclosure.perturbation.method == "suppress"
+	dwp_only := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims"])) with data.disclosure as settings
+	dwp_only.obligations.disclosure.perturbation.method == "noise"
 }
 
 test_strictest_dominance_across_departments if {

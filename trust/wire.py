@@ -41,8 +41,10 @@ META_KEY = b"trust.output"
 
 
 def output_meta(out: Output, datasets: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The analyst-safe description of an output; ``datasets`` maps id to {department, title, rows}."""
-    disclosure = Parameters.from_json((dict(out.decision).get("obligations") or {}).get("disclosure") or {})
+    """The analyst-safe description of an output (``Output.for_analyst``); ``datasets`` maps id to
+    {department, title, rows}."""
+    out = out.for_analyst()
+    disclosure = out.report.parameters
     read = [{"id": d, **dict(datasets.get(d, {}))} for d in sorted(out.fingerprints)]
     return {
         "id": out.id,

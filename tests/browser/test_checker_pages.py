@@ -57,7 +57,8 @@ def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser
     assert colour != ok_colour
     figures = carol.locator(f"#figures-{airlock.small}")
     expect(figures).to_contain_text("dominance")
-    expect(carol.locator(f"#notes-{airlock.small}")).to_contain_text("withheld")  # checkers see the small rows
+    expect(carol.locator(f"#notes-{airlock.small}")).to_contain_text("perturbed")  # how the numbers were published
+    expect(carol.locator(".truth").first).to_contain_text("true ")  # and the true value beside each one
     expect(figures.locator("tbody tr")).to_have_count(len(hidden))
     expect(carol.locator(f"#table-{airlock.cross} td.cell-ok").first).to_contain_text("units")
 
@@ -102,7 +103,10 @@ def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser
     assert all("units" not in c for c in disclosure["cells"])  # checkers' figures never leave
     assert "withheld" not in json.dumps(disclosure)  # nor whether any small group exists
     decision = json.loads((folder / "outputs" / airlock.small / "decision.json").read_text())
-    assert decision["disclosure"] == {"min_units": 10, "rounding_base": None}  # dominance and p% stay inside
+    public = {"min_units": 10, "rounding_base": None,
+              "perturbation": {"method": "noise", "max_deviation": 10, "variance": 2.0, "top_share": 0.2,
+                               "cell_share": 0.5, "magnitude_variance": 0.5}}  # fmt: skip
+    assert decision["disclosure"] == public  # the perturbation's bounds are public; dominance and p% stay inside
     cross = (folder / "outputs" / airlock.cross / "decision.json").read_text()
     assert "opted_out" not in cross and "dwp.uc_claims" in cross  # row filters named, never spelled out
 

@@ -160,7 +160,8 @@ def test_the_demo_walks_through_every_kind_of_answer(tmp_path, data_dir):
     text = r.stdout
     assert "refused: Denied by policy [trust.dataset_not_approved]" in text  # a denial, as one line
     assert "is a direct identifier" in text  # a rejected query
-    assert "withheld for fewer than 10 units" in text  # small areas, seen by the checker only
-    assert "(dominance)" in text and "[c]" in text  # a dominated total
-    assert "differencing; the checker sees: its population differs from output" in text
+    small_areas = text.split("GROUP BY la_code\nORDER BY la_code")[1].split("Isles of Scilly (3 claimants)")[0]
+    assert "never leave the" in text and "E06000052" in small_areas and "E06000053" not in small_areas
+    assert "(dominance)" in text and "[c]" in text  # a dominated total, and why, as the checker sees it
+    assert "is not Scilly's 3 claimants" in text and "the answer is the same" in text  # perturbation
     assert "chain intact" in text and "Traceback" not in text + r.stderr

@@ -3,7 +3,7 @@
 Every expectation is checked against the departments' Parquet read directly with DuckDB (with
 the obligations the policy applies: DWP's opt-out filter, HMRC's top-coding), so a test says
 what the trust should have shown, not what it happened to show. Rows below the minimum are
-withheld (the shipped ``small_rows`` default), whatever the older suites set.
+withheld. These tests run with suppression instead of noise (``suppressing`` in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pyarrow as pa
 import pytest
 
 import trust as trust_pkg
+from tests.views import AsChecker
 from trust import wire
 from trust.config import REPO_ROOT
-from trust.demo.environment import configure_home, seed_users
 from trust.outputs.bundle import table_csv
 from trust.outputs.render import format_value
 from trust.sdc.report import SUPPRESSED_MARKER
@@ -55,14 +55,16 @@ CHECKER_ONLY = {
 
 
 @pytest.fixture
-def trust(trust_home: Path, departments: Any, monkeypatch: pytest.MonkeyPatch) -> Trust:
-    # Small rows withheld: the only behaviour now, and the default while the "small_rows" setting lasts.
-    monkeypatch.setenv("TRUST_SMALL_ROWS", "withhold")
-    configure_home(trust_home, departments.endpoints)
-    t = Trust.open(trust_home)
-    assert t.config.values.get("small_rows", "withhold") == "withhold"
-    seed_users(t)
-    return t
+def trust(suppressing: Trust) -> Trust:
+    """Suppression instead of noise (a department may require it): this module tests the exact-number
+    machinery, differencing across a project's outputs and the primary rules' figures. With noise, the
+    default, tests/integration/test_perturbation.py and the attacks in tests/attacks."""
+    return suppressing
+
+
+@pytest.fixture
+def ana(trust: Trust) -> AsChecker:
+    return AsChecker(trust, "ana", DEMO)
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +146,12 @@ def test_differencing_is_caught_in_either_order(ana, truth):
 
 def test_the_history_is_per_project(trust, truth):
     region, la, n, total = small_area(truth)
-    first = trust.session("ana", DEMO).sql(count_in(region))
-    elsewhere = trust.session("ana", SECOND).sql(count_in(region, without=la))
+    first = AsChecker(trust, "ana", DEMO).sql(count_in(region))
+    elsewhere = AsChecker(trust, "ana", SECOND).sql(count_in(region, without=la))
     assert elsewhere.rows() == [(total - n,)]
     assert cell(elsewhere, "claimants").status.value == "ok"
     # The first project's history is intact, and holds nothing of the second's.
-    here = trust.session("ana", DEMO).sql(count_in(region, without=la))
+    here = AsChecker(trust, "ana", DEMO).sql(count_in(region, without=la))
     got = cell(here, "claimants")
     assert (got.rule, first.id in got.detail, elsewhere.id in got.detail) == ("differencing", True, False)
 
@@ -172,9 +174,9 @@ def test_a_difference_of_min_units_is_not_differencing(ana, truth):
 
 def test_differencing_survives_a_restart(trust, trust_home, truth):
     region, la, n, total = small_area(truth)
-    first = trust.session("ana", DEMO).sql(count_in(region))
+    first = AsChecker(trust, "ana", DEMO).sql(count_in(region))
     restarted = Trust.open(trust_home)
-    second = restarted.session("ana", DEMO).sql(count_in(region, without=la))
+    second = AsChecker(restarted, "ana", DEMO).sql(count_in(region, without=la))
     got = cell(second, "claimants")
     assert (got.status.value, got.rule) == ("suppressed", "differencing") and first.id in got.detail
     assert second.rows() == [(SUPPRESSED_MARKER,)]
@@ -377,8 +379,8 @@ def checker_keys(value: Any, path: str = "") -> list[str]:
     return found
 
 
-def test_the_analysts_table_holds_only_their_columns_and_no_hidden_value(ana, truth):
-    out = ana.sql(DOMINATED)
+def test_the_analysts_table_holds_only_their_columns_and_no_hidden_value(trust, truth):
+    out = trust.session("ana", DEMO).sql(DOMINATED)
     hidden, share = one(truth, f"SELECT total, top2 FROM ({SECTORS}) WHERE sic_section = 'A'")
     assert out.table.column_names == out.columns == ["sic_section", "n", "t", "m"]
     assert not any(name.startswith("__") for name in out.table.schema.names)
@@ -401,7 +403,8 @@ def test_the_analysts_table_holds_only_their_columns_and_no_hidden_value(ana, tr
         assert secret not in rendered, secret
     safe = out.report.to_json(figures=False)
     assert checker_keys(safe) == [] and "notes" not in safe
-    assert {c["rule"] for c in safe["cells"]} == {None, "dominance"}
+    assert all(set(c) == {"row", "column", "status"} for c in safe["cells"])  # no rule name reaches the analyst
+    assert "dominance" not in json.dumps(safe) and all(c.rule is None for c in out.report.cells)
 
 
 def test_the_http_answer_carries_no_cell_figures(trust, trust_home, truth):
@@ -427,7 +430,8 @@ def test_the_http_answer_carries_no_cell_figures(trust, trust_home, truth):
         assert dominated["rows"][0][2:] == [None, None]
         assert differenced["rows"] == [[None]]
         cells = differenced["output"]["report"]["cells"]
-        assert [(c["status"], c["rule"]) for c in cells] == [("suppressed", "differencing")]
+        assert [(c["status"], c.get("rule")) for c in cells] == [("suppressed", None)]  # hidden, never why
+        assert "differencing" not in bodies[2].text
         for response in bodies:
             assert checker_keys(response.json()) == [], checker_keys(response.json())
             assert "notes" not in response.text and "__" not in response.text
@@ -485,7 +489,7 @@ def test_max_is_refused_and_a_median_needs_the_minimum(trust, truth):
         "GROUP BY 1 ORDER BY n DESC, la_code LIMIT 1",
     )
     assert units < 10 <= part < large_units
-    out = trust.session("ana", FE).sql(
+    out = AsChecker(trust, "ana", FE).sql(
         "SELECT la_code, count(*) AS aims, median(CASE WHEN achieved THEN 1 ELSE 0 END) AS achieved "
         f"FROM dfe.learners WHERE la_code IN ('{small}', '{large}') GROUP BY la_code"
     )

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 import trust
+from tests.views import AsChecker
 from trust.config import REPO_ROOT
 from trust.demo.environment import configure_home, seed_users
 from trust.sdc.report import SUPPRESSED_MARKER
@@ -38,15 +39,14 @@ def shared(departments, tmp_path_factory: pytest.TempPathFactory) -> Trust:
 
 
 @pytest.fixture
-def ana(shared: Trust):
-    return shared.session("ana", "demo-employment-support")
+def ana(shared: Trust) -> AsChecker:
+    # Obligations are about which rows are read: these tests compare the true numbers, as checkers see them.
+    return AsChecker(shared, "ana", "demo-employment-support")
 
 
 @pytest.fixture
-def bob(trust: Trust):
-    # A trust of its own per test: the same counts asked again in other words would meet the project's
-    # history of shown cells, and hide as the same people selected another way (docs/disclosure.md §6).
-    return trust.session("bob", "demo-dwp-caseload")
+def bob(trust: Trust) -> AsChecker:
+    return AsChecker(trust, "bob", "demo-dwp-caseload")
 
 
 def local(data_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -69,7 +69,9 @@ def gm_counts(data_dir: Path) -> dict[str, int]:
 
 
 def table(out) -> dict:
-    return {row[0]: row[1] for row in out.rows()}
+    """Each row's key and its true value (the checker's view; the analyst's is perturbed)."""
+    true = {c.row: c.figures["value"] for c in out.report.cells if c.status.value == "ok"}
+    return {row[0]: true.get(r) for r, row in enumerate(out.rows())}
 
 
 # -- Row filters: a Strategic Authority analyst sees only its areas -------------------------------
@@ -285,7 +287,7 @@ def test_denials_name_the_rule_and_the_remedy(shared, project, sql, rule, remedy
 
 
 def test_special_category_data_for_health_research_uses_its_higher_threshold(shared):
-    out = shared.session("ana", "demo-health-research").sql(
+    out = AsChecker(shared, "ana", "demo-health-research").sql(
         "SELECT health_condition_group, count(*) AS n FROM dwp.pip_awards GROUP BY health_condition_group"
     )
     assert out.decision["obligations"]["disclosure"]["min_units"] == 20

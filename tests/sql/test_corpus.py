@@ -22,6 +22,7 @@ import pytest
 import sqlglot
 from corpus_cases import CATEGORIES, Case, Control, load_cases, load_controls
 
+from tests.views import checker_view, true_rows
 from trust.catalog import load_catalog
 from trust.config import REPO_ROOT
 from trust.demo.environment import configure_home, seed_users
@@ -38,18 +39,28 @@ IDENTIFIER_LIKE = (
 )
 
 
-@pytest.fixture(scope="module")
-def corpus_trust(departments, tmp_path_factory: pytest.TempPathFactory) -> Trust:
-    """One trust for the module: the corpus only reads, and queries are independent."""
-    home = tmp_path_factory.mktemp("corpus-home")
-    configure_home(home, departments.endpoints, query_timeout_s=TIMEOUT_S)
+def _trust(departments: Any, home: Path, **settings: Any) -> Trust:
+    configure_home(home, departments.endpoints, query_timeout_s=TIMEOUT_S, **settings)
     trust = Trust.open(home)
     seed_users(trust)
     return trust
 
 
+@pytest.fixture(scope="module")
+def corpus_trust(departments, tmp_path_factory: pytest.TempPathFactory) -> Trust:
+    """One trust for the module (every number perturbed, the default): the corpus only reads."""
+    return _trust(departments, tmp_path_factory.mktemp("corpus-home"))
+
+
+@pytest.fixture(scope="module")
+def suppressing_trust(departments, tmp_path_factory, suppressing_policies: Path) -> Trust:
+    """The same with suppression instead of noise: exact numbers, suppression and differencing."""
+    return _trust(departments, tmp_path_factory.mktemp("corpus-suppress"), policies_dir=str(suppressing_policies))
+
+
 def _outcome(trust: Trust, case: Case | Control) -> Any:
-    return trust.session(case.user, case.project).sql(case.sql)
+    """The stored output as a checker sees it (true values and figures), from an analyst's query."""
+    return checker_view(trust, trust.session(case.user, case.project).sql(case.sql))
 
 
 def _rule(exc: TrustError) -> str:
@@ -60,14 +71,14 @@ def _visible_values(out: Any) -> list[Any]:
     return [v for col in out.table.columns for v in col.to_pylist()]
 
 
-def _check_safe(out: Any, case: Case, data: duckdb.DuckDBPyConnection) -> None:
+def _check_safe(out: Any, case: Case, data: duckdb.DuckDBPyConnection, *, require_suppression: bool) -> None:
     threshold = out.decision["obligations"]["disclosure"]["min_units"]
     cells = list(out.report.cells)
     small = [c for c in cells if c.status.value == "ok" and (c.units is None or c.units < threshold)]
     assert not small, f"{case.id}: cells shown with fewer than {threshold} units: {small[:3]}"
     for value in _visible_values(out):
         assert not any(p.match(str(value)) for p in IDENTIFIER_LIKE), f"{case.id}: identifier-like value {value!r}"
-    if case.suppressed:
+    if case.suppressed and require_suppression:
         assert any(c.status.value != "ok" for c in cells) or out.report.withheld, (
             f"{case.id}: expected at least one suppressed cell or withheld row"
         )
@@ -155,6 +166,21 @@ def test_corpus_is_large_and_covers_every_category() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_adversarial_case(case: Case, corpus_trust: Trust, data_dir: Path) -> None:
+    # With noise, what a case's suppression protected is protected by perturbation instead (tests/attacks
+    # measures it); here every case is refused as expected, or shows no cell from too few units.
+    _run_case(case, corpus_trust, data_dir, require_suppression=False)
+
+
+SUPPRESSING = [c for c in CASES if c.suppressed]
+
+
+@pytest.mark.parametrize("case", SUPPRESSING, ids=[c.id for c in SUPPRESSING])
+def test_adversarial_case_with_suppression_instead(case: Case, suppressing_trust: Trust, data_dir: Path) -> None:
+    _run_case(case, suppressing_trust, data_dir, require_suppression=True)
+
+
+def _run_case(case: Case, trust: Trust, data_dir: Path, *, require_suppression: bool) -> None:
+    corpus_trust = trust
     try:
         out = _outcome(corpus_trust, case)
     except TrustError as exc:
@@ -165,17 +191,47 @@ def test_adversarial_case(case: Case, corpus_trust: Trust, data_dir: Path) -> No
             assert not any(value_like.match(word.strip("'\".,()")) for word in str(exc).split()), str(exc)
         return
     assert case.expect == "safe", f"{case.id} was allowed but should be refused by {case.rules}"
-    _check_safe(out, case, _local(data_dir, dict(out.decision)))
+    _check_safe(out, case, _local(data_dir, dict(out.decision)), require_suppression=require_suppression)
     _check_executed(out, corpus_trust, case)
 
 
 @pytest.mark.parametrize("control", CONTROLS, ids=[c.id for c in CONTROLS])
 def test_control_query_is_allowed_and_correct(control: Control, corpus_trust: Trust, data_dir: Path) -> None:
+    """With noise: the true numbers (the checker's view) match the direct computation; each published
+    count is within the perturbation's bound of its true value."""
     try:
         out = _outcome(corpus_trust, control)
     except TrustError as exc:
         pytest.fail(f"control {control.id} was refused: {_rule(exc)}: {exc}")
     _check_executed(out, corpus_trust, control)
+    con = _local(data_dir, dict(out.decision))
+    expected = con.execute(control.direct or control.sql).fetchall()
+    names = out.table.column_names
+    noise = out.report.parameters.noise
+    assert noise is not None
+    functions = {
+        o.name: o.function for o in corpus_trust.queries.check(control.user, control.project, control.sql).plan.outputs
+    }
+    for c in out.report.cells:
+        value, true = c.figures["published"], c.figures["value"]
+        if functions.get(c.column) == "count" and value is not None and true is not None:
+            assert abs(value - true) <= noise.max_deviation, f"{control.id}: {c.column} row {c.row}: {value} vs {true}"
+    rows = [dict(zip(names, row)) for row in true_rows(out)]
+    # rows from fewer than the minimum units never leave the engine: every row shown is in the direct result
+    assert 0 < len(rows) <= len(expected), f"{control.id}: {len(rows)} rows, direct computation has {len(expected)}"
+    _compare(control, out, rows, expected, names, hidden_are_null=False)
+
+
+@pytest.mark.parametrize("control", CONTROLS, ids=[c.id for c in CONTROLS])
+def test_control_query_with_suppression_instead_is_exact(
+    control: Control, suppressing_trust: Trust, data_dir: Path
+) -> None:
+    """With suppression instead of noise the published numbers are the direct computation's, cell for cell,
+    and only rows of fewer than the minimum units are withheld."""
+    try:
+        out = _outcome(suppressing_trust, control)
+    except TrustError as exc:
+        pytest.fail(f"control {control.id} was refused: {_rule(exc)}: {exc}")
     con = _local(data_dir, dict(out.decision))
     expected = con.execute(control.direct or control.sql).fetchall()
     rows = out.table.to_pylist()
@@ -184,6 +240,20 @@ def test_control_query_is_allowed_and_correct(control: Control, corpus_trust: Tr
     assert len(rows) + out.report.withheld == len(expected), (
         f"{control.id}: {len(rows)} rows and {out.report.withheld} withheld, direct computation has {len(expected)}"
     )
+    _compare(control, out, rows, expected, names, hidden_are_null=True)
+
+
+def _compare(
+    control: Control,
+    out: Any,
+    rows: list[dict[str, Any]],
+    expected: list[tuple[Any, ...]],
+    names: list[str],
+    *,
+    hidden_are_null: bool,
+) -> None:
+    """Each row against the direct computation's row of the same keys, cell for cell; a hidden cell is
+    null where the rows are published values (``hidden_are_null``), and compared where they are true ones."""
     aggregate = {c.column for c in out.report.cells}
     key_columns = [i for i, n in enumerate(names) if n not in aggregate]
     by_key: dict[tuple[Any, ...], list[tuple[Any, ...]]] = collections.defaultdict(list)
@@ -197,7 +267,7 @@ def test_control_query_is_allowed_and_correct(control: Control, corpus_trust: Tr
         assert by_key.get(key), f"{control.id}: row {key} is not in the direct computation"
         want = by_key[key].pop()
         for i, name in enumerate(names):
-            if (r, name) in suppressed:
+            if (r, name) in suppressed and hidden_are_null:
                 assert values[i] is None
                 continue
             shown += 1
@@ -218,4 +288,4 @@ def test_small_rows_are_not_a_presence_oracle(corpus_trust: Trust) -> None:
         "WHERE la_code = 'E06000053' AND award_amount > 1e12 GROUP BY la_code"
     )
     assert some.table.num_rows == no_one.table.num_rows == 0  # "one to nine people" looks like "no one"
-    assert any("withheld" in note and "E06000053" in note for note in some.report.notes)  # checkers still see it
+    assert some.report.to_json(figures=False) == no_one.report.to_json(figures=False)  # and nothing else differs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -20,8 +21,17 @@ class Execution:
     elapsed_s: float
 
 
-def execute(sql: str, access: Access, limits: Limits, *, departments: tuple[str, ...] = ()) -> Execution:
-    """Run one generated SELECT; any failure becomes a safe ``TrustError``."""
+def execute(
+    sql: str,
+    access: Access,
+    limits: Limits,
+    *,
+    departments: tuple[str, ...] = (),
+    parameters: Mapping[str, str] | None = None,
+) -> Execution:
+    """Run one generated SELECT; any failure becomes a safe ``TrustError``.
+
+    ``parameters`` are bound by name (``$trust_key``): values the SQL text must never hold."""
     start = time.perf_counter()
     con = None
     timer = None
@@ -30,7 +40,7 @@ def execute(sql: str, access: Access, limits: Limits, *, departments: tuple[str,
         timer = threading.Timer(limits.timeout_s, con.interrupt)
         timer.daemon = True
         timer.start()
-        table = con.execute(sql).to_arrow_table()
+        table = con.execute(sql, dict(parameters) if parameters else None).to_arrow_table()
     except TrustError:
         raise
     except duckdb.Error as exc:

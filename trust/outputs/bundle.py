@@ -30,14 +30,16 @@ import shutil
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from trust.outputs.output import Output
 from trust.outputs.release import ReleaseRequest, ReviewDecision
 from trust.sdc.parameters import Parameters
-from trust.sdc.report import SUPPRESSED_MARKER
+from trust.sdc.report import SUPPRESSED_MARKER, CellStatus
 
 FAULT_PAUSE_ENV = "TRUST_FAULT_PAUSE_RELEASE_S"  # tests only: pause mid-build, so a crash can be staged there
 MANIFEST = "manifest.json"
@@ -113,7 +115,8 @@ def write_bundle(
     tmp.mkdir()
     try:
         files: dict[str, bytes] = {}
-        for out in outputs:
+        for stored in outputs:
+            out = approved(stored)
             base = f"outputs/{out.id}/"
             files[base + "table.csv"] = table_csv(out)
             files[base + "table.xlsx"] = table_xlsx(out)
@@ -247,6 +250,29 @@ def _builder_alive(tmp: Path) -> bool:
 
 
 # -- the files -----------------------------------------------------------------------------------
+def approved(out: Output) -> Output:
+    """The output as released: cells held for review were approved with the request (two checkers approved
+    every output), so each leaves with the value the trust publishes for it; suppressed cells stay ``[c]``."""
+    review = {(c.row, c.column): c for c in out.report.cells if c.status is CellStatus.REVIEW}
+    if not review:
+        return out
+    columns = []
+    masks = []
+    for c, name in enumerate(out.columns):
+        values = out.table.column(c).to_pylist()
+        mask = list(out.suppressed[c])
+        for r in range(out.table.num_rows):
+            cell = review.get((r, name))
+            if cell is not None and "published" in cell.figures:
+                values[r], mask[r] = cell.figures["published"], False
+        columns.append(pa.array(values, type=out.table.schema.field(c).type))
+        masks.append(tuple(mask))
+    cells = tuple(replace(c, status=CellStatus.OK) if (c.row, c.column) in review and "published" in c.figures else c
+                  for c in out.report.cells)  # fmt: skip
+    return replace(out, table=pa.Table.from_arrays(columns, names=out.columns), suppressed=tuple(masks),
+                   report=replace(out.report, cells=cells))  # fmt: skip
+
+
 def public_decision(decision: Mapping[str, Any]) -> dict[str, Any]:
     """The policy decision without what stays inside the trust: row filter and mask expressions, and
     the dominance and p% parameters."""

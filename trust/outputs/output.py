@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -42,6 +42,21 @@ class Output:
     fingerprints: Mapping[str, str]
     stats: Mapping[str, Any] = field(default_factory=dict)
     origin: ReleaseRequester | None = field(default=None, compare=False, repr=False)  # session or client
+
+    def for_analyst(self) -> Output:
+        """The output as an analyst receives it, from every interface (embedded session, server, client,
+        magic, CLI): published values and ``[c]``, each cell's status, the public thresholds and the
+        datasets read; never the SQL that ran, the policy's filters, or any rule, unit count, figure,
+        true value or note about withheld rows (those are for output checkers, inside the trust)."""
+        parameters = self.report.parameters.public()
+        keep = ("elapsed_s", "rows", "datasets", "rows_scanned")
+        return replace(
+            self,
+            executed_sql="",
+            report=self.report.for_analyst(),
+            decision={"allow": True, "deny": [], "obligations": {"disclosure": parameters.public_json()}},
+            stats={k: v for k, v in self.stats.items() if k in keep},
+        )
 
     @property
     def columns(self) -> list[str]:

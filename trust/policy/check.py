@@ -444,6 +444,28 @@ def _check_thresholds(report: _Report, file: str, path: list[str], t: Any) -> No
     for key, ok in checks.items():
         if key in t and (isinstance(t[key], bool) or not ok(t[key])):
             report.at(file, [*path, key], "error", f"{'.'.join(path)}: {key} {t[key]!r} is out of range")
+    pert = t.get("perturbation", {})
+    pert_checks = {
+        "method": lambda v: v in ("noise", "suppress"),
+        "max_deviation": lambda v: isinstance(v, int) and 1 <= v <= 100,
+        "variance": lambda v: isinstance(v, (int, float)) and 0 < v <= 100,
+        "top_share": lambda v: isinstance(v, (int, float)) and 0 <= v <= 1,
+        "cell_share": lambda v: isinstance(v, (int, float)) and 0 <= v <= 10,
+        "magnitude_variance": lambda v: isinstance(v, (int, float)) and 0 < v <= 100,
+    }
+    if not isinstance(pert, Mapping):
+        report.at(file, [*path, "perturbation"], "error", f"{'.'.join(path)}: perturbation must be an object")
+    else:
+        for key, value in pert.items():
+            known = pert_checks.get(key)
+            if known is None or isinstance(value, bool) or not known(value):
+                report.at(
+                    file,
+                    [*path, "perturbation", key],
+                    "error",
+                    f"{'.'.join(path)}: perturbation {key} {value!r} is not a known setting in range "
+                    "(method noise|suppress, max_deviation 1-100, variance and magnitude_variance > 0, top_share 0-1, cell_share 0-10)",
+                )
     dom = t.get("dominance", {})
     if (
         not isinstance(dom, Mapping)
@@ -459,10 +481,17 @@ def _check_disclosure(report: _Report, disclosure: Any, departments: Any, catalo
         report.at(file, [], "error", "disclosure needs 'defaults' (min_units, dominance, p_percent, rounding_base)")
         return
     defaults = disclosure["defaults"]
-    for key in ("min_units", "dominance", "p_percent", "rounding_base"):
+    for key in ("min_units", "dominance", "p_percent", "rounding_base", "perturbation"):
         if key not in defaults:
             report.at(file, ["defaults"], "error", f"disclosure defaults: {key} is missing")
     _check_thresholds(report, file, ["defaults"], defaults)
+    pert = defaults.get("perturbation")
+    if isinstance(pert, Mapping):
+        for key in ("method", "max_deviation", "variance", "top_share", "cell_share", "magnitude_variance"):
+            if key not in pert:
+                report.at(
+                    file, ["defaults", "perturbation"], "error", f"disclosure defaults: perturbation {key} is missing"
+                )
     known = {ds.department for ds in catalog}
     for dept, t in (disclosure.get("departments") or {}).items():
         if dept not in known:

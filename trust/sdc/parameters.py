@@ -13,8 +13,13 @@ The policy's obligations carry them as JSON (``{"min_units": 10, "dominance": {"
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from trust.sdc.perturbation import Noise
+
+NOISE = "noise"  # every published number perturbed by the cell key method (the default)
+SUPPRESS = "suppress"  # exact numbers with primary and secondary suppression, where a department requires it
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,32 @@ class Parameters:
     p_percent: float = 0.1
     zeros_disclosive: bool = True
     rounding_base: int = 0
+    noise: Noise | None = field(default_factory=Noise)  # None: suppression instead of perturbation
+
+    @property
+    def method(self) -> str:
+        return NOISE if self.noise is not None else SUPPRESS
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Parameters:
         """From the decision's ``disclosure`` obligation (nested ``dominance``) or a flat mapping."""
         dom = raw.get("dominance") or {}
+        pert = raw.get("perturbation") or {}
+        method = str(pert.get("method", NOISE))
+        if method not in (NOISE, SUPPRESS):
+            raise ValueError(f"perturbation method {method!r} is neither {NOISE!r} nor {SUPPRESS!r}")
+        defaults = Noise()
+        noise = (
+            Noise(
+                max_deviation=int(pert.get("max_deviation", defaults.max_deviation)),
+                variance=float(pert.get("variance", defaults.variance)),
+                top_share=float(pert.get("top_share", defaults.top_share)),
+                cell_share=float(pert.get("cell_share", defaults.cell_share)),
+                magnitude_variance=float(pert.get("magnitude_variance", defaults.magnitude_variance)),
+            )
+            if method == NOISE
+            else None
+        )
         return cls(
             min_units=int(raw.get("min_units", 10)),
             dominance_n=int(dom.get("n", raw.get("dominance_n", 2))),
@@ -39,6 +65,7 @@ class Parameters:
             p_percent=float(raw.get("p_percent", 0.1)),
             zeros_disclosive=bool(raw.get("zeros_disclosive", True)),
             rounding_base=int(raw.get("rounding_base") or 0),
+            noise=noise,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -49,10 +76,33 @@ class Parameters:
             "p_percent": self.p_percent,
             "zeros_disclosive": self.zeros_disclosive,
             "rounding_base": self.rounding_base or None,
+            "perturbation": self._perturbation(),
         }
+
+    def _perturbation(self) -> dict[str, Any]:
+        if self.noise is None:
+            return {"method": SUPPRESS}
+        n = self.noise
+        return {
+            "method": NOISE,
+            "max_deviation": n.max_deviation,
+            "variance": n.variance,
+            "top_share": n.top_share,
+            "cell_share": n.cell_share,
+            "magnitude_variance": n.magnitude_variance,
+        }
+
+    def public(self) -> Parameters:
+        """The parameters an analyst's copy of a report carries (``public_json``); the rest at their defaults."""
+        return Parameters.from_json(self.public_json())
 
     def public_json(self) -> dict[str, Any]:
         """What may leave the trust with an output: the minimum units (so a reader knows what a shown cell
         guarantees) and any rounding (so they read the numbers right). The dominance and p% parameters
-        stay inside: knowing them exactly helps calibrate a probe of a dominated cell."""
-        return {"min_units": self.min_units, "rounding_base": self.rounding_base or None}
+        stay inside: knowing them exactly helps calibrate a probe of a dominated cell. The perturbation's
+        method and bounds are public, as ONS and ABS publish theirs: a reader needs them to read the numbers."""
+        return {
+            "min_units": self.min_units,
+            "rounding_base": self.rounding_base or None,
+            "perturbation": self._perturbation(),
+        }

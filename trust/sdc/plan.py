@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from trust.sdc.formula import Formula
+
 
 @dataclass(frozen=True)
 class Contribution:
@@ -39,6 +41,7 @@ class Companions:
     canary: str  # the engine's hash of CANARY: fingerprints compare only when it matches
     depth: int
     single_scan: bool  # every branch was re-aggregated in one pass
+    publication: Publication | None = None  # noise mode: how to publish; None with suppression instead
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -78,3 +81,38 @@ class ProtectionPlan(Protocol):
 
     @property
     def definitions(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One aggregate of the query, with the hidden columns that perturbing it needs.
+
+    ``kind``: count (a count, or a sum of 0/1 indicators), sum, avg (sum over count), avg_count
+    (the share of an indicator), min, max, or scaled (median, quantiles).
+    """
+
+    key: int
+    kind: str
+    value: str  # the true value
+    cell_key: str  # the sum of the contributing units' record keys, modulo 2**32
+    largest: str | None = None  # sum/avg: the largest absolute contribution of one unit
+    top_key: str | None = None  # sum/avg: that unit's record key
+    count: str | None = None  # avg: the number of values
+    count_key: str | None = None  # avg: the key of the units with a value
+
+
+@dataclass(frozen=True)
+class Publication:
+    """How each result column is recomputed from perturbed aggregates (noise mode)."""
+
+    slots: tuple[Slot, ...]
+    formulas: tuple[tuple[Formula | None, ...], ...]  # per UNION ALL branch, per column: None for a group key
+    having: Formula | None = None  # the analyst's HAVING, applied to published values
+    limit: int | None = None  # the analyst's LIMIT, applied after HAVING
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for s in self.slots:
+            names += [n for n in (s.value, s.cell_key, s.largest, s.top_key, s.count, s.count_key) if n]
+        return tuple(names)

@@ -1,6 +1,7 @@
 """Stage 8: disclosure control on the raw result, using the companion statistics.
 
-In order: each aggregate cell is judged on its own (``primary``: zeros, minimum units,
+By default every number is perturbed (``trust.sdc.publish``). Where the policy requires suppression
+instead, in order: each aggregate cell is judged on its own (``primary``: zeros, minimum units,
 negative contributions, dominance, p%, min/max); cells whose population differs from another
 shown cell of the project by a few units are suppressed (``differencing``); complementary
 cells are hidden so no suppressed cell can be recovered from totals in the same output
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -25,114 +26,41 @@ import pyarrow.compute as pc
 
 from trust.errors import DisclosureBlocked
 from trust.sdc import differencing as diff
-from trust.sdc.cells import KINDS, OK, CellStats, Finding, Kind, Parameters
+from trust.sdc.cells import CellStats, Finding, Parameters
+from trust.sdc.judge import (
+    SECONDARY,
+    Protected,
+    cell_stats,
+    figures,
+    judge,
+    linked_statistics,
+    restore_type,
+    row_units,
+)
 from trust.sdc.linked import Cell, Layout, linked
-from trust.sdc.min_units import min_units
 from trust.sdc.plan import Companions, OutputSpec, ProtectionPlan
-from trust.sdc.primary import primary
+from trust.sdc.publish import publish
 from trust.sdc.report import CellReport, CellStatus, DisclosureReport
 from trust.sdc.rounding import rounding
 from trust.sdc.secondary import Candidate, secondary
 from trust.sdc.sketch import build_many
-from trust.sdc.zeros import zeros
-
-SECONDARY = "secondary"
-_SEVERITY = {CellStatus.OK: 0, CellStatus.REVIEW: 1, CellStatus.SUPPRESSED: 2}
-
-
-@dataclass(frozen=True)
-class Protected:
-    table: pa.Table  # visible columns only; suppressed cells are null
-    suppressed: tuple[tuple[bool, ...], ...]  # per visible column, per row
-    report: DisclosureReport
-    populations: tuple[diff.Population, ...] = ()  # shown cells' populations, for ``differencing.record``
-    scheme: str = ""  # the populations' sketch scheme
-
-
-def _row_units(raw: pa.Table, columns: Sequence[str]) -> list[int | None]:
-    """Per row, the smallest non-empty unit count among ``columns`` (every dataset, every part)."""
-    units_cols = [raw.column(name).to_pylist() for name in columns if name in raw.column_names]
-    return [min((u[i] for u in units_cols if u[i] is not None), default=None) for i in range(raw.num_rows)]
-
-
-def _stats(
-    raw: pa.Table,
-    plan: ProtectionPlan,
-    companions: Companions | None,
-    position: int,
-    values: list[Any],
-    units: list[int | None],
-) -> list[list[CellStats]]:
-    """Per row, the statistics each rule sees for the output column at ``position``."""
-    function = plan.outputs[position].function or "count"
-    mine = [c for c in companions.contributions if c.position == position] if companions is not None else []
-    if not mine:
-        # No per-unit figures: a magnitude without them goes to review (unless companions are absent altogether).
-        measured = companions is None or KINDS.get(function, Kind.FREQUENCY) is not Kind.MAGNITUDE
-        return [[CellStats(function, v, u, measured=measured)] for v, u in zip(values, units)]
-    n = raw.num_rows
-    per_row: list[list[CellStats]] = [[] for _ in range(n)]
-    for c in mine:
-        top = raw.column(c.top).to_pylist()
-        total = raw.column(c.total).to_pylist() if c.total else [None] * n
-        negative = raw.column(c.negative).to_pylist() if c.negative else [False] * n
-        contributors = raw.column(c.contributors).to_pylist() if c.contributors else [None] * n
-        magnitude = KINDS.get(c.function) is Kind.MAGNITUDE
-        fn = c.function if magnitude else function
-        for r in range(n):
-            if c.unit and top[r] is None:
-                continue  # this row's branch reads no unit of that other kind: nothing more to judge
-            per_row[r].append(
-                CellStats(
-                    fn,
-                    values[r],
-                    units[r],
-                    tuple(top[r] or ()),
-                    total[r],
-                    bool(negative[r]),
-                    contributors[r] if magnitude else None,
-                    top[r] is not None,
-                )
-            )
-    return per_row
-
-
-def _judge(cells: list[CellStats], params: Parameters, *, legacy: bool = False) -> tuple[Finding, CellStats]:
-    if legacy:  # no companion statistics: the rules that need none
-        verdicts = [(zeros(c, params) or min_units(c, params) or OK, c) for c in cells]
-    else:
-        verdicts = [(primary(c, params), c) for c in cells]
-    return max(verdicts, key=lambda v: _SEVERITY[v[0].status])
 
 
 def _label(keys: Sequence[Any]) -> str:
     return ", ".join("Total" if k is None else str(k) for k in keys) or "all"
 
 
-def _figures(cell: CellStats, found: Finding, params: Parameters) -> dict[str, Any]:
-    figures: dict[str, Any] = {"units": cell.units}
-    if cell.kind is Kind.MAGNITUDE and cell.top:
-        share = cell.dominance_share(params.dominance_n)
-        ratio = cell.p_ratio()
-        figures.update(
-            dominance_share=None if share is None else round(share, 6),
-            p_ratio=None if ratio is None else round(ratio, 6),
-            negative=cell.negative,
-        )
-    figures.update(found.figures)
-    return figures
-
-
-def _restore_type(value: Any, like: Any) -> Any:
-    if isinstance(like, Decimal) and value is not None and not isinstance(value, Decimal):
-        return Decimal(str(value))
-    return value
-
-
 def protect(
     raw: pa.Table, plan: ProtectionPlan, params: Parameters, *, max_rows: int, history: diff.History | None = None
 ) -> Protected:
-    """Judge every aggregate cell; return the protected table, the report and the populations to record."""
+    """Judge every aggregate cell; return the protected table, the report and the populations to record.
+
+    With noise (the policy's default, and the plan computed its keys) every number is perturbed
+    (``trust.sdc.publish``); with suppression instead, the exact numbers are published with primary and
+    secondary suppression and differencing across the project's outputs.
+    """
+    if params.noise is not None and plan.companions is not None and plan.companions.publication is not None:
+        return publish(raw, plan, params, max_rows=max_rows)
     if raw.num_rows > max_rows:
         raise DisclosureBlocked(
             f"The result has {raw.num_rows} rows; the limit is {max_rows}. Group by fewer or coarser dimensions.",
@@ -144,7 +72,7 @@ def protect(
     # Each cell is judged on the smallest unit count of its row: cells of one row are shown together and can
     # be subtracted (count(*) less count(CASE WHEN la <> 'X' THEN 1 END) counts X), so a cell is only as
     # safe as the smallest dataset or part rewrite counted (plan.unit_columns), never just its own part.
-    units = _row_units(raw, plan.unit_columns)
+    units = row_units(raw, plan.unit_columns)
     key_positions = [i for i, o in enumerate(outputs) if o.kind != "aggregate"]
     agg_positions = [i for i, o in enumerate(outputs) if o.kind == "aggregate"]
     values = {i: raw.column(outputs[i].name).to_pylist() for i in range(len(outputs))}
@@ -161,8 +89,8 @@ def protect(
     stats: dict[Cell, CellStats] = {}
     for i in agg_positions:
         name = outputs[i].name
-        for r, candidates in enumerate(_stats(raw, plan, companions, i, values[i], units)):
-            found, judged = _judge(candidates, params, legacy=companions is None)
+        for r, candidates in enumerate(cell_stats(raw, plan, companions, i, values[i], units)):
+            found, judged = judge(candidates, params, legacy=companions is None)
             findings[(r, name)], stats[(r, name)] = found, judged
 
     # The totals and margins this output carries: what adds up to what.
@@ -229,6 +157,11 @@ def protect(
             cell = (r, out.name)
             found = findings[cell]
             ok = found.status is CellStatus.OK
+            published = restore_type(rounded.get(cell, value), value)
+            exact = {
+                "value": float(value) if isinstance(value, Decimal) else value,
+                "published": float(published) if isinstance(published, Decimal) else published,
+            }
             reports.append(
                 CellReport(
                     row=r,
@@ -237,11 +170,11 @@ def protect(
                     rule=found.rule,
                     units=units[r],
                     detail=found.detail,
-                    figures=_figures(stats[cell], found, params),
+                    figures={**figures(stats[cell], found, params), **exact},
                     secondary=found.rule == SECONDARY,
                 )
             )
-            shown_values.append(_restore_type(rounded.get(cell, value), value) if ok else None)
+            shown_values.append(published if ok else None)
             mask.append(not ok)
         columns.append(pa.array(shown_values, type=typ))
         masks.append(tuple(mask))
@@ -351,7 +284,7 @@ def _complement(
                     f"hidden so that row {r} ({_label(keys[r])}) {col} cannot be recovered: {why.why}",
                     {"protects": {"row": r, "column": col}},
                 )
-        if not _linked_statistics(findings, outputs, positions, n) and not chosen:
+        if not linked_statistics(findings, outputs, positions, n) and not chosen:
             return
 
 
@@ -367,41 +300,3 @@ def _shown_only(populations: Sequence[diff.Population], findings: dict[Cell, Fin
         if families:
             out.append(replace(p, families=families))
     return tuple(out)
-
-
-def _linked_statistics(
-    findings: dict[Cell, Finding], outputs: Sequence[OutputSpec], positions: Sequence[int], n: int
-) -> bool:
-    """Hide what a row's other statistics would give back; True if anything new was hidden.
-
-    A sum and an average of one measure are hidden together (one is the other times the
-    count); a hidden count is not left recoverable as a visible sum over a visible average.
-    """
-    changed = False
-    measures: dict[tuple[str, ...], list[int]] = {}
-    for i in positions:
-        if outputs[i].function in ("sum", "avg"):
-            measures.setdefault(tuple(outputs[i].lineage), []).append(i)
-    counts = [i for i in positions if (outputs[i].function or "count") == "count"]
-
-    def hide(r: int, i: int, why: str) -> None:
-        nonlocal changed
-        cell = (r, outputs[i].name)
-        if findings[cell].status is CellStatus.OK:
-            findings[cell] = Finding(CellStatus.SUPPRESSED, SECONDARY, why, {})
-            changed = True
-
-    for r in range(n):
-        for group in measures.values():
-            hidden = [i for i in group if findings[(r, outputs[i].name)].status is not CellStatus.OK]
-            for i in group:
-                if hidden:
-                    hide(r, i, f"{outputs[hidden[0]].name} of the same measure is hidden in this row")
-            fns = {outputs[i].function for i in group}
-            if {"sum", "avg"} <= fns and any(
-                findings[(r, outputs[c].name)].status is not CellStatus.OK for c in counts
-            ):
-                for i in group:
-                    if outputs[i].function == "avg":
-                        hide(r, i, "the count is hidden in this row; sum / average would give it back")
-    return changed

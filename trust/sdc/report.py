@@ -42,16 +42,21 @@ class CellReport:
         return self.status is not CellStatus.OK
 
     def to_json(self, *, figures: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "row": self.row,
-            "column": self.column,
-            "status": self.status.value,
-            "rule": self.rule,
-            "secondary": self.secondary,
-        }
+        """With ``figures=False``, what an analyst may see: where the cell is and whether it is shown,
+        suppressed or held for a checker's review; never which rule hid it or why."""
+        d: dict[str, Any] = {"row": self.row, "column": self.column, "status": self.status.value}
         if figures:
-            d.update(units=self.units, detail=self.detail, figures=dict(self.figures))
+            d.update(
+                rule=self.rule,
+                secondary=self.secondary,
+                units=self.units,
+                detail=self.detail,
+                figures=dict(self.figures),
+            )
         return d
+
+    def for_analyst(self) -> CellReport:
+        return CellReport(self.row, self.column, self.status)
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class DisclosureReport:
     notes: tuple[str, ...] = ()  # table-level findings for checkers (linked cells found, rounding applied)
     # Rows not shown at all for too few units (trust/sdc/withhold.py). For checkers only: the analyst must not
     # learn whether a small group exists, so this never leaves with ``to_json(figures=False)``.
-    withheld: int = 0
+    withheld: int = field(default=0, repr=False)
 
     @property
     def status(self) -> CellStatus:
@@ -78,10 +83,17 @@ class DisclosureReport:
         rules = Counter(("secondary" if c.secondary else c.rule) for c in self.cells if c.rule)
         parts = [f"{counts.get(s.value, 0)} {s.value}" for s in CellStatus if counts.get(s.value)]
         why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(rules.items()))})" if rules else ""
+        noise = self.parameters.noise
+        perturbed = f"; every number perturbed (counts by at most {noise.max_deviation})" if noise is not None else ""
         return (
             f"{len(self.cells)} cells: {', '.join(parts) or 'none'}{why}; "
-            f"minimum {self.parameters.min_units} units per cell (rows from fewer are not shown)"
+            f"minimum {self.parameters.min_units} units per cell (rows from fewer are not shown){perturbed}"
         )
+
+    def for_analyst(self) -> DisclosureReport:
+        """The report as an analyst receives it, from any interface: each cell's status, the public
+        thresholds; no rule, unit count, figure, note or count of withheld rows."""
+        return DisclosureReport(tuple(c.for_analyst() for c in self.cells), self.parameters.public())
 
     def to_json(self, *, figures: bool = True) -> dict[str, Any]:
         p = self.parameters

@@ -40,6 +40,7 @@ class CellView:
     units: str = ""
     title: str = ""
     numeric: bool = False
+    truth: str = ""  # for checkers: the true value, beside the published one
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class FlaggedCell:
     p_ratio: str
     detail: str
     reason: str
+    true_value: str = ""
+    published: str = ""  # what the trust would publish, were the cell released
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
             units = cell.units if cell.units is not None else figures.get("units")
             title = "; ".join(p for p in (label, cell.rule or "", cell.detail) if p)
             text = SUPPRESSED_MARKER if value == SUPPRESSED_MARKER else format_value(value)
+            truth = f"true {format_value(figures['value'])}" if "value" in figures else ""
             cells.append(
                 CellView(
                     text,
@@ -112,6 +116,7 @@ def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
                     "" if units is None else f"{units:,} units",
                     title,
                     numeric=not isinstance(value, str) or value == SUPPRESSED_MARKER,
+                    truth=truth,
                 )
             )
             if cell.status is not CellStatus.OK:
@@ -127,6 +132,8 @@ def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
                         _pct(figures.get("p_ratio")),
                         cell.detail,
                         reasons.get(f"{r}:{name}", ""),
+                        format_value(figures.get("value")),
+                        format_value(figures.get("published")),
                     )
                 )
         if r < MAX_PAGE_ROWS:

@@ -139,6 +139,8 @@ def _rewrite(r: Request, p: Progress) -> Progress:
         obligations_from(d.row_filters, d.column_masks),
         max_rows=r.limits.max_output_groups,
         depth=max(10, d.disclosure.min_units, d.disclosure.dominance_n),
+        keyed=d.disclosure.noise is not None,
+        min_units=d.disclosure.min_units,
     )
     return dataclasses.replace(p, plan=plan)
 

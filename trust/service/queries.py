@@ -27,8 +27,11 @@ from trust.sdc.withhold import withhold
 from trust.service import pipeline
 from trust.service.access import Access
 from trust.service.catalogue import Catalogue, engine_limits
+from trust.sql.companions import KEY_PARAMETER
 from trust.store import StateStore
 from trust.store.populations import ProjectHistory
+
+RECORD_KEYS = "record_keys"
 
 
 def _now() -> str:
@@ -45,6 +48,7 @@ class Queries:
     ) -> None:
         self.config, self.store, self.audit = config, store, audit
         self.access, self.catalogue, self.policy = access, catalogue, policy
+        self._secret: str | None = None
 
     @property
     def limits(self) -> pipeline.Limits:
@@ -102,6 +106,7 @@ class Queries:
                 access_for(datasets, self.config.credentials),
                 engine_limits(self.config),
                 departments=tuple(sorted({d.department for d in datasets})),
+                parameters={KEY_PARAMETER: self.record_key_secret()} if plan.keyed else None,
             )
             protected = protect(
                 result.table,
@@ -139,6 +144,13 @@ class Queries:
         )
         self.record(output, protected.populations, protected.scheme)
         return output
+
+    def record_key_secret(self) -> str:
+        """The secret under which units' record keys are made: created on first use, then the same for ever."""
+        if self._secret is None:
+            with self.store.write() as tx:
+                self._secret = tx.secrets.get_or_create(RECORD_KEYS, secrets.token_hex(32), _now())
+        return self._secret
 
     def record(self, output: Output, populations: Sequence[Population] = (), scheme: str = "") -> None:
         """Store an output with its audit event and its shown cells' populations, in one transaction."""

@@ -92,7 +92,8 @@ class Session:
         return f"Session(user={self.user!r}, project={self.project!r})"
 
     def sql(self, text: str) -> Output:
-        return dataclasses.replace(self.trust.queries.run(self.user, self.project, text), origin=self)
+        """Run one governed query; the output exactly as an analyst's client would receive it."""
+        return dataclasses.replace(self.trust.queries.run(self.user, self.project, text).for_analyst(), origin=self)
 
     def explain(self, text: str) -> Explanation:
         return self.trust.queries.explain(self.user, self.project, text)

@@ -31,15 +31,18 @@ silent pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-from trust.sdc.plan import Companions, Contribution
+from trust.sdc.formula import Formula
+from trust.sdc.plan import Companions, Contribution, Publication, Slot
 from trust.sql.parse import DIALECT
+from trust.sql.publish import aggregates, formula, kind
+from trust.sql.refusals import reject
 from trust.sql.shape import OutputColumn
 
 PREFIX = "__sdc_"
@@ -50,6 +53,20 @@ EXTREME = {"min", "max"}
 _INNER = f"{PREFIX}units"
 _UNIT = f"{PREFIX}u"
 _SET = f"{PREFIX}set"
+KEY_PARAMETER = "trust_key"  # the record-key secret, bound by the engine at run time: never in the SQL text
+KEY_SPACE = 4294967296  # record keys and cell keys are summed modulo 2**32
+
+
+def record_key(unit: exp.Expr) -> exp.Expr:
+    """A unit's record key: the first 64 bits of SHA-256 of the secret and the unit's key, as an unsigned integer.
+
+    The secret is the query parameter ``$trust_key``, which only the trust binds; the analyst's SQL can
+    name no parameter (``trust.sql.parse``) and no hash function (``trust.sql.validate``)."""
+    u = _sql(unit)
+    return _parse(
+        f"CASE WHEN ({u}) IS NULL THEN NULL ELSE CAST(('0x' || SUBSTRING(SHA256(${KEY_PARAMETER} || ':' || "
+        f"CAST(({u}) AS VARCHAR)), 1, 16)) AS UBIGINT) END"
+    )
 
 
 class Unavailable(Exception):
@@ -118,8 +135,11 @@ def _present(node: Any, unit: str) -> str:
 class _Branch:
     """Builds the two levels of one output SELECT."""
 
-    def __init__(self, select: exp.Select, unit: exp.Expr, others: Sequence[exp.Expr] = ()) -> None:
+    def __init__(
+        self, select: exp.Select, unit: exp.Expr, others: Sequence[exp.Expr] = (), *, keyed: bool = False
+    ) -> None:
         self.select = select
+        self.keyed = keyed  # units grouped by their record keys (noise mode), not by DuckDB's hash
         self.unit = unit
         self.unit_sql = _sql(unit)
         # Other datasets' units (a join of people to businesses): counted in grouping sets of their own.
@@ -263,7 +283,57 @@ class _Branch:
         p = _sql(self.partial(_parse(f"{inner}({_sql(arg)})")))
         return {"top": _parse(f"CAST({inner}({p}, {depth}){w} AS VARCHAR[])")}
 
-    def apply(self, slots: list[_Slot], outputs: int, depth: int, branch: int) -> None:
+    def published(self, agg: exp.AggFunc, kind: str) -> dict[str, exp.Expr]:
+        """The hidden columns that perturbing ``agg`` needs (noise mode): its true value, its cell key (the
+        record keys of the units that contribute to it, summed), and for magnitudes the largest contribution
+        and its unit's record key, for averages the count and its key."""
+        value = _parse(f"CAST(({_sql(self.combine(agg))}) AS DOUBLE)")
+        arg = agg.this
+        distinct = isinstance(arg, exp.Distinct)
+        a = (arg.expressions[0] if distinct else arg) if arg is not None else None
+
+        def key(column: str, condition: str, unit: int = 0) -> exp.Expr:
+            return _parse(f"CAST(COALESCE(SUM({column}){self.where(condition, unit=unit)}, 0) % {KEY_SPACE} AS BIGINT)")
+
+        u = _sql(_col(_UNIT))
+        if isinstance(agg, exp.Count):
+            j = self._which(a) if distinct else None
+            if distinct and j is not None:
+                unit_col = _sql(_col(self._unit_column(j)))
+                if a is not None and _sql(a.unnest()) == _sql([self.unit, *self.others][j]):
+                    return {"value": value, "cell_key": key(unit_col, f"{unit_col} IS NOT NULL", j)}
+                p = self.partial(
+                    _parse(f"MAX(CASE WHEN {_present(a, _sql([self.unit, *self.others][j]))} THEN 1 ELSE 0 END)")
+                )
+                return {"value": value, "cell_key": key(unit_col, f"{_sql(p)} > 0", j)}
+            p = self.partial(agg.copy())
+            return {"value": value, "cell_key": key(u, f"{_sql(p)} > 0")}
+        assert a is not None  # combine() refused an argument-less magnitude
+        if isinstance(agg, (exp.Min, exp.Max)):
+            p = self.partial(type(agg)(this=a.copy()))
+            return {"value": value, "cell_key": key(u, f"{_sql(p)} IS NOT NULL")}
+        total = _sql(self.partial(exp.Sum(this=a.copy())))
+        out = {"value": value, "cell_key": key(u, f"{total} <> 0")}
+        if kind in ("sum", "avg"):
+            share = f"ABS(CAST({total} AS DOUBLE))"
+            w = self.where(f"{total} <> 0")
+            out["largest"] = _parse(f"MAX({share}){w}")
+            out["top_key"] = _parse(f"STRUCT_EXTRACT(MAX(STRUCT_PACK(c := {share}, k := {u})){w}, 'k')")
+        if isinstance(agg, exp.Avg):
+            n = _sql(self.partial(exp.Count(this=a.copy())))
+            out["value"] = _parse(f"CAST(SUM({total}){self.where()} AS DOUBLE)")  # the sum; the count is its own
+            out["count"] = _parse(f"CAST(COALESCE(SUM({n}){self.where()}, 0) AS DOUBLE)")
+            out["count_key"] = key(u, f"{n} > 0")
+        return out
+
+    def apply(
+        self,
+        slots: list[_Slot],
+        outputs: int,
+        depth: int,
+        branch: int,
+        publish: Callable[[_Branch], dict[str, exp.Expr]] | None = None,
+    ) -> None:
         select = self.select
         projections = []
         for proj in select.expressions:
@@ -280,10 +350,11 @@ class _Branch:
             if slot.index < len(found) and _function(found[slot.index]) == slot.function:
                 for key, value in self.magnitude(found[slot.index], depth).items():
                     extra[slot.columns[key]] = value
+        published = publish(self) if publish is not None else {}
         # Units are grouped by their 64-bit hash: faster than by text, and the hash is the population
         # fingerprint's element. Two units colliding would count as one: fewer units, larger shares.
         hashed = [
-            _parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
+            record_key(u) if self.keyed else _parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
             for u in [self.unit, *self.others]
         ]
         names = [self._unit_column(j) for j in range(len(hashed))]
@@ -325,7 +396,15 @@ class _Branch:
                 select.select(
                     exp.alias_(extra.get(name) or _null(key, slot.function), name, quoted=True), append=True, copy=False
                 )
-        _common(select, branch, _parse(f"STRING_AGG(CAST({unit} AS VARCHAR), ','){self.where(f'{unit} IS NOT NULL')}"))
+        for name, value in published.items():
+            select.select(exp.alias_(value, name, quoted=True), append=True, copy=False)
+        # The population fingerprint is for differencing, which only suppression needs.
+        population = (
+            "CAST(NULL AS VARCHAR)"
+            if self.keyed
+            else f"STRING_AGG(CAST({unit} AS VARCHAR), ','){self.where(f'{unit} IS NOT NULL')}"
+        )
+        _common(select, branch, _parse(population))
 
 
 def _null(key: str, function: str) -> exp.Expr:
@@ -369,14 +448,24 @@ def add_companions(
     units: Sequence[Sequence[tuple[str, exp.Expr]]],
     *,
     depth: int = DEFAULT_DEPTH,
+    keyed: bool = False,
+    min_units: int = 0,
 ) -> Companions:
     """Turn each output SELECT (each UNION ALL branch) into its two-level form with companion columns appended.
 
     ``columns`` are the result's columns (``QueryShape.outputs``); ``units`` holds, per SELECT, the
     (label, unit expression) of each dataset it reads, as ``rewrite`` traced them. Call once, after
     rewrite's own companion columns are appended.
+
+    ``keyed`` (noise mode): units are grouped by their record keys; each aggregate gets the columns that
+    perturbing it needs (``Publication``); the analyst's HAVING moves out of the SQL, to be applied to
+    published values; and rows drawn from fewer than ``min_units`` units never leave the engine.
     """
     outputs = len(columns)
+    publication, requests = _plan_publication(selects, outputs) if keyed else (None, [])
+    if keyed:
+        for select in selects:
+            _require_units(select, min_units)
     names = [p.alias_or_name for p in selects[0].expressions[:outputs]]
     slots: list[_Slot] = []
     for select in selects:
@@ -410,14 +499,28 @@ def add_companions(
         if not scope_units:
             single = False
             _fallback(select, slots, branch)
+            if publication is not None:
+                _fallback_published(select, publication, requests[branch], None)
             continue
         label, unit = _measure_unit(select, slots, scope_units, outputs)
         labels.append(label)
+        wanted = requests[branch] if publication is not None else {}
+
+        def publish(b: _Branch, wanted: dict[int, exp.AggFunc] = wanted) -> dict[str, exp.Expr]:
+            assert publication is not None
+            return _slot_columns(
+                publication.slots, {k: b.published(agg, _kind(publication, k)) for k, agg in wanted.items()}
+            )
+
         try:
-            _Branch(select, unit, [u for _, u in scope_units]).apply(slots, outputs, depth, branch)
+            _Branch(select, unit, [u for _, u in scope_units], keyed=keyed).apply(
+                slots, outputs, depth, branch, publish if publication is not None else None
+            )
         except Unavailable:
             single = False
             _fallback(select, slots, branch)
+            if publication is not None:
+                _fallback_published(select, publication, wanted, unit)
     totals = tuple(
         tuple(_constant(p.unalias()) and o.kind == "group_key" for p, o in zip(s.expressions[:outputs], columns))
         for s in selects
@@ -446,7 +549,126 @@ def add_companions(
         canary=f"{PREFIX}canary",
         depth=depth,
         single_scan=single,
+        publication=publication,
     )
+
+
+_FIELDS = {"value": "DOUBLE", "cell_key": "BIGINT", "largest": "DOUBLE", "top_key": "UBIGINT", "count": "DOUBLE",
+           "count_key": "BIGINT"}  # fmt: skip
+
+
+def _kind(publication: Publication, key: int) -> str:
+    return next(s.kind for s in publication.slots if s.key == key)
+
+
+def _plan_publication(selects: Sequence[exp.Select], outputs: int) -> tuple[Publication, list[dict[int, exp.AggFunc]]]:
+    """Every aggregate of every output SELECT as a slot (shared across branches where position and kind
+    agree), each column as a formula over slots, and the analyst's HAVING taken out of the SQL."""
+    keys: dict[tuple[int, int, str], int] = {}
+    requests: list[dict[int, exp.AggFunc]] = []
+    formulas: list[tuple[Formula | None, ...]] = []
+    kinds: dict[int, str] = {}
+    having: Formula | None = None
+    for select in selects:
+        found: dict[int, exp.AggFunc] = {}
+        by_node: dict[int, int] = {}
+        by_text: dict[str, int] = {}
+        for position, proj in enumerate(select.expressions[:outputs]):
+            for index, agg in enumerate(aggregates(proj)):
+                k = kind(agg)
+                key = keys.setdefault((position, index, k), len(keys))
+                kinds[key] = k
+                found[key] = agg
+                by_node[id(agg)] = key
+                by_text.setdefault(_sql(agg), key)
+
+        def by_identity(agg: exp.AggFunc, by_node: dict[int, int] = by_node) -> int:
+            return by_node[id(agg)]
+
+        formulas.append(tuple(
+            formula(proj, by_identity) if aggregates(proj) else None for proj in select.expressions[:outputs]
+        ))  # fmt: skip
+        requests.append(found)
+        clause = select.args.get("having")
+        if clause is not None:
+            if len(selects) > 1:
+                raise reject(
+                    clause,
+                    "HAVING is accepted only in a query without UNION ALL, ROLLUP, CUBE or GROUPING SETS",
+                    "having_with_totals",
+                )
+
+            def slot_of(agg: exp.AggFunc, by_text: dict[str, int] = by_text) -> int:
+                if _sql(agg) not in by_text:
+                    raise reject(
+                        agg,
+                        f"HAVING can test only aggregates the query also selects, so it sees the same "
+                        f"published numbers; add {_sql(agg)} to the SELECT list",
+                        "having_aggregate",
+                    )
+                return by_text[_sql(agg)]
+
+            having = formula(clause.this, slot_of)
+            select.set("having", None)
+    slots = tuple(
+        Slot(key=key, kind=kinds[key], value=f"{PREFIX}p{key}_value", cell_key=f"{PREFIX}p{key}_cell_key",
+             largest=f"{PREFIX}p{key}_largest" if kinds[key] in ("sum", "avg") else None,
+             top_key=f"{PREFIX}p{key}_top_key" if kinds[key] in ("sum", "avg") else None,
+             count=f"{PREFIX}p{key}_count" if kinds[key] in ("avg", "avg_count") else None,
+             count_key=f"{PREFIX}p{key}_count_key" if kinds[key] in ("avg", "avg_count") else None)
+        for key in sorted(kinds)
+    )  # fmt: skip
+    return Publication(slots=slots, formulas=tuple(formulas), having=having), requests
+
+
+def _slot_columns(slots: Sequence[Slot], made: dict[int, dict[str, exp.Expr]]) -> dict[str, exp.Expr]:
+    """Every slot's columns in one order for every branch (UNION ALL is positional); NULL where a branch lacks it."""
+    out: dict[str, exp.Expr] = {}
+    for slot in slots:
+        for field, sql_type in _FIELDS.items():
+            name = getattr(slot, field)
+            if name:
+                out[name] = made.get(slot.key, {}).get(field) or _parse(f"CAST(NULL AS {sql_type})")
+    return out
+
+
+def _fallback_published(
+    select: exp.Select, publication: Publication, wanted: dict[int, exp.AggFunc], unit: exp.Expr | None
+) -> None:
+    """Slot columns for a SELECT left in one level: true values, and one key for the whole row (every
+    unit in it), since contributions per unit were not computed; magnitudes go to review."""
+    row_key = (
+        f"CAST(COALESCE(SUM(DISTINCT {_sql(record_key(unit))}), 0) % {KEY_SPACE} AS BIGINT)"
+        if unit is not None
+        else "CAST(NULL AS BIGINT)"
+    )
+    made: dict[int, dict[str, exp.Expr]] = {}
+    for key, agg in wanted.items():
+        arg = agg.this
+        cols = {"value": _parse(f"CAST(({_sql(agg)}) AS DOUBLE)"), "cell_key": _parse(row_key)}
+        if isinstance(agg, exp.Avg) and arg is not None and not isinstance(arg, exp.Distinct):
+            cols["value"] = _parse(f"CAST(SUM({_sql(arg)}) AS DOUBLE)")
+            cols["count"] = _parse(f"CAST(COUNT({_sql(arg)}) AS DOUBLE)")
+            cols["count_key"] = _parse(row_key)
+        made[key] = cols
+    for name, value in _slot_columns(publication.slots, made).items():
+        select.select(exp.alias_(value, name, quoted=True), append=True, copy=False)
+
+
+def _require_units(select: exp.Select, min_units: int) -> None:
+    """HAVING: every unit count of the row (rewrite's ``__units_`` columns) reaches ``min_units``. Rows
+    drawn from fewer never leave the engine, so nothing decided after the data is read (a row limit)
+    can depend on whether a small group exists."""
+    counts = [p.unalias().copy() for p in select.expressions
+              if isinstance(p, exp.Alias) and p.alias.startswith("__units_")]  # fmt: skip
+    if not counts:
+        return
+    least = counts[0] if len(counts) == 1 else exp.func("LEAST", *counts)
+    condition = exp.GTE(
+        this=exp.func("COALESCE", least, exp.Literal.number(0)), expression=exp.Literal.number(min_units)
+    )
+    existing = select.args.get("having")
+    select.set("having", exp.Having(this=exp.and_(existing.this, condition) if existing is not None else condition))
 
 
 def _fallback(select: exp.Select, slots: list[_Slot], branch: int) -> None:

@@ -15,6 +15,7 @@ The SQL that runs is generated from this tree, never taken from the analyst's te
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ class Plan:
     # Per output SELECT (UNION ALL branch), what selects its rows' units: its FROM, joins, WHERE and group
     # keys, canonical SQL hashed. Differencing tells "the same people, another way" from a repeat.
     definitions: tuple[str, ...] = ()
+    # The SQL reads the record-key secret as the parameter ``$trust_key`` (bound by the engine, never in the text).
+    keyed: bool = False
 
 
 def _quote(value: str) -> str:
@@ -408,12 +411,17 @@ def rewrite(
     *,
     max_rows: int | None = None,
     depth: int = DEFAULT_DEPTH,
+    keyed: bool = False,
+    min_units: int = 0,
 ) -> Plan:
     """The SQL to run: obligations applied, companions added, generated from the tree.
 
     With ``max_rows``, at most ``max_rows + 1`` rows come back, enough for disclosure control to
     see that a result is too large without the engine materialising all of it. ``depth`` is how many
     of the largest per-unit contributions each magnitude cell brings back (at least dominance's n).
+    ``keyed`` (noise mode): the SQL computes each aggregate's cell key from record keys under the
+    secret bound as ``$trust_key`` at run time (``Plan.keyed``), and returns only rows of at least
+    ``min_units`` units; the analyst's HAVING, and a LIMIT after it, are applied to published values.
     """
     # A new tree: the description (and the tree it analysed) stays exactly as checked.
     tree = description.resolved.tree.copy()
@@ -448,8 +456,18 @@ def rewrite(
     _rename_order(tree, renamed)
     _never_fails_on_data(tree)
     sdc = add_companions(
-        selects, description.shape.outputs, [[(u.label, u.expr) for u in us] for us in scope_units], depth=depth
+        selects,
+        description.shape.outputs,
+        [[(u.label, u.expr) for u in us] for us in scope_units],
+        depth=depth,
+        keyed=keyed,
+        min_units=min_units,
     )
+    if sdc.publication is not None and sdc.publication.having is not None and tree.args.get("limit") is not None:
+        # HAVING now runs on published values, after the engine: so must the LIMIT that follows it.
+        analysts_limit = int(tree.args["limit"].expression.name)
+        tree.set("limit", None)
+        sdc = dataclasses.replace(sdc, publication=dataclasses.replace(sdc.publication, limit=analysts_limit))
     for table in list(tree.find_all(exp.Table)):
         if not table.text("db"):
             continue
@@ -476,6 +494,7 @@ def rewrite(
         cell_units=tuple(tuple(c for c in columns if c in cell) for cell in cells),
         companions=sdc,
         definitions=definitions,
+        keyed=keyed,
     )
 
 

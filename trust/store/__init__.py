@@ -2,7 +2,7 @@
 
 One module per aggregate, each a small ``Protocol`` the business layer depends on and its SQLite
 implementation: ``outputs``, ``releases``, ``populations`` (for differencing), ``users`` (users and
-tokens), ``checker_sessions`` and ``audit`` (the event rows; the chain is ``trust.audit``).
+tokens), ``checker_sessions``, ``secrets`` and ``audit`` (the event rows; the chain is ``trust.audit``).
 ``Store.write()`` is one transaction over all of them, so an output, its audit event and its
 populations, or a release transition and its event, commit together or not at all
 (``trust.service.queries.Queries.record`` and ``trust.service.airlock.set_status``).
@@ -23,6 +23,7 @@ from trust.store.database import Database
 from trust.store.outputs import OutputStore, SqliteOutputs
 from trust.store.populations import PopulationStore, SqlitePopulations
 from trust.store.releases import ReleaseStore, SqliteReleases
+from trust.store.secrets import SecretStore, SqliteSecrets
 from trust.store.users import SqliteTokens, SqliteUsers, Token, TokenHolder, TokenStore, UserRecord, UserStore
 
 __all__ = [
@@ -56,6 +57,7 @@ class Records:
     tokens: TokenStore
     checker_sessions: CheckerSessionStore
     audit: AuditStore
+    secrets: SecretStore
 
     @classmethod
     def over(cls, con: sqlite3.Connection) -> Records:
@@ -67,6 +69,7 @@ class Records:
             SqliteTokens(con),
             SqliteCheckerSessions(con),
             SqliteAudit(con),
+            SqliteSecrets(con),
         )
 
 

@@ -123,6 +123,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE cell_populations ADD COLUMN definition TEXT NOT NULL DEFAULT '';
     """,
+    # 6: the trust's own secrets (trust/store/secrets.py): the record-key secret of the cell key method,
+    # created on first start. Never in a result, a log, an export or an error.
+    """
+    CREATE TABLE trust_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    """,
 )
 
 
