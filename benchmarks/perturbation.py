@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sdc_vs_acro import KEY, DATASET, StaticServer, catalog_for, generate, governed_plan  # noqa: E402
+from sdc_vs_acro import DATASET, KEY, StaticServer, catalog_for, generate, governed_plan  # noqa: E402
 
 from trust.catalog.register import access_for  # noqa: E402
 from trust.config import REPO_ROOT  # noqa: E402
@@ -96,7 +96,9 @@ def _errors(cells: list[Any], kinds: dict[str, str]) -> list[tuple[str, float]]:
             continue
         if f.get("published") is None:
             continue
-        found.append((kinds.get(c.column, "other"), abs(float(f["published"]) - float(f["value"])) / abs(float(f["value"]))))
+        found.append(
+            (kinds.get(c.column, "other"), abs(float(f["published"]) - float(f["value"])) / abs(float(f["value"])))
+        )
     return found
 
 
@@ -169,7 +171,12 @@ def write(results: dict[str, dict[str, list[tuple[str, float]]]], machine: str) 
     ]
     everything: dict[str, list[float]] = {}
     for title, tables in results.items():
-        lines += [f"## {title}", "", "| table | cells | median | 90th | 99th | largest |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| table | cells | median | 90th | 99th | largest |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         pooled: dict[str, list[float]] = {}
         for name, errors in tables.items():
             lines.append(f"| {name} " + _summary([e for _, e in errors]))
@@ -179,7 +186,7 @@ def write(results: dict[str, dict[str, list[tuple[str, float]]]], machine: str) 
         lines += ["", "| statistic | cells | median | 90th | 99th | largest |", "|---|---:|---:|---:|---:|---:|"]
         for kind, errors in sorted(pooled.items()):
             lines.append(f"| {kind} " + _summary(errors))
-        lines.append(f"| **all** " + _summary([e for v in pooled.values() for e in v]))
+        lines.append("| **all** " + _summary([e for v in pooled.values() for e in v]))
         lines.append("")
     overall = [e for v in everything.values() for e in v]
     median = statistics.median(overall) if overall else float("nan")
@@ -209,7 +216,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="the demo data's scale")
     args = ap.parse_args()
     machine = f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
-    results = {"The demo's tables": demo_errors(args.scale), "The 1,000,000-row benchmark table": bench_errors(args.rows)}
+    results = {
+        "The demo's tables": demo_errors(args.scale),
+        "The 1,000,000-row benchmark table": bench_errors(args.rows),
+    }
     print(write(results, machine))
 
 

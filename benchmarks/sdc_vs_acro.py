@@ -410,6 +410,12 @@ def _row(key: tuple[str, str], a: dict[str, Any], cell: Any, s: dict[str, Any], 
 
 
 def _explain(a: dict[str, Any], cell: Any, s: dict[str, Any]) -> tuple[str, str]:
+    if cell is None and s["people"] > 0:
+        return (
+            "people, not rows",
+            f"{s['rows']} rows but {s['people']} people: the row never leaves the trust's engine (fewer than 10 "
+            "people); ACRO counts rows",
+        )
     if cell is None:
         return (
             "empty cell",
@@ -529,9 +535,9 @@ def write(results: dict[str, Any], path: Path) -> None:
     lines += [
         "",
         "The governed query is the two-level aggregation of `trust/sql/companions.py`: one read of the "
-        "file, an inner GROUP BY (cell, hash of person) and an outer GROUP BY cell that re-aggregates the "
+        "file, an inner GROUP BY (cell, record key of person) and an outer GROUP BY cell that re-aggregates the "
         "analyst's values and adds the per-person largest contributions (`max(x, 10)`), totals, negatives, "
-        "non-zero contributors and the unit hashes. 'Unit counts only' is the least any person-level "
+        "non-zero contributors and each aggregate's cell key. 'Unit counts only' is the least any person-level "
         "control needs (`count(DISTINCT person_id)` per cell). The join-back shapes compute the same companions with a "
         "separate per-person subquery joined to the plain aggregation.",
         "",

@@ -53,7 +53,8 @@ def store_output(
                 rule,
                 units,
                 f"{units} units" if rule else "",
-                {"units": units, "dominance_share": 0.42},
+                # The true value and the value the trust publishes (perturbed), as the pipeline records them.
+                {"units": units, "dominance_share": 0.42, "value": counts[r] - 2, "published": counts[r]},
             )
         )
     shown = [None if statuses.get(r) else c for r, c in enumerate(counts)]

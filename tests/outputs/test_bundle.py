@@ -55,15 +55,15 @@ def test_the_bundle_holds_everything_for_each_output(released):
         ["E12000001", "100"],
         ["E12000002", SUPPRESSED_MARKER],
         ["E12000003", "114"],
-        ["E12000004", SUPPRESSED_MARKER],
-    ]  # in review: withheld too
+        ["E12000004", "121"],
+    ]  # in review, and approved by both checkers: released with its published value (its true value is 119)
     sheet = load_workbook(folder / f"outputs/{a.id}/table.xlsx")["table"]
     assert [[c.value for c in r] for r in sheet.iter_rows()] == [
         ["region", "claimants"],
         ["E12000001", 100],
         ["E12000002", SUPPRESSED_MARKER],
         ["E12000003", 114],
-        ["E12000004", SUPPRESSED_MARKER],
+        ["E12000004", 121],
     ]
     assert (folder / f"outputs/{a.id}/query.sql").read_text().startswith("SELECT region")
     about = json.loads((folder / "request.json").read_text())

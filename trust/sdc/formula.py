@@ -8,8 +8,9 @@ evaluates the formula on the perturbed values, so what is published, and which r
 depend only on published numbers, never on true ones (else ``HAVING count(*) > 51`` would answer a
 question about the true count).
 
-The operators follow DuckDB: ``/`` divides in floating point (a zero divisor gives infinity), ``%`` keeps
-the dividend's sign, rounding and casts to whole numbers round half away from zero, NULL propagates, and
+The operators follow DuckDB on the doubles aggregates arrive as: ``/`` divides in floating point (a zero
+divisor gives infinity), ``//`` truncates whole numbers and divides fractions, ``%`` keeps the dividend's
+sign, ROUND rounds half away from zero and a cast to a whole number half to even, NULL propagates, and
 AND/OR/NOT are three-valued.
 
     >>> evaluate(Op("div", (Agg(0), Agg(1))), {0: 30.0, 1: 120.0})
@@ -69,10 +70,20 @@ def _div(a: Any, b: Any) -> Any:
 
 
 def _intdiv(a: Any, b: Any) -> Any:
+    """DuckDB's ``//``: whole numbers truncate toward zero; a fraction on either side divides."""
+    if isinstance(a, float) or isinstance(b, float):
+        return _div(a, b)
     if b == 0:
         return None
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b >= 0) else -q
+
+
+def _to_int(a: Any) -> Any:
+    """DuckDB's cast of a double to a whole number: half to even (2.5 is 2, 3.5 is 4)."""
+    if isinstance(a, float):
+        return int(round(a)) if math.isfinite(a) else None
+    return int(a)
 
 
 def _mod(a: Any, b: Any) -> Any:
@@ -136,7 +147,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "round": _strict(lambda a, d=0: _round_half_away(float(a), int(d))),
     "floor": _strict(lambda a: float(math.floor(a))),
     "ceil": _strict(lambda a: float(math.ceil(a))),
-    "int": _strict(lambda a: int(_round_half_away(float(a))) if math.isfinite(float(a)) else None),
+    "int": _strict(_to_int),
     "float": _strict(float),
     "nullif": lambda a, b: None if a is not None and b is not None and _num(a) == _num(b) else a,
     "coalesce": _coalesce,

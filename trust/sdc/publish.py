@@ -209,9 +209,9 @@ def _table(
         masks.append(tuple(mask))
     table = pa.Table.from_arrays(arrays, names=[o.name for o in outputs])
     notes = (
-        f"every number perturbed by the cell key method: counts by at most {noise.max_deviation} "
-        f"(variance {noise.variance}); sums and averages by up to {noise.top_share + noise.cell_share:g} "
-        f"of the largest contribution plus a count's noise",
+        f"every number perturbed by the cell key method: counts by at most {noise.max_deviation} (variance "
+        f"{noise.variance}); sums and averages by at most {noise.top_share + noise.cell_share * noise.max_deviation:g} "
+        "times the cell's largest contribution",
     )
     return Protected(table=table, suppressed=tuple(masks), report=DisclosureReport(tuple(reports), params, notes))
 
