@@ -104,6 +104,7 @@ disclosure := {
 		"top_share": max([perturbation(s.settings, "top_share") | some s in threshold_sources]),
 		"cell_share": max([perturbation(s.settings, "cell_share") | some s in threshold_sources]),
 		"magnitude_variance": max([perturbation(s.settings, "magnitude_variance") | some s in threshold_sources]),
+		"small_values": max([perturbation(s.settings, "small_values") | some s in threshold_sources]),
 	},
 }
 

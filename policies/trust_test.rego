@@ -11,7 +11,7 @@ test_default_disclosure if {
 		"min_units": 10, "dominance": {"n": 2, "k": 0.9}, "p_percent": 0.1, "rounding_base": 0,
 		"perturbation": {
 			"method": "noise", "max_deviation": 10, "variance": 2.0, "top_share": 0.2, "cell_share": 0.5,
-			"magnitude_variance": 0.5,
+			"magnitude_variance": 0.5, "small_values": 0,
 		},
 	}
 }
@@ -28,6 +28,15 @@ test_a_department_may_require_suppression_instead if {
 	d.obligations.disclosure.perturbation.method == "suppress"
 	dwp_only := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims"])) with data.disclosure as settings
 	dwp_only.obligations.disclosure.perturbation.method == "noise"
+}
+
+test_a_department_may_keep_small_counts_off_the_page if {
+	settings := object.union(data.disclosure, {"departments": {"HMRC": {"perturbation": {"small_values": 4}}}})
+	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims", "hmrc.paye_employments"])) with data.disclosure as settings
+	d.obligations.disclosure.perturbation.small_values == 4
+	d.obligations.disclosure.perturbation.max_deviation == 10
+	dwp_only := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims"])) with data.disclosure as settings
+	dwp_only.obligations.disclosure.perturbation.small_values == 0
 }
 
 test_strictest_dominance_across_departments if {

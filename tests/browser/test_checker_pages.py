@@ -105,7 +105,7 @@ def test_two_checkers_take_a_request_from_submission_to_release(browser: Browser
     decision = json.loads((folder / "outputs" / airlock.small / "decision.json").read_text())
     public = {"min_units": 10, "rounding_base": None,
               "perturbation": {"method": "noise", "max_deviation": 10, "variance": 2.0, "top_share": 0.2,
-                               "cell_share": 0.5, "magnitude_variance": 0.5}}  # fmt: skip
+                               "cell_share": 0.5, "magnitude_variance": 0.5, "small_values": 0}}  # fmt: skip
     assert decision["disclosure"] == public  # the perturbation's bounds are public; dominance and p% stay inside
     cross = (folder / "outputs" / airlock.cross / "decision.json").read_text()
     assert "opted_out" not in cross and "dwp.uc_claims" in cross  # row filters named, never spelled out

@@ -93,6 +93,13 @@ MISTAKES = [
     ),
     ("data/disclosure.json", '"min_units": 20}', '"min_units": 0}', '"min_units": 0}', "out of range"),
     (
+        "data/disclosure.json",
+        '"small_values": 0',
+        '"small_values": 10',
+        '"small_values": 10',
+        "small_values 10 must be less than max_deviation 10",
+    ),
+    (
         "departments/dwp.rego",
         'lib.text(["NOT ", settings',
         'lib.text(["NOT nope_", settings',

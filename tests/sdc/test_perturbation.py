@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from trust.sdc.parameters import Parameters
 from trust.sdc.perturbation import CountTable, Noise, significant, top_noise
 
 _RNG = random.Random(7)
@@ -62,3 +63,24 @@ def test_published_sums_are_rounded_so_the_order_of_addition_does_not_show():
     assert a != b and significant(a) == significant(b)
     assert significant(243170.87217494188) == significant(243170.87217494196)
     assert significant(0.0) == 0.0
+
+
+@pytest.mark.parametrize("small", [3, 9])
+def test_with_small_values_no_count_is_published_as_one_to_k(small: int):
+    table = CountTable.build(10, 2.0, small)
+    for n in range(0, 40):
+        dist = table.distribution(n)
+        published = {n + v for v, p in dist.items() if p > 0}
+        assert not published & set(range(1, small + 1)), (n, sorted(published))
+        assert abs(sum(v * p for v, p in dist.items())) < 1e-7  # no bias beyond the 2**-32 steps of the key space
+        if n >= 1:
+            assert len(published) >= 2  # every count moves
+        if 1 <= n <= small:
+            assert n not in published  # a small true count is never published as itself
+        variance = sum(v * v * p for v, p in dist.items())
+        assert n == 0 or variance >= 2.0 - 1e-6  # at least the variance asked for; more where the gap forces it
+
+
+def test_small_values_must_leave_a_count_room_to_move():
+    with pytest.raises(ValueError, match="small_values"):
+        Parameters.from_json({"perturbation": {"method": "noise", "max_deviation": 5, "small_values": 5}})

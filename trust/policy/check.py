@@ -432,7 +432,8 @@ def _check_departments(report: _Report, departments: Any, catalog: Catalog) -> N
             )
 
 
-def _check_thresholds(report: _Report, file: str, path: list[str], t: Any) -> None:
+def _check_thresholds(report: _Report, file: str, path: list[str], t: Any, floor_deviation: int = 1) -> None:
+    """One set of thresholds; ``floor_deviation`` is the defaults' max_deviation, which a merge never goes below."""
     if not isinstance(t, Mapping):
         report.at(file, path, "error", f"{'.'.join(path)}: thresholds must be an object")
         return
@@ -452,6 +453,7 @@ def _check_thresholds(report: _Report, file: str, path: list[str], t: Any) -> No
         "top_share": lambda v: isinstance(v, (int, float)) and 0 <= v <= 1,
         "cell_share": lambda v: isinstance(v, (int, float)) and 0 <= v <= 10,
         "magnitude_variance": lambda v: isinstance(v, (int, float)) and 0 < v <= 100,
+        "small_values": lambda v: isinstance(v, int) and 0 <= v <= 100,
     }
     if not isinstance(pert, Mapping):
         report.at(file, [*path, "perturbation"], "error", f"{'.'.join(path)}: perturbation must be an object")
@@ -464,8 +466,22 @@ def _check_thresholds(report: _Report, file: str, path: list[str], t: Any) -> No
                     [*path, "perturbation", key],
                     "error",
                     f"{'.'.join(path)}: perturbation {key} {value!r} is not a known setting in range "
-                    "(method noise|suppress, max_deviation 1-100, variance and magnitude_variance > 0, top_share 0-1, cell_share 0-10)",
+                    "(method noise|suppress, max_deviation 1-100, variance and magnitude_variance > 0, top_share 0-1, cell_share 0-10, small_values 0-100)",
                 )
+        small, deviation = pert.get("small_values", 0), pert.get("max_deviation", floor_deviation)
+        if (
+            isinstance(small, int)
+            and isinstance(deviation, int)
+            and not isinstance(small, bool)
+            and small >= max(deviation, floor_deviation)
+        ):
+            report.at(
+                file,
+                [*path, "perturbation", "small_values"],
+                "error",
+                f"{'.'.join(path)}: perturbation small_values {small} must be less than max_deviation "
+                f"{max(deviation, floor_deviation)}, or a small count has no room to move; raise max_deviation or lower small_values",
+            )
     dom = t.get("dominance", {})
     if (
         not isinstance(dom, Mapping)
@@ -487,23 +503,33 @@ def _check_disclosure(report: _Report, disclosure: Any, departments: Any, catalo
     _check_thresholds(report, file, ["defaults"], defaults)
     pert = defaults.get("perturbation")
     if isinstance(pert, Mapping):
-        for key in ("method", "max_deviation", "variance", "top_share", "cell_share", "magnitude_variance"):
+        for key in (
+            "method",
+            "max_deviation",
+            "variance",
+            "top_share",
+            "cell_share",
+            "magnitude_variance",
+            "small_values",
+        ):
             if key not in pert:
                 report.at(
                     file, ["defaults", "perturbation"], "error", f"disclosure defaults: perturbation {key} is missing"
                 )
+    floor = pert.get("max_deviation", 1) if isinstance(pert, Mapping) else 1
+    floor = floor if isinstance(floor, int) and not isinstance(floor, bool) else 1
     known = {ds.department for ds in catalog}
     for dept, t in (disclosure.get("departments") or {}).items():
         if dept not in known:
             report.at(file, ["departments", dept], "error", f"disclosure: {dept} is not a department in the catalogue")
-        _check_thresholds(report, file, ["departments", dept], t)
+        _check_thresholds(report, file, ["departments", dept], t, floor)
     for ds_id, t in (disclosure.get("datasets") or {}).items():
         _dataset(report, catalog, file, ["datasets", ds_id], ds_id, "disclosure datasets")
-        _check_thresholds(report, file, ["datasets", ds_id], t)
+        _check_thresholds(report, file, ["datasets", ds_id], t, floor)
     for dept, settings in (departments or {}).items():
         for key in ("employer_level_disclosure", "magnitude_disclosure"):
             if isinstance(settings, Mapping) and key in settings:
-                _check_thresholds(report, _file(report, "departments"), [dept, key], settings[key])
+                _check_thresholds(report, _file(report, "departments"), [dept, key], settings[key], floor)
 
 
 # -- Probe -----------------------------------------------------------------------------------------

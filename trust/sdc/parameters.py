@@ -54,10 +54,15 @@ class Parameters:
                 top_share=float(pert.get("top_share", defaults.top_share)),
                 cell_share=float(pert.get("cell_share", defaults.cell_share)),
                 magnitude_variance=float(pert.get("magnitude_variance", defaults.magnitude_variance)),
+                small_values=int(pert.get("small_values", defaults.small_values)),
             )
             if method == NOISE
             else None
         )
+        if noise is not None and not 0 <= noise.small_values < noise.max_deviation:
+            raise ValueError(
+                f"perturbation small_values {noise.small_values} must be from 0 to below max_deviation {noise.max_deviation}"
+            )
         return cls(
             min_units=int(raw.get("min_units", 10)),
             dominance_n=int(dom.get("n", raw.get("dominance_n", 2))),
@@ -90,6 +95,7 @@ class Parameters:
             "top_share": n.top_share,
             "cell_share": n.cell_share,
             "magnitude_variance": n.magnitude_variance,
+            "small_values": n.small_values,
         }
 
     def public(self) -> Parameters:

@@ -10,7 +10,9 @@ value and the key alone, so repeating, re-spelling or combining queries averages
 perturbed through a perturbation table: for a true count ``n`` the noise ``v`` is drawn, by the
 cell key, from the maximum-entropy distribution on ``-D..D`` with mean 0 and variance ``V``
 (Giessing 2016; the ``ptable`` R package), truncated so that ``n + v`` is never negative. A zero
-stays zero (a zero is suppressed by its own rule where it would disclose).
+stays zero (a zero is suppressed by its own rule where it would disclose). With ``small_values``
+k (policy's choice; 0 by default, since rows of fewer than the minimum units are never returned at
+all) no count is published as 1 to k, and a true count of 1 to k is never published as itself.
 
 **Magnitudes** (``sum``, and the sum behind ``avg``) follow the ABS magnitude method, scaled by
 the cell's largest contribution ``x1`` (its absolute value)::
@@ -59,38 +61,59 @@ def _uniform(key: int, purpose: str) -> float:
     return int.from_bytes(digest[:8], "big") / float(1 << 64)
 
 
+def _feasible_variance(support: list[int], variance: float) -> float:
+    """The variance to fit: ``variance`` moved inside what a mean-zero distribution on ``support`` can
+    have. The least is put on the nearest value either side of 0 (a support without 0, as for a small
+    count that may not be published as itself, forces more); the most on the two extremes."""
+    below = [v for v in support if v < 0]
+    above = [v for v in support if v > 0]
+    if not below or not above:
+        return 0.0
+    least = 0.0 if 0 in support else -max(below) * min(above)
+    most = -min(below) * max(above)
+    return min(max(variance, least + 0.25 * (most - least) * (variance / (variance + most))), 0.9 * most)
+
+
+def _tilted(support: list[int], a: float, b: float) -> list[float]:
+    logs = [a * v + b * v * v for v in support]
+    top = max(logs)
+    weights = [math.exp(x - top) for x in logs]  # scaled by the largest, so nothing underflows to all zero
+    z = sum(weights)
+    return [w / z for w in weights]
+
+
+def _mean_zero(support: list[int], b: float) -> list[float]:
+    """exp(a v + b v^2) on ``support`` with ``a`` chosen so the mean is 0 (the mean rises with ``a``)."""
+    lo, hi = -500.0, 500.0
+    p = _tilted(support, 0.0, b)
+    for _ in range(200):
+        a = (lo + hi) / 2
+        p = _tilted(support, a, b)
+        mean = sum(pi * v for pi, v in zip(p, support))
+        if abs(mean) < 1e-13:
+            break
+        lo, hi = (a, hi) if mean < 0 else (lo, a)
+    return p
+
+
 def _max_entropy(support: list[int], variance: float) -> list[float]:
     """Probabilities on ``support`` with mean 0 and variance as close to ``variance`` as the support
-    allows, of maximum entropy: p(v) proportional to exp(a v + b v^2), fitted by Newton's method."""
-    if support == [0]:
-        return [1.0]
-    a, b = 0.0, -1.0 / (2.0 * max(variance, 1e-6))
-    target = variance
+    allows, of maximum entropy: p(v) proportional to exp(a v + b v^2). Along mean 0 the variance
+    rises with ``b``, so ``b`` is found by bisection and ``a`` for each ``b`` likewise."""
+    if not [v for v in support if v < 0] or not [v for v in support if v > 0]:
+        if 0 not in support:
+            raise ValueError(f"no mean-zero noise exists on {support}: small_values must be at most max_deviation")
+        return [1.0 if v == 0 else 0.0 for v in support]  # no room either side: the count is kept
+    target = _feasible_variance(support, variance)
+    lo, hi = -60.0, 60.0 / max(v * v for v in support)
+    p = _mean_zero(support, (lo + hi) / 2)
     for _ in range(200):
-        weights = [math.exp(a * v + b * v * v) for v in support]
-        z = sum(weights)
-        p = [w / z for w in weights]
-        m1 = sum(pi * v for pi, v in zip(p, support))
-        m2 = sum(pi * v * v for pi, v in zip(p, support))
-        m3 = sum(pi * v**3 for pi, v in zip(p, support))
-        m4 = sum(pi * v**4 for pi, v in zip(p, support))
-        # f = (mean, second moment - target); Jacobian of (m1, m2) in (a, b) is the covariance matrix
-        f1, f2 = m1, m2 - target
-        j11, j12, j22 = m2 - m1 * m1, m3 - m1 * m2, m4 - m2 * m2
-        det = j11 * j22 - j12 * j12
-        if abs(f1) < 1e-13 and abs(f2) < 1e-11:
-            return p
-        if det <= 1e-18:
+        b = (lo + hi) / 2
+        p = _mean_zero(support, b)
+        var = sum(pi * v * v for pi, v in zip(p, support))
+        if abs(var - target) < 1e-10 * max(1.0, target):
             break
-        da = (j22 * f1 - j12 * f2) / det
-        db = (j11 * f2 - j12 * f1) / det
-        step = 1.0
-        while step > 1e-6 and (abs(da * step) > 5 or abs(db * step) > 5):
-            step /= 2
-        a, b = a - da * step, b - db * step
-        if b > 0:  # the target variance is more than this support can hold with mean 0: take the most it can
-            target = max(1e-6, target * 0.9)
-            a, b = 0.0, -1.0 / (2.0 * target)
+        lo, hi = (b, hi) if var < target else (lo, b)
     return p
 
 
@@ -102,10 +125,11 @@ class CountTable:
     max_deviation: int
     variance: float
     rows: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]  # per n: (noise values, cumulative thresholds)
+    small_values: int = 0  # published counts never fall in 1..small_values (a true one is never published as itself)
 
     @classmethod
-    def build(cls, max_deviation: int, variance: float) -> CountTable:
-        return _count_table(int(max_deviation), float(variance))
+    def build(cls, max_deviation: int, variance: float, small_values: int = 0) -> CountTable:
+        return _count_table(int(max_deviation), float(variance), int(small_values))
 
     def noise(self, n: int, key: int) -> int:
         """The noise for true count ``n`` and cell key ``key``: inverse CDF at the key."""
@@ -132,13 +156,13 @@ class CountTable:
 
 
 @functools.lru_cache(maxsize=16)
-def _count_table(max_deviation: int, variance: float) -> CountTable:
+def _count_table(max_deviation: int, variance: float, small_values: int = 0) -> CountTable:
     rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    for n in range(max_deviation + 1):
+    for n in range(max_deviation + small_values + 1):
         if n == 0:
             rows.append(((0,), (KEY_SPACE,)))
             continue
-        support = [v for v in range(-max_deviation, max_deviation + 1) if n + v >= 0]
+        support = [v for v in range(-max_deviation, max_deviation + 1) if n + v >= 0 and not 1 <= n + v <= small_values]
         p = _max_entropy(support, variance)
         cumulative: list[int] = []
         total = 0.0
@@ -147,7 +171,7 @@ def _count_table(max_deviation: int, variance: float) -> CountTable:
             cumulative.append(min(KEY_SPACE, round(total * KEY_SPACE)))
         cumulative[-1] = KEY_SPACE
         rows.append((tuple(support), tuple(cumulative)))
-    return CountTable(max_deviation, variance, tuple(rows))
+    return CountTable(max_deviation, variance, tuple(rows), small_values)
 
 
 def top_noise(record_key: int) -> float:
@@ -178,10 +202,11 @@ class Noise:
     top_share: float = 0.2
     cell_share: float = 0.5
     magnitude_variance: float = 0.5
+    small_values: int = 0  # policy: published counts never fall in 1..small_values
 
     @property
     def table(self) -> CountTable:
-        return CountTable.build(self.max_deviation, self.variance)
+        return CountTable.build(self.max_deviation, self.variance, self.small_values)
 
     @property
     def magnitude_table(self) -> CountTable:
