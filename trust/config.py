@@ -57,12 +57,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("opa_client_cert", "", "PEM client certificate for mutual TLS with OPA."),
     Setting("opa_timeout_s", 2.0, "Seconds to wait for an OPA decision before refusing the query."),
     Setting("query_timeout_s", 60.0, "Seconds a query may run before it is interrupted."),
+    Setting(
+        "department_timeout_s",
+        10.0,
+        "Seconds one HTTP or S3 request to a department may take (to connect, or between bytes) before it fails.",
+    ),
+    Setting("department_retries", 1, "Times a failed request to a department is tried again."),
+    Setting(
+        "department_max_reads",
+        2,
+        "Most queries reading from one department at once, so a slow department cannot take every query worker.",
+    ),
+    Setting("catalog_retry_s", 30.0, "Seconds between background attempts to bind an unavailable dataset."),
     Setting("memory_limit", "2GB", "DuckDB memory limit for one query engine."),
     Setting("threads", 2, "DuckDB worker threads per query."),
     Setting("max_sql_length", 20000, "Longest SQL text accepted, in characters."),
     Setting("max_depth", 12, "Deepest nesting of subqueries and expressions accepted."),
     Setting("max_output_groups", 10000, "Most rows (cells per measure) one output may have."),
     Setting("max_joins", 6, "Most joins one query may have."),
+    Setting("header_timeout_s", 10.0, "Seconds a client may take to send a request's line and headers (then 408)."),
+    Setting("body_idle_timeout_s", 10.0, "Seconds a request body may stall with nothing arriving (then 408)."),
+    Setting("body_timeout_s", 30.0, "Seconds a client may take to send a whole request body (then 408)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

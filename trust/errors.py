@@ -9,6 +9,7 @@ The tree::
     │   └── PolicyDenied            the policy said no (carries each deny rule)
     ├── UnknownName                 a dataset, column, user or project that does not exist
     ├── DatasetUnavailable          a department's data could not be read
+    │   └── DatasetChanged          the data at the source is not the registered version
     ├── QueryTimeout                the query ran past its time limit
     ├── QueryFailed                 the engine failed; the message never echoes data values
     ├── DisclosureBlocked           no cell of the result may be shown
@@ -94,6 +95,13 @@ class DatasetUnavailable(TrustError):
     code = "dataset_unavailable"
 
 
+class DatasetChanged(DatasetUnavailable):
+    """What a department serves is not the version its data owner registered: refused until accepted."""
+
+    http_status = 409
+    code = "dataset_changed"
+
+
 class QueryTimeout(TrustError):
     http_status = 504
     code = "query_timeout"
@@ -158,6 +166,7 @@ ERRORS_BY_CODE: dict[str, type[TrustError]] = {
         PolicyDenied,
         UnknownName,
         DatasetUnavailable,
+        DatasetChanged,
         QueryTimeout,
         QueryFailed,
         DisclosureBlocked,

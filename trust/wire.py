@@ -57,6 +57,7 @@ def output_meta(out: Output, datasets: Mapping[str, Mapping[str, Any]]) -> dict[
         "datasets": read,
         "rows_scanned": sum(int(d.get("rows") or 0) for d in read),
         "fingerprints": dict(out.fingerprints),
+        "versions": dict(out.versions),
         "stats": {k: v for k, v in dict(out.stats).items() if k in {"elapsed_s", "rows"}},
     }
 
@@ -113,6 +114,7 @@ def output_from_meta(meta: Mapping[str, Any], table: pa.Table) -> Output:
         decision=decision,
         fingerprints=dict(meta.get("fingerprints") or {}),
         stats={**dict(meta.get("stats") or {}), "datasets": datasets, "rows_scanned": meta.get("rows_scanned")},
+        versions=dict(meta.get("versions") or {}),
     )
 
 

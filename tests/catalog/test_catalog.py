@@ -81,5 +81,8 @@ def test_missing_location_variable_is_clear(trust_home):
     from trust.service import Trust
 
     write_config(trust_home, locations={}, credentials={})
-    with pytest.raises(ConfigurationError, match=r"needs [A-Z_]+_URL; set it under \[locations\]"):
-        Trust.open(trust_home).catalog.bound()
+    catalogue = Trust.open(trust_home).catalog
+    uc = catalogue.bound().get("dwp.uc_claims")  # every dataset unavailable, none raising
+    assert uc.status.value == "unavailable" and "not configured" in uc.reason
+    assert "needs DWP_DATA_URL; set it under [locations]" in catalogue.detail("dwp.uc_claims")  # operators only
+    assert "DWP_DATA_URL" not in uc.reason

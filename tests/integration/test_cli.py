@@ -102,7 +102,10 @@ def test_unreachable_department_is_a_clear_error(trust_home):
         },
     )
     r = run("catalog", "list", home=trust_home)
-    assert r.returncode == 2 and "could not be read" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr + r.stdout  # nothing can be queried
+    lines = {line.split()[0]: line for line in r.stdout.splitlines()[2:] if line.strip() and not line.startswith(" ")}
+    assert all("unavailable" in lines[d] for d in ("dwp.uc_claims", "dfe.learners", "hmrc.paye_employments"))
+    assert "DWP's server could not be reached or read" in lines["dwp.uc_claims"]
 
 
 def test_audit_verify(trust, trust_home):

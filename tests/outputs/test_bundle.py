@@ -70,7 +70,9 @@ def test_the_bundle_holds_everything_for_each_output(released):
     assert about["justification"] == JUSTIFICATION and about["purpose"] == "employment_support"
     assert [(x["name"], x["organisation"]) for x in about["approvers"]] == [("carol", "ONS"), ("dev", "HMRC")]
     assert json.loads((folder / f"outputs/{a.id}/datasets.json").read_text()) == {
-        "fingerprints": {"dwp.uc_claims": "f" * 64}
+        "fingerprints": {"dwp.uc_claims": "f" * 64},
+        "versions": {},
+        "stale": {},
     }
 
 

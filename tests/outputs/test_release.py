@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from trust.errors import InvalidTransition, NotAuthorised, TrustError
+from trust.errors import InvalidTransition, NotAuthorised, TrustError, UnknownName
 from trust.outputs.release import (
     BY_STATES,
     INITIAL,
@@ -289,9 +289,12 @@ def test_who_sees_which_requests(offline: Trust, make_output: MakeOutput):
     bobs = offline.airlock.request("bob", [make_output(user="bob", project=OTHER_PROJECT).id], JUSTIFICATION)
     assert [r.id for r in offline.airlock.list("ana")] == [mine.id]
     assert {r.id for r in offline.airlock.list("carol")} == {mine.id, bobs.id}
-    with pytest.raises(NotAuthorised):
+    with pytest.raises(UnknownName) as forbidden:  # answered as if it did not exist; audited all the same
         offline.airlock.get("bob", mine.id)
     assert offline.audit.events(kind="access_denied")[-1].payload["request"] == mine.id
+    with pytest.raises(UnknownName) as missing:
+        offline.airlock.get("bob", "rel-000000000000")
+    assert forbidden.value.message.replace(mine.id, "ID") == missing.value.message.replace("rel-000000000000", "ID")
 
 
 def test_two_checkers_at_once_release_exactly_once(offline: Trust, make_output: MakeOutput):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -103,8 +105,12 @@ def test_unknown_project_outputs_and_names(api: TestClient):
 
 
 def test_me_and_health(api: TestClient):
-    with api:  # runs the lifespan (the catalogue warm-up fails quietly: no departments here)
+    with api:  # runs the lifespan (no departments here: every dataset is unavailable, the server answers)
         me = api.get("/v1/me").json()
         assert me["user"] == "ana" and "demo-employment-support" in [p["id"] for p in me["projects"]]
         health = api.get("/v1/health").json()
-        assert health["status"] == "ok" and health["queries"] == {"queued": 0, "running": 0}
+        assert health["status"] == "degraded" and health["queries"] == {"queued": 0, "running": 0}
+        by_id = {d["id"]: d for d in health["datasets"]}
+        assert by_id["dwp.uc_claims"]["status"] == "unavailable" and by_id["dwp.uc_claims"]["department"] == "DWP"
+        assert "not configured" in by_id["dwp.uc_claims"]["reason"]  # the reason, not the operators' detail
+        assert "DWP_DATA_URL" not in json.dumps(health)

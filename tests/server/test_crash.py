@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 import trust
-from trust.demo.environment import seed_users
+from trust.demo.environment import configure_home, seed_users
+from trust.demo.servers import DepartmentServers
 from trust.outputs.bundle import FAULT_PAUSE_ENV, verify_bundle
 from trust.outputs.release import ReleaseState
 from trust.server.launch import launch_trust
@@ -34,8 +35,9 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_a_release_killed_mid_build_finishes_once_after_restart(tmp_path: Path):
+def test_a_release_killed_mid_build_finishes_once_after_restart(tmp_path: Path, departments: DepartmentServers):
     home = tmp_path / "home"
+    configure_home(home, departments.endpoints)  # a server is ready once it can serve a dataset
     t = Trust.open(home)
     seed_users(t)
     first, second = store_output(t, statuses={1: "suppressed"}), store_output(t)

@@ -19,6 +19,12 @@ class EventKind(enum.StrEnum):
     QUERY_REFUSED = "query_refused"
     QUERY_FAILED = "query_failed"
     OUTPUT_CREATED = "output_created"
+    # the data read in place
+    DATASET_REGISTERED = "dataset_registered"
+    DATASET_CHANGED = "dataset_changed"
+    DATASET_REFRESHED = "dataset_refreshed"
+    DATASET_UNAVAILABLE = "dataset_unavailable"
+    DATASET_AVAILABLE = "dataset_available"
     # the airlock
     RELEASE_CREATED = "release_created"
     RELEASE_EDITED = "release_edited"

@@ -1,7 +1,19 @@
-"""Registrations, discovery from Parquet footers, and access lists."""
+"""Registrations, discovery from Parquet footers, versions and access lists."""
 
 from trust.catalog.load import load_catalog
-from trust.catalog.model import Catalog, Column, Dataset, FileFooter, Role
-from trust.catalog.register import access_for, register
+from trust.catalog.model import Catalog, Column, Dataset, FileFooter, Role, Status
+from trust.catalog.register import BindFailed, access_for, bind_dataset, problems
 
-__all__ = ["Catalog", "Column", "Dataset", "FileFooter", "Role", "access_for", "load_catalog", "register"]
+__all__ = [
+    "BindFailed",
+    "Catalog",
+    "Column",
+    "Dataset",
+    "FileFooter",
+    "Role",
+    "Status",
+    "access_for",
+    "bind_dataset",
+    "load_catalog",
+    "problems",
+]

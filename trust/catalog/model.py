@@ -31,6 +31,7 @@ class Column:
     unit: str | None = None
     flags: tuple[str, ...] = ()
     type: str | None = None  # from the Parquet footer, filled in by discovery
+    pinned_type: str | None = None  # the registration's own ``type:``: a file that disagrees is a change at the source
 
     @classmethod
     def from_yaml(cls, name: str, raw: Mapping[str, Any], where: str) -> Column:
@@ -38,11 +39,17 @@ class Column:
             raise ConfigurationError(f"{where}: column name {name!r} must be lower_snake_case.")
         if not isinstance(raw, Mapping) or "role" not in raw:
             raise ConfigurationError(f"{where}: column {name!r} needs a role ({', '.join(r.value for r in Role)}).")
-        unknown = set(raw) - {"role", "description", "unit", "flags"}
+        unknown = set(raw) - {"role", "description", "unit", "flags", "type"}
         if unknown:
             raise ConfigurationError(
                 f"{where}: column {name!r} has unknown field(s) {sorted(map(str, unknown))}; allowed: role, "
-                "description, unit, flags. (Quote a description that contains a comma.)"
+                "description, unit, flags, type. (Quote a description that contains a comma.)"
+            )
+        pinned = raw.get("type")
+        if pinned is not None and (not isinstance(pinned, str) or not re.fullmatch(r"[A-Z][A-Z0-9_(), ]*", pinned)):
+            raise ConfigurationError(
+                f"{where}: column {name!r} pins type {pinned!r}; write a DuckDB type name in capitals, "
+                "e.g. VARCHAR, BIGINT, DOUBLE, DATE, DECIMAL(18,2)."
             )
         try:
             role = Role(raw["role"])
@@ -57,6 +64,7 @@ class Column:
             description=str(raw.get("description", "")),
             unit=raw.get("unit"),
             flags=tuple(raw.get("flags", ())),
+            pinned_type=pinned,
         )
 
 
@@ -71,6 +79,17 @@ class FileFooter:
     footer_size: int
     columns: tuple[tuple[str, str], ...]
     footer_digest: str
+    etag: str | None = None  # the server's version of the object (HTTP ETag, S3 ETag), where it gives one
+    last_modified: str | None = None
+
+
+class Status(enum.StrEnum):
+    """Whether a dataset can be queried now."""
+
+    AVAILABLE = "available"  # bound, and what the department serves is the registered version
+    UNAVAILABLE = "unavailable"  # its department could not be reached or read; retried in the background
+    CHANGED = "changed"  # the department serves something else than the registered version
+    UNBOUND = "unbound"  # not yet contacted (registrations only)
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,10 @@ class Dataset:
     description: str = ""
     flags: tuple[str, ...] = ()
     files: tuple[FileFooter, ...] = ()  # filled in by discovery
+    globbed: tuple[str, ...] = ()  # the locations that are patterns, whose file list is part of the version
+    status: Status = Status.UNBOUND
+    reason: str = ""  # why it is unavailable or what changed, for the catalogue and the error
+    version: str | None = None  # the registered version served, e.g. "dwp.uc_claims@2"
 
     @property
     def schema_name(self) -> str:
@@ -179,7 +202,7 @@ class Catalog:
         for ds in self:
             types = {name: typ for f in ds.files[:1] for name, typ in f.columns}
             out.setdefault(ds.schema_name, {})[ds.table_name] = {
-                c.name: (c.type or types.get(c.name) or "VARCHAR") for c in ds.columns
+                c.name: (c.type if c.type and "|" not in c.type else types.get(c.name) or "VARCHAR") for c in ds.columns
             }
         return out
 

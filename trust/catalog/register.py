@@ -1,7 +1,10 @@
-"""Bind registrations to where the data lives: fill placeholders, list files, read footers.
+"""Bind one registration to where its data lives: fill placeholders, list files, read footers,
+ask the servers for each file's version.
 
-Only metadata is read (file sizes and footers). Columns the registration names must exist in
-every file with one type; columns in the files but not registered are not queryable.
+Only metadata is read (file sizes, footers, HEAD). Columns the registration names must exist in
+every file with one type (and the type it pins, if any); columns in the files but not registered
+are not queryable. Each dataset binds on its own (``trust.service.catalogue`` runs them side by
+side), so one department that is down, hanging or changed never stops another's.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 
-from trust.catalog.model import Catalog, Column, Dataset
+from trust.catalog.model import Column, Dataset, FileFooter
 from trust.engine.footers import expand, read_footers
+from trust.engine.probe import ProbeFailed, probe
 from trust.engine.sandbox import Access, Limits, Secret
-from trust.errors import ConfigurationError
+from trust.errors import ConfigurationError, TrustError
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
@@ -66,55 +70,87 @@ def access_for(datasets: Iterable[Dataset], credentials: Mapping[str, Mapping[st
     return Access(paths=tuple(paths), secrets=tuple(secrets.values()))
 
 
-def register(
-    catalog: Catalog,
+class BindFailed(Exception):
+    """A dataset could not be bound: ``reason`` may be shown to its users, ``detail`` is for operators."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail or reason
+
+
+def _department_failure(ds: Dataset, exc: BaseException, timeout_s: float) -> BindFailed:
+    text = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    raw = f"{type(cause).__name__}: {cause}".lower()
+    if "timeout" in raw or "timed out" in raw:
+        return BindFailed(f"{ds.department}'s server did not answer within {timeout_s:g} s", text)
+    return BindFailed(f"{ds.department}'s server could not be reached or read", text)
+
+
+def bind_dataset(
+    ds: Dataset,
     variables: Mapping[str, str],
     credentials: Mapping[str, Mapping[str, str]],
     limits: Limits,
-) -> Catalog:
-    """The catalogue with every dataset's files and footers discovered at their locations."""
-    located: dict[str, tuple[str, ...]] = {}
-    secrets: list[Secret] = []
-    directories: list[str] = []
-    for ds in catalog:
+) -> Dataset:
+    """``ds`` with its locations filled, its files listed, their footers read and their versions asked.
+
+    Columns the files lack get the type ``""`` (a change the caller names); raises ``BindFailed``
+    when the department cannot be reached or read, or the trust is not configured to reach it."""
+    try:
         locs = tuple(fill_placeholders(loc, variables, ds.id) for loc in ds.location)
-        located[ds.id] = locs
-        directories.extend(_prefix(loc) for loc in locs)
-        if ds.credentials:
-            secrets.append(
-                dataclasses.replace(secret_for(ds.credentials, credentials, _scope(locs[0])), name=f"s{len(secrets)}")
-            )
-    discovery = Access(directories=tuple(sorted(set(directories))), secrets=tuple(secrets))
-    files = {ds_id: expand(locs, discovery, limits) for ds_id, locs in located.items()}
-    for ds_id, urls in files.items():
-        if not urls:
-            raise ConfigurationError(f"Dataset {ds_id}: no files found at {', '.join(located[ds_id])}.")
-    footers = read_footers(tuple(u for urls in files.values() for u in urls), discovery, limits)
-    by_url = {f.url: f for f in footers}
-    out: dict[str, Dataset] = {}
-    for ds in catalog:
-        ds_files = tuple(by_url[u] for u in files[ds.id])
-        out[ds.id] = dataclasses.replace(
-            ds, location=located[ds.id], files=ds_files, columns=_typed_columns(ds, ds_files)
+        secrets = (
+            (dataclasses.replace(secret_for(ds.credentials, credentials, _scope(locs[0])), name="s0"),)
+            if ds.credentials
+            else ()
         )
-    return Catalog(out)
+    except ConfigurationError as exc:
+        raise BindFailed("the trust is not configured to reach it; its operators have been told", exc.message) from exc
+    discovery = Access(directories=tuple(sorted({_prefix(loc) for loc in locs})), secrets=secrets)
+    try:
+        urls = expand(locs, discovery, limits)
+        if not urls:
+            raise BindFailed(f"no files at its location at {ds.department}", f"no files match {', '.join(locs)}")
+        footers = read_footers(urls, discovery, limits)
+        versions = probe(urls, secrets, limits.http_timeout_s)
+    except BindFailed:
+        raise
+    except (TrustError, ProbeFailed) as exc:
+        raise _department_failure(ds, exc, limits.http_timeout_s) from exc
+    files = tuple(
+        dataclasses.replace(f, etag=versions[f.url].etag, last_modified=versions[f.url].last_modified)
+        if f.url in versions
+        else f
+        for f in footers
+    )
+    return dataclasses.replace(
+        ds,
+        location=locs,
+        files=files,
+        globbed=tuple(loc for loc in locs if any(ch in loc for ch in "*?[")),
+        columns=typed_columns(ds, files),
+    )
 
 
-def _typed_columns(ds: Dataset, files: tuple) -> tuple[Column, ...]:
+def typed_columns(ds: Dataset, files: tuple[FileFooter, ...]) -> tuple[Column, ...]:
+    """The registered columns with the type the files give each: ``""`` where they lack it, and
+    every type seen, joined with ``|``, where files disagree (both are changes ``problems`` names)."""
     types: dict[str, set[str]] = {}
     for f in files:
         for name, typ in f.columns:
             types.setdefault(name, set()).add(typ)
-    columns = []
+    return tuple(dataclasses.replace(col, type="|".join(sorted(types.get(col.name, ())))) for col in ds.columns)
+
+
+def problems(ds: Dataset) -> list[str]:
+    """What stops a bound dataset from being registered as it is: its files lack a registered column,
+    disagree on a column's type, or give a column another type than the registration pins."""
+    out = []
     for col in ds.columns:
-        seen = types.get(col.name)
-        if not seen:
-            raise ConfigurationError(
-                f"Dataset {ds.id}: registered column {col.name!r} is not in the files at its location."
-            )
-        if len(seen) > 1:
-            raise ConfigurationError(
-                f"Dataset {ds.id}: column {col.name!r} has different types across files: {sorted(seen)}."
-            )
-        columns.append(dataclasses.replace(col, type=seen.pop()))
-    return tuple(columns)
+        if not col.type:
+            out.append(f"column {col.name}: not in the files")
+        elif "|" in col.type:
+            out.append(f"column {col.name}: types differ across files ({col.type.replace('|', ', ')})")
+        elif col.pinned_type and col.type != col.pinned_type:
+            out.append(f"column {col.name}: type {col.type} in the files, pinned as {col.pinned_type}")
+    return out

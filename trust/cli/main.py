@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from trust.cli.catalog import register as register_catalog
 from trust.cli.common import trust_for
 from trust.cli.policy import register as register_policy
 from trust.cli.release import register as register_release
@@ -88,38 +89,6 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_catalog_list(args: argparse.Namespace) -> int:
-    from trust.outputs.render import render_text
-
-    trust = trust_for(args)
-    catalog = trust.catalog.registrations() if args.offline else trust.catalog.bound()
-    rows = [(d.id, d.department, d.title, d.row_count if d.files else "", len(d.columns)) for d in catalog]
-    print(render_text(["dataset", "department", "title", "rows", "columns"], rows))
-    return 0
-
-
-def cmd_catalog_show(args: argparse.Namespace) -> int:
-    from trust.outputs.render import render_text
-
-    trust = trust_for(args)
-    ds = (trust.catalog.registrations() if args.offline else trust.catalog.bound()).get(args.dataset)
-    print(f"{ds.id}: {ds.title} ({ds.department})")
-    if ds.description:
-        print(ds.description)
-    print(f"unit: {ds.unit_key}; location: {', '.join(ds.location)}")
-    if ds.files:
-        print(
-            f"{ds.row_count:,} rows in {len(ds.files)} files, {ds.size_bytes:,} bytes; fingerprint {ds.fingerprint[:16]}"
-        )
-    print(
-        render_text(
-            ["column", "type", "role", "description"],
-            [(c.name, c.type or "", c.role.value, c.description) for c in ds.columns],
-        )
-    )
-    return 0
-
-
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     ok, summary = trust_for(args).audit.verify()
     print(("ok: " if ok else "BROKEN: ") + summary)
@@ -157,12 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
     q.add_argument("sql")
 
-    cat = sub.add_parser("catalog", help="Browse the catalogue.").add_subparsers(dest="sub", required=True)
-    ls = add("list", cmd_catalog_list, "List registered datasets.", cat)
-    ls.add_argument("--offline", action="store_true", help="registrations only; do not contact departments")
-    show = add("show", cmd_catalog_show, "Show one dataset's columns, roles and types.", cat)
-    show.add_argument("dataset")
-    show.add_argument("--offline", action="store_true", help="registrations only; do not contact departments")
+    register_catalog(sub, add)
 
     audit = sub.add_parser("audit", help="The audit trail.").add_subparsers(dest="sub", required=True)
     add("verify", cmd_audit_verify, "Check the audit hash chain and name the first broken event.", audit)

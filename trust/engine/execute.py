@@ -1,24 +1,50 @@
-"""Run generated SQL in a fresh sandbox, with a timer that interrupts long queries."""
+"""Run generated SQL in a fresh sandbox, within a time limit that holds whatever a department does.
+
+The query runs on a thread of its own. At its limit the engine is interrupted; a read blocked on a
+department that stopped answering does not see the interrupt until its request times out
+(``Limits.http_timeout_s``), so the caller is answered with ``QueryTimeout`` at the limit (plus a
+grace of at most a tenth of it) and the blocked thread finishes on its own, closing its connection
+and calling ``on_finish`` (which frees the department's read slot) only then.
+
+After the query, the same connection reads the footers of the files it was given (``verify``):
+DuckDB keeps the footers it read in its metadata cache, so this costs one ``HEAD`` per file and
+tells exactly which version of each file the query read (``trust.service.catalogue`` compares
+them with the registered version).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
 
+from trust.catalog.model import FileFooter
 from trust.engine.errors import map_engine_error
+from trust.engine.footers import footers_on
 from trust.engine.sandbox import Access, Limits, open_sandbox
-from trust.errors import TrustError
+from trust.errors import QueryTimeout, TrustError
+
+log = logging.getLogger("trust.engine")
 
 
 @dataclass(frozen=True)
 class Execution:
     table: pa.Table
     elapsed_s: float
+    footers: tuple[FileFooter, ...] = ()  # of the files in ``verify``, as the query read them
+
+
+def _timeout(limits: Limits) -> QueryTimeout:
+    return QueryTimeout(
+        f"The query ran longer than its {limits.timeout_s:g} s limit and was stopped. "
+        "Narrow it (fewer datasets, a filter on a dimension) or ask for a longer limit.",
+        timeout_s=limits.timeout_s,
+    )
 
 
 def execute(
@@ -28,26 +54,62 @@ def execute(
     *,
     departments: tuple[str, ...] = (),
     parameters: Mapping[str, str] | None = None,
+    verify: tuple[str, ...] = (),
+    on_finish: Callable[[], None] | None = None,
+    wait_s: float | None = None,
 ) -> Execution:
     """Run one generated SELECT; any failure becomes a safe ``TrustError``.
 
-    ``parameters`` are bound by name (``$trust_key``): values the SQL text must never hold."""
+    ``parameters`` are bound by name (``$trust_key``): values the SQL text must never hold.
+    ``wait_s`` is what is left of the query's limit (``limits.timeout_s``) when the engine starts."""
+    wait = limits.timeout_s if wait_s is None else max(0.0, wait_s)
     start = time.perf_counter()
-    con = None
-    timer = None
-    try:
-        con = open_sandbox(access, limits)
-        timer = threading.Timer(limits.timeout_s, con.interrupt)
-        timer.daemon = True
-        timer.start()
-        table = con.execute(sql, dict(parameters) if parameters else None).to_arrow_table()
-    except TrustError:
-        raise
-    except duckdb.Error as exc:
-        raise map_engine_error(exc, timeout_s=limits.timeout_s, departments=departments) from exc
-    finally:
-        if timer is not None:
-            timer.cancel()
-        if con is not None:
-            con.close()
-    return Execution(table=table, elapsed_s=time.perf_counter() - start)
+    outcome: dict[str, BaseException] = {}
+    result: list[tuple[pa.Table, tuple[FileFooter, ...]]] = []
+    done = threading.Event()
+    connection: list[duckdb.DuckDBPyConnection] = []
+
+    def run() -> None:
+        con = None
+        try:
+            con = open_sandbox(access, limits, metadata_cache=bool(verify))
+            connection.append(con)
+            table = con.execute(sql, dict(parameters) if parameters else None).to_arrow_table()
+            footers = footers_on(con, verify) if verify else ()
+            result.append((table, footers))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            if con is not None:
+                con.close()
+            done.set()
+            if on_finish is not None:
+                on_finish()
+
+    worker = threading.Thread(target=run, name="trust-engine", daemon=True)
+    worker.start()
+    if not done.wait(wait):
+        if connection:
+            connection[0].interrupt()
+        if not done.wait(min(2.0, limits.timeout_s * 0.05)):
+            log.warning(
+                "query past its %.0f s limit is blocked on a read from %s; answered with a timeout, the read "
+                "ends within the departments' %.0f s request limit",
+                limits.timeout_s,
+                ", ".join(departments) or "a department",
+                limits.http_timeout_s,
+            )
+            raise _timeout(limits)
+    error = outcome.get("error")
+    if isinstance(error, TrustError):
+        raise error
+    if isinstance(error, duckdb.InterruptException):
+        raise _timeout(limits) from error
+    if isinstance(error, duckdb.Error):
+        mapped = map_engine_error(error, timeout_s=limits.timeout_s, departments=departments)
+        log.warning("query failed in the engine (%s): %s: %s", mapped.code, type(error).__name__, error)
+        raise mapped from error
+    if isinstance(error, BaseException):
+        raise error
+    table, footers = result[0]
+    return Execution(table=table, elapsed_s=time.perf_counter() - start, footers=footers)

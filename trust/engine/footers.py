@@ -34,25 +34,29 @@ def read_footers(urls: tuple[str, ...], access: Access, limits: Limits) -> tuple
     if not urls:
         return ()
     con = open_sandbox(access, limits, metadata_cache=True)
-    files = "[" + ", ".join(_literal(u) for u in urls) + "]"
     try:
-        meta = con.execute(
-            f"SELECT file_name, file_size_bytes, num_rows, num_row_groups, footer_size "
-            f"FROM parquet_file_metadata({files})"
-        ).fetchall()
-        schema = con.execute(
-            f"SELECT file_name, name, duckdb_type FROM parquet_schema({files}) "
-            "WHERE num_children IS NULL OR num_children = 0 ORDER BY file_name, column_id"
-        ).fetchall()
-        groups = con.execute(
-            f"SELECT file_name, row_group_id, column_id, path_in_schema, type, stats_min, stats_max, "
-            f"stats_null_count, total_compressed_size FROM parquet_metadata({files}) "
-            "ORDER BY file_name, row_group_id, column_id"
-        ).fetchall()
+        return footers_on(con, urls)
     except duckdb.Error as exc:
         raise map_engine_error(exc, timeout_s=limits.timeout_s) from exc
     finally:
         con.close()
+
+
+def footers_on(con: duckdb.DuckDBPyConnection, urls: tuple[str, ...]) -> tuple[FileFooter, ...]:
+    """The footers of ``urls`` through ``con``: a query that just read them answers from its metadata cache."""
+    files = "[" + ", ".join(_literal(u) for u in urls) + "]"
+    meta = con.execute(
+        f"SELECT file_name, file_size_bytes, num_rows, num_row_groups, footer_size FROM parquet_file_metadata({files})"
+    ).fetchall()
+    schema = con.execute(
+        f"SELECT file_name, name, duckdb_type FROM parquet_schema({files}) "
+        "WHERE num_children IS NULL OR num_children = 0 ORDER BY file_name, column_id"
+    ).fetchall()
+    groups = con.execute(
+        f"SELECT file_name, row_group_id, column_id, path_in_schema, type, stats_min, stats_max, "
+        f"stats_null_count, total_compressed_size FROM parquet_metadata({files}) "
+        "ORDER BY file_name, row_group_id, column_id"
+    ).fetchall()
     columns: dict[str, list[tuple[str, str]]] = {}
     for file_name, name, typ in schema:
         columns.setdefault(file_name, []).append((name, typ))

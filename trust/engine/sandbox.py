@@ -45,6 +45,8 @@ class Limits:
     memory_limit: str = "2GB"
     threads: int = 2
     timeout_s: float = 60.0
+    http_timeout_s: float = 10.0  # one HTTP or S3 request (connect, or a read that stalls) to a department
+    http_retries: int = 1
 
 
 _S3_PARAMS = {"key_id", "secret", "region", "endpoint", "url_style", "use_ssl", "session_token"}
@@ -101,6 +103,11 @@ def open_sandbox(access: Access, limits: Limits, *, metadata_cache: bool = False
         con.execute("SET enable_external_file_cache = false")
         con.execute("SET enable_http_metadata_cache = false")
         con.execute(f"SET parquet_metadata_cache = {'true' if metadata_cache else 'false'}")
+        # A department that stops answering ends a request within http_timeout (DuckDB's default is 30 s,
+        # three retries): the query's own limit then holds (trust.engine.execute).
+        con.execute(f"SET http_timeout = {max(1, round(limits.http_timeout_s))}")
+        con.execute(f"SET http_retries = {int(limits.http_retries)}")
+        con.execute("SET enable_global_s3_configuration = false")  # only the departments' own secrets
         con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in access.paths)}]")
         con.execute(f"SET allowed_directories = [{', '.join(_literal(d) for d in access.directories)}]")
         con.execute("SET enable_external_access = false")

@@ -104,8 +104,12 @@ def write_bundle(
     project: Mapping[str, Any],
     approvers: Sequence[Approver],
     released: str,
+    stale: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Bundle:
     """Write the bundle for ``request`` into a temporary folder under ``root``; ``install_bundle`` puts it in place.
+
+    ``stale`` (output id -> dataset -> note) flags datasets read at a version since superseded, or
+    changed at the source since: the notes go into each output's ``datasets.json`` and the README.
 
     Two steps, so the caller can install the bundle and record the release in one transaction: a
     crash leaves either no bundle or a whole one, and a losing concurrent builder discards its copy.
@@ -130,7 +134,13 @@ def write_bundle(
                 }
             )
             files[base + "decision.json"] = _json(public_decision(out.decision))
-            files[base + "datasets.json"] = _json({"fingerprints": dict(out.fingerprints)})
+            files[base + "datasets.json"] = _json(
+                {
+                    "fingerprints": dict(out.fingerprints),
+                    "versions": dict(out.versions),
+                    "stale": dict((stale or {}).get(out.id, {})),
+                }
+            )
         about = {
             "request": request.id,
             "project": request.project,
@@ -146,7 +156,7 @@ def write_bundle(
             "approvers": [a.to_json() for a in approvers],
         }
         files["request.json"] = _json(about)
-        files["README.txt"] = _readme(request, approvers, released).encode()
+        files["README.txt"] = _readme(request, approvers, released, stale or {}).encode()
         for name, data in files.items():
             _write(tmp / name, data)
             if name.endswith("table.csv"):
@@ -348,16 +358,27 @@ def _excel(value: Any) -> Any:
         return str(value)
 
 
-def _readme(request: ReleaseRequest, approvers: Sequence[Approver], released: str) -> str:
+def _readme(
+    request: ReleaseRequest,
+    approvers: Sequence[Approver],
+    released: str,
+    stale: Mapping[str, Mapping[str, str]],
+) -> str:
     names = " and ".join(f"{a.name} ({a.organisation})" if a.organisation else a.name for a in approvers)
+    warnings = [
+        f"WARNING: output {output} read {dataset}, {note}.\n"
+        for output, notes in sorted(stale.items())
+        for dataset, note in sorted(notes.items())
+    ]
     return (
         f"Release {request.id} from the Labour Market Data Trust, project {request.project}.\n"
         f"Requested by {request.author}; approved by {names}; released {released}.\n\n"
         f"Each folder under outputs/ holds one protected table (table.csv, table.xlsx), the SQL that\n"
-        f"produced it, its disclosure report, the policy decision and the fingerprints of the datasets\n"
-        f"read. Cells shown as {SUPPRESSED_MARKER} are confidential: withheld by statistical disclosure control.\n"
+        f"produced it, its disclosure report, the policy decision and the versions and fingerprints of the\n"
+        f"datasets read (datasets.json). Cells shown as {SUPPRESSED_MARKER} are confidential: withheld by\n"
+        f"statistical disclosure control.\n"
         f"manifest.json lists the SHA-256 of every file; the SHA-256 of manifest.json itself is in the\n"
-        f"trust's audit log and transparency report.\n"
+        f"trust's audit log and transparency report.\n" + ("\n" + "".join(warnings) if warnings else "")
     )
 
 

@@ -41,6 +41,7 @@ class Output:
     decision: Mapping[str, Any]
     fingerprints: Mapping[str, str]
     stats: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)  # dataset -> the registered version it read
     origin: ReleaseRequester | None = field(default=None, compare=False, repr=False)  # session or client
 
     def for_analyst(self) -> Output:

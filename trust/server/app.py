@@ -1,12 +1,13 @@
 """The trust's HTTP API (FastAPI), over the same service layer the embedded session uses.
 
 Every request, including one for a path that does not exist, must carry a valid bearer token;
-the middleware authenticates before routing. Errors are the ``TrustError`` the service raised,
+the middleware authenticates before routing, and only then may the body be read: ``guard.Guard``,
+around everything, limits each body's size, pace and JSON nesting. Errors are the ``TrustError`` the service raised,
 as JSON with its status; anything else is logged with a reference and answered with only that
 reference. Queries run on their own thread pool (``jobs``), so health, catalogue and output
 requests stay quick while long queries run.
 
-    GET  /v1/health                   the server and its queue
+    GET  /v1/health                   the server, its queue, and each dataset's status and version
     GET  /v1/me                       who the token belongs to, and their projects
     GET  /v1/catalog[?project=]       datasets, columns, roles, and which of my projects may use each
     GET  /v1/catalog/{dataset}        one dataset
@@ -37,17 +38,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trust import wire
-from trust.catalog import Dataset
+from trust.catalog import Dataset, Status
 from trust.errors import TrustError, UnknownName
 from trust.outputs.output import Output
-from trust.server.checker import add_checker_pages, is_checker_path
+from trust.server.checker import OPEN_PATHS, add_checker_pages, is_checker_path
+from trust.server.guard import Guard, Limits, Refused, admit, problem
 from trust.server.jobs import QueryJob, QueryJobs
 from trust.server.releases import add_release_routes
 from trust.service import Trust, User
 
 log = logging.getLogger("trust.server")
 API_VERSION = "1"
-MAX_BODY_BYTES = 1_000_000
 MAX_WAIT_S = 10.0
 
 
@@ -56,14 +57,10 @@ class QueryRequest(BaseModel):
     project: str = Field(min_length=1, max_length=200)
 
 
-def _problem(status: int, code: str, message: str, **context: Any) -> JSONResponse:
-    return JSONResponse({"error": code, "type": "TrustError", "message": message, **context}, status_code=status)
-
-
 def _internal(exc: BaseException, where: str) -> JSONResponse:
     ref = secrets.token_hex(4)
     log.error("internal error %s in %s", ref, where, exc_info=exc)
-    return _problem(
+    return problem(
         500, "internal_error", f"The trust hit an internal error; it has been logged (reference {ref}).", reference=ref
     )
 
@@ -89,15 +86,18 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Read the departments' footers now rather than on the first query; a department that is
-        # down must not stop the server starting, so failures are only logged (and retried on use).
-        warm = threading.Thread(target=_warm_catalog, args=(trust,), name="trust-catalog", daemon=True)
-        warm.start()
+        # Bind the catalogue now rather than on the first query (``trust serve`` has done it already);
+        # a department that is down or hanging leaves its datasets unavailable and retried in the background.
+        stop = threading.Event()
+        retry = threading.Thread(target=_keep_binding, args=(trust, stop), name="trust-catalog", daemon=True)
+        retry.start()
         await run_in_threadpool(_resume_releases, trust)  # before the server says it is ready
         yield
+        stop.set()
         jobs.shutdown()
-        # DuckDB's threads must not outlive the interpreter (it aborts): let a warm-up still reading finish.
-        await run_in_threadpool(warm.join, 10.0)
+        trust.catalog.shutdown()
+        # DuckDB's threads must not outlive the interpreter (it aborts): let a binding still reading finish.
+        await run_in_threadpool(retry.join, 10.0)
 
     app = FastAPI(
         title="Labour Market Data Trust",
@@ -112,12 +112,6 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     @app.middleware("http")
     async def authenticate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        try:
-            length = int(request.headers.get("content-length") or 0)
-        except ValueError:
-            length = MAX_BODY_BYTES + 1
-        if length > MAX_BODY_BYTES:
-            return _problem(413, "too_large", f"The request body is over {MAX_BODY_BYTES:,} bytes.")
         if is_checker_path(request.url.path):  # the checkers' pages sign in with a session cookie instead
             return await call_next(request)
         try:
@@ -136,6 +130,7 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
         except Exception as exc:  # noqa: BLE001 - the answer must not leak what went wrong
             return _internal(exc, "authenticate")
         request.state.user = user
+        admit(request.scope, user.name)  # only now may the guard hand the body on
         response = await call_next(request)
         log.info(
             "%s %s %s user=%s %.3fs",
@@ -153,13 +148,23 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = sorted({".".join(str(p) for p in e.get("loc", ()) if p != "body") for e in exc.errors()})
-        return _problem(400, "bad_request", f"The request is malformed; check {', '.join(fields) or 'its body'}.")
+        errors = exc.errors()
+        invalid = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if invalid is not None:  # name the problem and where, never echo the body
+            why = (invalid.get("ctx") or {}).get("error", "it could not be decoded")
+            at = invalid.get("loc", ())[-1]
+            return problem(400, "bad_request", f"The request body is not valid JSON: {why} (at character {at}).")
+        fields = sorted({".".join(str(p) for p in e.get("loc", ()) if p != "body") for e in errors})
+        return problem(400, "bad_request", f"The request is malformed; check {', '.join(fields) or 'its body'}.")
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, Refused):  # the guard stopped reading the body
+            return exc.response()
+        if exc.status_code == 400:  # FastAPI could not parse the body (a number too long, say)
+            return problem(400, "bad_request", "The request body could not be read as JSON; check that it is.")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _problem(exc.status_code, code, f"{request.method} {request.url.path} is not part of the trust's API.")
+        return problem(exc.status_code, code, f"{request.method} {request.url.path} is not part of the trust's API.")
 
     @app.exception_handler(Exception)
     async def on_internal(request: Request, exc: Exception) -> JSONResponse:
@@ -172,8 +177,10 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     # -- read-only ---------------------------------------------------------------------------
     @app.get("/v1/health")
     def health(request: Request) -> dict[str, Any]:
+        datasets = trust.catalog.statuses()
         return {
-            "status": "ok",
+            "status": "ok" if all(d.status is Status.AVAILABLE for d in datasets) else "degraded",
+            "datasets": [d.to_json() for d in datasets],
             "api": API_VERSION,
             "user": me(request).name,
             "queries": jobs.counts(),
@@ -235,6 +242,13 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
         return await _answer(request, trust, jobs.get(me(request).name, job_id), wait)
 
     add_routes(app, trust)
+    # Added last, so outermost: it sees every body before anything in the app reads it.
+    app.add_middleware(
+        Guard,
+        limits=Limits.from_config(trust.config),
+        json_paths=lambda path: not is_checker_path(path),
+        open_paths=OPEN_PATHS,
+    )
     return app
 
 
@@ -276,7 +290,7 @@ def _output_response(request: Request, trust: Trust, out: Output, job_id: str | 
     if _wants_arrow(request):
         return Response(wire.output_to_arrow(out, meta), media_type=wire.ARROW_STREAM, headers=headers)
     if out.table.num_rows > wire.JSON_MAX_ROWS:
-        return _problem(
+        return problem(
             406,
             "too_large_for_json",
             f"Output {out.id} has {out.table.num_rows:,} rows; JSON is for up to {wire.JSON_MAX_ROWS:,}. "
@@ -306,6 +320,9 @@ def _dataset_json(ds: Dataset, usable_by: tuple[str, ...]) -> dict[str, Any]:
         "description": ds.description,
         "flags": list(ds.flags),
         "unit_key": ds.unit_key,
+        "status": ds.status.value,
+        "reason": ds.reason,
+        "version": ds.version,
         "rows": ds.row_count if ds.files else None,
         "size_bytes": ds.size_bytes if ds.files else None,
         "fingerprint": ds.fingerprint[:16] if ds.files else None,
@@ -324,8 +341,17 @@ def _dataset_json(ds: Dataset, usable_by: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _warm_catalog(trust: Trust) -> None:
+def _keep_binding(trust: Trust, stop: threading.Event) -> None:
+    """Bind the catalogue, then retry unavailable datasets every ``catalog_retry_s`` until ``stop``."""
     try:
         trust.catalog.bound()
-    except Exception:  # noqa: BLE001
-        log.warning("could not read the catalogue at start; will retry on first use", exc_info=True)
+    except Exception:  # noqa: BLE001 - the catalogue itself (its YAML) is broken: logged, retried
+        log.exception("could not read the catalogue")
+    while not stop.wait(trust.config.catalog_retry_s):
+        try:
+            back = trust.catalog.retry()
+        except Exception:  # noqa: BLE001
+            log.exception("retrying unavailable datasets failed")
+            continue
+        if back:
+            log.info("available again: %s", ", ".join(back))

@@ -8,6 +8,7 @@
     POST /checker/requests/{id}/review  a decision and comment per output
     POST /checker/logout
 
+No form's body is read before its session is found (``guard.admit``), except the sign-in form's.
 Every form carries the session's CSRF token, and every POST is refused unless the token matches
 and the request comes from these pages' own origin (the sign-in form, before there is a session,
 uses a double-submit cookie). Refusals are audited. The pages call only the service layer.
@@ -30,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from trust.errors import TrustError, UnknownName
 from trust.outputs.release import WAITING_FOR_REVIEW, ReleaseState, check_can_review
 from trust.server import checker_views as views
+from trust.server.guard import admit
 from trust.service import Trust, User
 from trust.service.checkers import SESSION_HOURS, CheckerSession
 
@@ -37,6 +39,7 @@ log = logging.getLogger("trust.server")
 PREFIX = "/checker"
 SESSION_COOKIE = "trust_checker"
 LOGIN_COOKIE = "trust_checker_login"  # double-submit CSRF token for the sign-in form
+OPEN_PATHS = frozenset({PREFIX + "/login"})  # the one form whose body is read before anyone signs in
 TEMPLATES = Path(__file__).parent / "templates" / "checker"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -106,7 +109,10 @@ def _safe_next(target: str | None) -> str:
 
 def add_checker_pages(app: FastAPI, trust: Trust) -> None:
     def signed_in(request: Request) -> tuple[User, CheckerSession] | None:
-        return trust.checkers.find(request.cookies.get(SESSION_COOKIE))
+        found = trust.checkers.find(request.cookies.get(SESSION_COOKIE))
+        if found is not None:
+            admit(request.scope, found[0].name)
+        return found
 
     async def refuse_forgery(request: Request, who: str, why: str) -> HTMLResponse:
         await run_in_threadpool(trust.checkers.refuse_csrf, who, request.url.path, why, request.headers.get("origin"))
@@ -269,7 +275,10 @@ def _request_page(
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     release = trust.airlock.get(user.name, request_id)
-    outputs = [views.output_view(trust.queries.output(user.name, o.output), o.cell_reasons) for o in release.outputs]
+    outputs = []
+    for o in release.outputs:
+        out = trust.queries.output(user.name, o.output)
+        outputs.append(views.output_view(out, o.cell_reasons, trust.catalog.stale(out.versions)))
     authors = trust.airlock.output_authors(release)
     why_not = ""
     try:

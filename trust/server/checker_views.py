@@ -60,6 +60,15 @@ class FlaggedCell:
 
 
 @dataclass(frozen=True)
+class DatasetRead:
+    """A dataset an output read: the version, and a warning when it is no longer what the source holds."""
+
+    id: str
+    version: str
+    stale: str  # "superseded by …" or "changed at the source since …", else ""
+
+
+@dataclass(frozen=True)
 class OutputView:
     id: str
     sql: str
@@ -67,7 +76,7 @@ class OutputView:
     author: str
     summary: str
     thresholds: str
-    datasets: list[str]
+    datasets: list[DatasetRead]
     columns: list[str]
     rows: list[list[CellView]]
     hidden_rows: int
@@ -88,7 +97,7 @@ def _status(cell: CellReport) -> tuple[str, str]:
     return "cell-ok", ""
 
 
-def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
+def output_view(out: Output, reasons: Mapping[str, str], stale: Mapping[str, str] | None = None) -> OutputView:
     by_cell = {(c.row, c.column): c for c in out.report.cells}
     measured = {c.column for c in out.report.cells}
     keys = [c for c in out.columns if c not in measured]
@@ -152,7 +161,9 @@ def output_view(out: Output, reasons: Mapping[str, str]) -> OutputView:
         author=out.user,
         summary=out.report.summary(),
         thresholds=thresholds,
-        datasets=sorted(out.fingerprints),
+        datasets=[
+            DatasetRead(d, out.versions.get(d) or "", (stale or {}).get(d, "")) for d in sorted(out.fingerprints)
+        ],
         columns=list(out.columns),
         rows=rows,
         hidden_rows=max(0, len(table_rows) - MAX_PAGE_ROWS),

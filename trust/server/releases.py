@@ -10,6 +10,9 @@
     GET   /v1/releases/{id}/bundle       the released bundle (zip), for its author; the download is audited
 
 A submission may carry an ``Idempotency-Key``: a retry with the same key returns the first request.
+
+An id the caller may not see, of a request or of an output, is answered as one that does not
+exist (404, the same message), whatever the route; so no answer tells an outsider an id is real.
 """
 
 from __future__ import annotations
@@ -62,8 +65,16 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
     def me(request: Request) -> str:
         return str(request.state.user.name)
 
+    def visible(request: Request, request_id: str) -> str:
+        """The caller, once the request is one they may see (else the 404 of one that does not exist)."""
+        user = me(request)
+        trust.airlock.get(user, request_id)
+        return user
+
     @app.post("/v1/releases")
     def create(request: Request, body: NewRelease) -> JSONResponse:
+        for output_id in dict.fromkeys(body.outputs):  # another project's output: as if it did not exist
+            trust.queries.output(me(request), output_id)
         key = request.headers.get("idempotency-key")
         made = trust.airlock.request(
             me(request),
@@ -88,7 +99,7 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
     def change(request: Request, request_id: str, body: ReleaseChange) -> JSONResponse:
         return _json(
             trust.airlock.edit(
-                me(request),
+                visible(request, request_id),
                 request_id,
                 justification=body.justification,
                 cell_reasons=body.cell_reasons,
@@ -98,16 +109,16 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
 
     @app.post("/v1/releases/{request_id}/submit")
     def submit(request: Request, request_id: str) -> JSONResponse:
-        return _json(trust.airlock.submit(me(request), request_id))
+        return _json(trust.airlock.submit(visible(request, request_id), request_id))
 
     @app.post("/v1/releases/{request_id}/withdraw")
     def withdraw(request: Request, request_id: str) -> JSONResponse:
-        return _json(trust.airlock.withdraw(me(request), request_id))
+        return _json(trust.airlock.withdraw(visible(request, request_id), request_id))
 
     @app.post("/v1/releases/{request_id}/reviews")
     def review(request: Request, request_id: str, body: NewReview) -> JSONResponse:
         decisions = {o: (d.decision, d.comment) for o, d in body.decisions.items()}
-        return _json(trust.airlock.review(me(request), request_id, decisions))
+        return _json(trust.airlock.review(visible(request, request_id), request_id, decisions))
 
     @app.get("/v1/releases/{request_id}/bundle")
     def bundle(request: Request, request_id: str) -> FileResponse:

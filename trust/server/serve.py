@@ -2,6 +2,8 @@
 
 ``--port 0`` picks a free port; the ready line says which, so tests and scripts can start the
 server and read where it is. Server logs go to ``$TRUST_HOME/server.log``, not the terminal.
+A request whose line and headers are not in within ``header_timeout_s`` is answered 408 and its
+connection closed (``guard.header_timeout``); the app limits bodies itself (``guard.Guard``).
 """
 
 from __future__ import annotations
@@ -9,14 +11,17 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
 import uvicorn
 
+from trust.catalog import Status
 from trust.errors import ConfigurationError
 from trust.server import DEFAULT_PORT
 from trust.server.app import create_app
+from trust.server.guard import header_timeout
 from trust.service import Trust
 
 
@@ -39,11 +44,33 @@ def _log_to(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(home / "server.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    for name in ("trust.server", "uvicorn.error"):
+    for name in ("trust.server", "trust.catalog", "trust.engine", "trust.airlock", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+def _bind_before_ready(trust: Trust, announce: TextIO) -> None:
+    """Bind the catalogue and say what could not be bound; wait (retrying) until something can be served."""
+    waited = False
+    while True:
+        statuses = trust.catalog.statuses()
+        for s in statuses:
+            if s.status is not Status.AVAILABLE and not waited:
+                print(f"unavailable {s.id} ({s.department}): {s.status.value}: {s.reason}", file=announce, flush=True)
+        if any(s.status is Status.AVAILABLE for s in statuses):
+            return
+        if not waited:
+            print(
+                f"waiting: no dataset can be served yet; retrying every {trust.config.catalog_retry_s:g} s "
+                f"(details in {trust.config.home / 'server.log'})",
+                file=announce,
+                flush=True,
+            )
+            waited = True
+        time.sleep(trust.config.catalog_retry_s)
+        trust.catalog.retry()
 
 
 def serve(
@@ -57,10 +84,12 @@ def serve(
     """Serve until SIGINT or SIGTERM; queries run on ``workers`` threads."""
     trust = Trust.open(home)
     _log_to(trust.config.home)
+    _bind_before_ready(trust, announce)
     config = uvicorn.Config(
         create_app(trust, workers=workers),
         host=host,
         port=port,
+        http=header_timeout(trust.config.header_timeout_s),  # uvicorn's own h11 has no deadline for a request's head
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -25,7 +25,13 @@ from trust.errors import NotAuthenticated, NotAuthorised, TrustError, UnknownNam
 from trust.policy.data import policy_data
 from trust.store import StateStore, Token, UserRecord
 
-ROLES = ("analyst", "output_checker", "policy_owner", "admin")
+ROLES = (
+    "analyst",
+    "output_checker",
+    "policy_owner",
+    "data_owner",
+    "admin",
+)  # a data owner's organisation is their department
 OVERSEERS = frozenset({"output_checker", "admin"})  # see every project's outputs and requests
 TOKEN_PREFIX = "lmdt_"  # recognisable in a leaked-secret scan
 

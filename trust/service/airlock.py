@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import secrets
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -108,8 +108,16 @@ def set_status(
 class Airlock:
     """Release requests: the author's moves, the checkers' moves, the trust's own move, and reading."""
 
-    def __init__(self, home: Path, store: StateStore, audit: AuditLog, access: Access) -> None:
+    def __init__(
+        self,
+        home: Path,
+        store: StateStore,
+        audit: AuditLog,
+        access: Access,
+        stale: Callable[[Mapping[str, str]], dict[str, str]] = lambda versions: {},
+    ) -> None:
         self.store, self.audit, self.access = store, audit, access
+        self.stale = stale  # notes on datasets an output read at a version no longer current (the catalogue's)
         self.releases_dir = Path(home) / "releases"
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -350,6 +358,7 @@ class Airlock:
                 project=project,
                 approvers=bundles.approvers_of(request, organisations),
                 released=released,
+                stale={o.id: self.stale(o.versions) for o in outputs},
             )
             try:
                 with self.store.write() as tx:
@@ -392,16 +401,19 @@ class Airlock:
         return user.name == request.author or self.access.can_see_project(user, request.project)
 
     def get(self, user_name: str, request_id: str) -> ReleaseRequest:
-        """One request as ``user_name`` may see it (author, project members, checkers, administrators)."""
+        """One request as ``user_name`` may see it (author, project members, checkers, administrators).
+        Another project's request gets the same answer as an id that does not exist."""
         user = self.access.user(user_name)
-        request = self._load(request_id, history=True)
+        missing = UnknownName(f"No release request {request_id!r} among your projects' requests.", request=request_id)
+        try:
+            request = self._load(request_id, history=True)
+        except UnknownName:
+            raise missing from None  # without the store's "did you mean": it would name other requests
         if not self._may_see(user, request):
             self.audit.record(
                 EventKind.ACCESS_DENIED, user.name, request.project, what="release_request", request=request_id
             )
-            raise NotAuthorised(
-                f"Release request {request_id} belongs to a project you are not a member of.", request=request_id
-            )
+            raise missing
         return request.visible_to(user)
 
     def list(

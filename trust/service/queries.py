@@ -10,14 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from trust.audit.kinds import EventKind
 from trust.audit.log import AuditLog
-from trust.catalog import access_for
+from trust.catalog import Dataset, access_for
 from trust.config import Config
-from trust.engine.execute import execute
-from trust.errors import NotAuthorised, TrustError
+from trust.engine.execute import Execution, execute
+from trust.errors import QueryFailed, TrustError, UnknownName
 from trust.outputs.output import Output, OutputSummary
 from trust.policy import Policy
 from trust.policy.explain import Explanation
@@ -27,7 +29,9 @@ from trust.sdc.withhold import withhold
 from trust.service import pipeline
 from trust.service.access import Access
 from trust.service.catalogue import Catalogue, engine_limits
+from trust.service.gate import DepartmentGate
 from trust.sql.companions import KEY_PARAMETER
+from trust.sql.rewrite import Plan
 from trust.store import StateStore
 from trust.store.populations import ProjectHistory
 
@@ -49,6 +53,8 @@ class Queries:
         self.config, self.store, self.audit = config, store, audit
         self.access, self.catalogue, self.policy = access, catalogue, policy
         self._secret: str | None = None
+        self.gate = DepartmentGate(config.department_max_reads)
+        self._listing_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trust-listing")
 
     @property
     def limits(self) -> pipeline.Limits:
@@ -98,16 +104,11 @@ class Queries:
                 message=exc.message,
             )
             raise
-        plan, catalog = checked.plan, self.catalogue.bound()
-        datasets = [catalog.get(d) for d in plan.datasets]
+        plan = checked.plan
+        started = time.monotonic()
         try:
-            result = execute(
-                plan.sql,
-                access_for(datasets, self.config.credentials),
-                engine_limits(self.config),
-                departments=tuple(sorted({d.department for d in datasets})),
-                parameters={KEY_PARAMETER: self.record_key_secret()} if plan.keyed else None,
-            )
+            datasets = self.catalogue.require(plan.datasets)
+            result = self._execute(plan, datasets, started)
             protected = protect(
                 result.table,
                 plan,
@@ -118,7 +119,13 @@ class Queries:
             protected = withhold(protected)  # a small row's presence would answer a question: never shown
         except TrustError as exc:
             self.audit.record(
-                EventKind.QUERY_FAILED, user_name, project_id, sql=sql, error=type(exc).__name__, message=exc.message
+                EventKind.QUERY_FAILED,
+                user_name,
+                project_id,
+                sql=sql,
+                error=type(exc).__name__,
+                message=exc.message,
+                **({"dataset": exc.context["dataset"]} if "dataset" in exc.context else {}),
             )
             raise
         output = Output(
@@ -133,6 +140,7 @@ class Queries:
             report=protected.report,
             decision=checked.decision.to_json(),
             fingerprints={d.id: d.fingerprint for d in datasets},
+            versions={d.id: d.version or "" for d in datasets},
             # Rows held by the datasets read: the engine reads every row of the needed columns, less
             # any row groups its statistics let it skip.
             stats={
@@ -144,6 +152,40 @@ class Queries:
         )
         self.record(output, protected.populations, protected.scheme)
         return output
+
+    def _execute(self, plan: Plan, datasets: list[Dataset], started: float) -> Execution:
+        """Run ``plan`` over ``datasets`` with a read slot at each department, checking that what it
+        read is each dataset's registered version (footers read, files a pattern matches)."""
+        limits = engine_limits(self.config)
+        departments = tuple(sorted({d.department for d in datasets}))
+        slots = self.gate.acquire(departments, limits.timeout_s - (time.monotonic() - started))
+        listing: Future[dict[str, tuple[str, ...]]] | None = None
+        try:
+            if any(d.globbed for d in datasets):  # listed beside the query, so it adds no time
+                listing = self._listing_pool.submit(self.catalogue.listing, datasets)
+            result = execute(
+                plan.sql,
+                access_for(datasets, self.config.credentials),
+                limits,
+                departments=departments,
+                parameters={KEY_PARAMETER: self.record_key_secret()} if plan.keyed else None,
+                verify=tuple(f.url for d in datasets for f in d.files),
+                on_finish=slots.release,
+                wait_s=limits.timeout_s - (time.monotonic() - started),
+            )
+        except QueryFailed:
+            slots.release()
+            # The engine refused the SQL: before blaming the query, make sure the files still are what
+            # was registered (a column dropped or retyped at the source fails in the engine first).
+            self.catalogue.verify_now(datasets)
+            raise
+        except BaseException:
+            slots.release()
+            raise
+        self.catalogue.verify_read(datasets, result.footers)
+        if listing is not None:
+            self.catalogue.verify_listing(datasets, listing.result(timeout=self.catalogue.bind_wait_s))
+        return result
 
     def record_key_secret(self) -> str:
         """The secret under which units' record keys are made: created on first use, then the same for ever."""
@@ -166,6 +208,7 @@ class Queries:
                 output=output.id,
                 datasets=sorted(output.fingerprints),
                 fingerprints=dict(output.fingerprints),
+                versions=dict(output.versions),
                 status=output.report.status.value,
                 cells=dict(output.report.counts()),
                 executed_sql_sha256=_sha(output.executed_sql),
@@ -182,12 +225,17 @@ class Queries:
             return tx.outputs.list(projects=projects)
 
     def output(self, user_name: str, output_id: str) -> Output:
-        """One stored output, if ``user_name`` may see its project; otherwise the same answer as for none."""
+        """One stored output, if ``user_name`` may see its project. Another project's output gets the
+        same answer as an id that does not exist, so asking says nothing about what is stored."""
         user = self.access.user(user_name)
-        with self.store.read() as tx:
-            summary = tx.outputs.summary(output_id)
+        missing = UnknownName(f"No output {output_id!r} among your projects' outputs.", output=output_id)
+        try:
+            with self.store.read() as tx:
+                summary = tx.outputs.summary(output_id)
+        except UnknownName:
+            raise missing from None
         if not self.access.can_see_project(user, summary.project):
             self.audit.record(EventKind.ACCESS_DENIED, user.name, summary.project, what="output", output=output_id)
-            raise NotAuthorised(f"Output {output_id} belongs to a project you are not a member of.", output=output_id)
+            raise missing
         with self.store.read() as tx:
             return tx.outputs.get(output_id)

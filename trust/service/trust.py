@@ -39,9 +39,9 @@ class Trust:
         self.audit = AuditLog(self.store)
         self.policy = select_policy(config)
         self.access = Access(self.store, self.audit, Path(config.policies_dir))
-        self.catalog = Catalogue(config, self.access)
+        self.catalog = Catalogue(config, self.access, self.store, self.audit)
         self.queries = Queries(config, self.store, self.audit, self.access, self.catalog, self.policy)
-        self.airlock = Airlock(config.home, self.store, self.audit, self.access)
+        self.airlock = Airlock(config.home, self.store, self.audit, self.access, stale=self.catalog.stale)
         self.checkers = CheckerSessions(self.store, self.audit, self.access)
 
     @classmethod

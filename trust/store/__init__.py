@@ -2,7 +2,8 @@
 
 One module per aggregate, each a small ``Protocol`` the business layer depends on and its SQLite
 implementation: ``outputs``, ``releases``, ``populations`` (for differencing), ``users`` (users and
-tokens), ``checker_sessions``, ``secrets`` and ``audit`` (the event rows; the chain is ``trust.audit``).
+tokens), ``checker_sessions``, ``secrets``, ``datasets`` (versions of the data read in place) and
+``audit`` (the event rows; the chain is ``trust.audit``).
 ``Store.write()`` is one transaction over all of them, so an output, its audit event and its
 populations, or a release transition and its event, commit together or not at all
 (``trust.service.queries.Queries.record`` and ``trust.service.airlock.set_status``).
@@ -20,6 +21,7 @@ from typing import Protocol
 from trust.store.audit import AuditHead, AuditRecord, AuditStore, SqliteAudit
 from trust.store.checker_sessions import CheckerSession, CheckerSessionStore, SqliteCheckerSessions, StoredSession
 from trust.store.database import Database
+from trust.store.datasets import DatasetStore, SqliteDatasets
 from trust.store.outputs import OutputStore, SqliteOutputs
 from trust.store.populations import PopulationStore, SqlitePopulations
 from trust.store.releases import ReleaseStore, SqliteReleases
@@ -31,6 +33,7 @@ __all__ = [
     "AuditStore",
     "CheckerSession",
     "CheckerSessionStore",
+    "DatasetStore",
     "OutputStore",
     "PopulationStore",
     "Records",
@@ -58,6 +61,7 @@ class Records:
     checker_sessions: CheckerSessionStore
     audit: AuditStore
     secrets: SecretStore
+    datasets: DatasetStore
 
     @classmethod
     def over(cls, con: sqlite3.Connection) -> Records:
@@ -70,6 +74,7 @@ class Records:
             SqliteCheckerSessions(con),
             SqliteAudit(con),
             SqliteSecrets(con),
+            SqliteDatasets(con),
         )
 
 

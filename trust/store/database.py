@@ -132,6 +132,29 @@ MIGRATIONS: tuple[str, ...] = (
         created TEXT NOT NULL
     );
     """,
+    # 7: versions of the data read in place (trust/store/datasets.py): each accepted state of a dataset
+    # at its department, the datasets found changed since, and the versions each output read.
+    """
+    CREATE TABLE dataset_versions (
+        id TEXT PRIMARY KEY,             -- dwp.uc_claims@2
+        dataset TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        accepted_by TEXT NOT NULL,       -- 'registration' for the first, else the data owner who accepted it
+        manifest TEXT NOT NULL,          -- JSON: files (url, size, etag, rows, footer hash) and column types
+        manifest_sha256 TEXT NOT NULL,
+        superseded TEXT,                 -- when the next version replaced it
+        UNIQUE (dataset, number)
+    );
+    CREATE TABLE dataset_changes (
+        dataset TEXT PRIMARY KEY,
+        version TEXT NOT NULL REFERENCES dataset_versions(id),
+        found TEXT NOT NULL,
+        changes TEXT NOT NULL,           -- JSON list of what differs
+        observed_sha256 TEXT NOT NULL    -- the state found, so the same change is recorded once
+    );
+    ALTER TABLE outputs ADD COLUMN versions TEXT NOT NULL DEFAULT '{}';  -- JSON {dataset: version id}
+    """,
 )
 
 

@@ -63,7 +63,7 @@ class SqliteOutputs:
             writer.write_table(output.table)
         self.con.execute(
             "INSERT INTO outputs (id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, "
-            "table_ipc) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "table_ipc, versions) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 output.id,
                 output.user,
@@ -75,13 +75,14 @@ class SqliteOutputs:
                 json.dumps(output.report.to_json()),
                 json.dumps(dict(output.fingerprints)),
                 sink.getvalue(),
+                json.dumps(dict(output.versions)),
             ),
         )
 
     def get(self, output_id: str) -> Output:
         row = self.con.execute(
-            "SELECT id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, table_ipc "
-            "FROM outputs WHERE id = ?",
+            "SELECT id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, table_ipc, "
+            "versions FROM outputs WHERE id = ?",
             (output_id,),
         ).fetchone()
         if row is None:
@@ -102,6 +103,7 @@ class SqliteOutputs:
             decision=decision,
             fingerprints=json.loads(row[8]),
             stats={"rows": table.num_rows},
+            versions=json.loads(row[10]),
         )
 
     def summary(self, output_id: str) -> OutputSummary:

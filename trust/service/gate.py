@@ -1,0 +1,59 @@
+"""A cap on concurrent reads per department, so a slow or hanging department cannot take every
+query worker: a query acquires a slot at each department it reads (in one fixed order, so two
+queries never wait on each other), and gives them back when its engine finishes. A query past its
+time limit is answered at the limit, but its slots stay taken until the blocked read really ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+
+from trust.errors import QueryTimeout
+
+
+class Slots:
+    """Slots held by one query; ``release`` is safe to call more than once, from any thread."""
+
+    def __init__(self, held: list[threading.BoundedSemaphore]) -> None:
+        self._held, self._lock = held, threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+        for sem in reversed(held):
+            sem.release()
+
+
+class DepartmentGate:
+    def __init__(self, max_reads: int) -> None:
+        self.max_reads = max(1, int(max_reads))
+        self._sems: dict[str, threading.BoundedSemaphore] = {}
+        self._busy: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _sem(self, department: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            if department not in self._sems:
+                self._sems[department] = threading.BoundedSemaphore(self.max_reads)
+            return self._sems[department]
+
+    def acquire(self, departments: Iterable[str], wait_s: float) -> Slots:
+        """A slot at every department, waiting at most ``wait_s`` in all; ``QueryTimeout`` naming the
+        department whose reads are all taken otherwise."""
+        deadline = time.monotonic() + max(0.0, wait_s)
+        held: list[threading.BoundedSemaphore] = []
+        for department in sorted(set(departments)):
+            sem = self._sem(department)
+            if not sem.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                Slots(held).release()
+                raise QueryTimeout(
+                    f"{department}'s data is being read by {self.max_reads} other queries, which have not finished "
+                    f"within this query's {wait_s:g} s limit (its server may be slow). Try again later; other "
+                    "departments' datasets are not affected.",
+                    department=department,
+                    timeout_s=wait_s,
+                )
+            held.append(sem)
+        return Slots(held)
