@@ -6,7 +6,9 @@ Modes, switched at any time:
 - ``hang``: connections are accepted and read, and never answered (a server that stopped answering);
 - ``cut``: each answer is forwarded up to ``cut_after`` bytes of its body, then the connection is
   dropped (a department that died mid-transfer); requests without a body (HEAD) pass untouched;
-- ``refuse``: connections are closed as soon as they are accepted (a department that is down).
+- ``refuse``: connections are closed as soon as they are accepted (a department that is down);
+- ``slow``: answers trickle out at ``rate`` bytes a second, each byte well within any read timeout
+  (a department that is alive but too slow to finish a query in its limit).
 
 The proxy counts what it saw, so a test can tell that the trust really reached it.
 """
@@ -17,14 +19,14 @@ import socket
 import threading
 from types import TracebackType
 
-MODES = ("pass", "hang", "cut", "refuse")
+MODES = ("pass", "hang", "cut", "refuse", "slow")
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, *, mode: str = "pass", cut_after: int = 2048) -> None:
+    def __init__(self, upstream: str, *, mode: str = "pass", cut_after: int = 2048, rate: int = 200) -> None:
         host, _, port = upstream.removeprefix("http://").rstrip("/").partition(":")
         self.upstream = (host, int(port))
-        self.mode, self.cut_after = mode, cut_after
+        self.mode, self.cut_after, self.rate = mode, cut_after, rate
         self.connections = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -91,7 +93,27 @@ class FaultProxy:
             return
         to_upstream = threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True)
         to_upstream.start()
-        self._pump(upstream, client, self.cut_after if mode == "cut" else None)
+        if mode == "slow":
+            self._trickle(upstream, client)
+        else:
+            self._pump(upstream, client, self.cut_after if mode == "cut" else None)
+
+    def _trickle(self, source: socket.socket, sink: socket.socket) -> None:
+        step = max(1, self.rate // 10)
+        try:
+            while not self._stop.is_set():
+                data = source.recv(65536)
+                if not data:
+                    break
+                for i in range(0, len(data), step):
+                    if self._stop.wait(0.1):
+                        return
+                    sink.sendall(data[i : i + step])
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                s.close()
 
     @staticmethod
     def _pump(source: socket.socket, sink: socket.socket, cut_after: int | None) -> None:

@@ -37,6 +37,14 @@ _BINDER_HINTS = (
 )
 
 
+# DuckDB reports some failures of a read from a server as a plain ``duckdb.Error``.
+_TRANSFER_WORDS = ("partial file", "http", "connection", "timed out", "timeout", "could not establish", "socket")
+
+
+def _is_transfer_failure(exc: BaseException) -> bool:
+    return type(exc) is duckdb.Error and any(w in str(exc).lower() for w in _TRANSFER_WORDS)
+
+
 def map_engine_error(exc: BaseException, *, timeout_s: float, departments: tuple[str, ...] = ()) -> TrustError:
     if isinstance(exc, duckdb.InterruptException):
         return QueryTimeout(
@@ -44,11 +52,18 @@ def map_engine_error(exc: BaseException, *, timeout_s: float, departments: tuple
             "Narrow it (fewer datasets, a filter on a dimension) or ask for a longer limit.",
             timeout_s=timeout_s,
         )
-    if isinstance(exc, (duckdb.HTTPException, duckdb.IOException)):
-        who = ", ".join(departments) or "the department"
+    if isinstance(exc, (duckdb.HTTPException, duckdb.IOException)) or _is_transfer_failure(exc):
+        who = " or ".join(departments) or "the department"
+        if "timeout" in str(exc).lower() or "timed out" in str(exc).lower():
+            return DatasetUnavailable(
+                f"{who}'s server did not answer within its time limit, so the data could not be read. "
+                "Try again later; other departments' datasets are not affected.",
+                department=", ".join(departments) or None,
+            )
         return DatasetUnavailable(
-            f"The data could not be read from {who}'s server. The department's service may be down "
-            "or its files may have changed; try again later or ask the data owner to check the registration.",
+            f"The data could not be read from {who}'s server: the connection failed or broke off. "
+            "Try again later; if it persists, the department's data owner should check its service.",
+            department=", ".join(departments) or None,
         )
     if isinstance(exc, duckdb.OutOfMemoryException):
         return QueryFailed(

@@ -66,7 +66,10 @@ class QueryJob:
 class QueryJobs:
     def __init__(self, trust: Trust, workers: int) -> None:
         self.trust = trust
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trust-query")
+        # ``workers`` queries run in the engine at once; more threads than that may wait for a slot at a
+        # slow department (trust.service.gate) without holding an engine, so one department cannot stall others.
+        trust.queries.gate.limit_engines(workers)
+        self.executor = ThreadPoolExecutor(max_workers=workers * 4, thread_name_prefix="trust-query")
         self._jobs: dict[str, QueryJob] = {}
         self._by_key: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()

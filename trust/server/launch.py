@@ -31,6 +31,7 @@ class Running:
     process: subprocess.Popen[str]
     ready: str  # the ready line, e.g. "ready http://127.0.0.1:41234 (trust home ...)"
     log: Path  # the process's stderr
+    before: tuple[str, ...] = ()  # what it printed before it was ready (e.g. datasets it could not bind)
 
     @property
     def url(self) -> str:
@@ -106,6 +107,7 @@ def start(
         lines.put(None)
 
     threading.Thread(target=pump, name=f"{name}-stdout", daemon=True).start()
+    before: list[str] = []
     while True:
         try:
             line = lines.get(timeout=timeout)
@@ -116,7 +118,8 @@ def start(
             process.wait(5)
             raise RuntimeError(f"`trust {' '.join(args)}` exited with {process.returncode}: {log.read_text()[-2000:]}")
         if line.startswith("ready "):
-            return Running(process, line.strip(), log)
+            return Running(process, line.strip(), log, tuple(before))
+        before.append(line.rstrip("\n"))
 
 
 @contextmanager

@@ -30,8 +30,13 @@ class DepartmentGate:
     def __init__(self, max_reads: int) -> None:
         self.max_reads = max(1, int(max_reads))
         self._sems: dict[str, threading.BoundedSemaphore] = {}
-        self._busy: dict[str, int] = {}
+        self._engines: threading.BoundedSemaphore | None = None
         self._lock = threading.Lock()
+
+    def limit_engines(self, engines: int) -> None:
+        """At most ``engines`` queries in the engine at once (the server's query workers); a query waits
+        for its departments' slots first, so waiting on a slow department never takes an engine."""
+        self._engines = threading.BoundedSemaphore(max(1, int(engines)))
 
     def _sem(self, department: str) -> threading.BoundedSemaphore:
         with self._lock:
@@ -56,4 +61,12 @@ class DepartmentGate:
                     timeout_s=wait_s,
                 )
             held.append(sem)
+        if self._engines is not None:
+            if not self._engines.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                Slots(held).release()
+                raise QueryTimeout(
+                    f"Every query worker stayed busy for this query's {wait_s:g} s limit. Try again later.",
+                    timeout_s=wait_s,
+                )
+            held.append(self._engines)
         return Slots(held)
