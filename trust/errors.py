@@ -10,6 +10,9 @@ The tree::
     ├── UnknownName                 a dataset, column, user or project that does not exist
     ├── DatasetUnavailable          a department's data could not be read
     │   └── DatasetChanged          the data at the source is not the registered version
+    ├── KeyReused                   an idempotency key sent again with another request
+    ├── StorageFailed               the trust's own storage is full or failing; nothing was stored
+    ├── StateDisagrees              a stored record disagrees with the audit trail; not acted on
     ├── QueryTimeout                the query ran past its time limit
     ├── QueryFailed                 the engine failed; the message never echoes data values
     ├── DisclosureBlocked           no cell of the result may be shown
@@ -102,6 +105,27 @@ class DatasetChanged(DatasetUnavailable):
     code = "dataset_changed"
 
 
+class KeyReused(TrustError):
+    """An idempotency key sent again with a different request."""
+
+    http_status = 422
+    code = "idempotency_key_reused"
+
+
+class StorageFailed(TrustError):
+    """The trust could not write its own state (its disk is full or failing): nothing was stored."""
+
+    http_status = 507
+    code = "storage_failed"
+
+
+class StateDisagrees(TrustError):
+    """A record of the trust's state does not match its audit trail: it is not acted on."""
+
+    http_status = 500
+    code = "state_disagrees"
+
+
 class QueryTimeout(TrustError):
     http_status = 504
     code = "query_timeout"
@@ -167,6 +191,9 @@ ERRORS_BY_CODE: dict[str, type[TrustError]] = {
         UnknownName,
         DatasetUnavailable,
         DatasetChanged,
+        KeyReused,
+        StorageFailed,
+        StateDisagrees,
         QueryTimeout,
         QueryFailed,
         DisclosureBlocked,

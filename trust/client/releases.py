@@ -109,7 +109,12 @@ class ReleaseMethods:
         for output, d in decisions.items():
             decision, comment = (d, "") if isinstance(d, str) else d
             wire[output] = {"decision": decision, "comment": comment}
-        response = self._request("POST", f"/v1/releases/{request_id}/reviews", json={"decisions": wire})
+        response = self._request(
+            "POST",
+            f"/v1/releases/{request_id}/reviews",
+            json={"decisions": wire},
+            headers={"Idempotency-Key": uuid.uuid4().hex},  # a retried review is recorded once
+        )
         return ReleaseRequest.from_json(response.json())
 
     def wait_for_release(self, request_id: str, *, timeout: float = 300.0, every: float = 1.0) -> ReleaseRequest:

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust.errors import UnknownName
+from trust.errors import KeyReused, UnknownName
 from trust.outputs.output import Output
 from trust.service import Trust
 
@@ -77,8 +77,16 @@ class QueryJobs:
     def submit(self, user: str, project: str, sql: str, key: str | None = None) -> QueryJob:
         with self._lock:
             self._prune()
-            if key is not None and (user, key) in self._by_key:
-                return self._jobs[self._by_key[(user, key)]]
+            joined = self._jobs.get(self._by_key.get((user, key), "")) if key is not None else None
+            if joined is not None and joined.state is JobState.FAILED:
+                joined = None  # a failed query made nothing: its retry runs again
+            if joined is not None:
+                if (joined.project, joined.sql) != (project, sql):
+                    raise KeyReused(
+                        f"The idempotency key {key!r} was sent before with a different query; send a new key "
+                        "with each new query (a retry of the same query may reuse its key)."
+                    )
+                return joined
             job = QueryJob(
                 id="q-" + secrets.token_hex(8),
                 user=user,
@@ -116,7 +124,7 @@ class QueryJobs:
     def _run(self, job: QueryJob) -> Output:
         job.started = time.monotonic()
         try:
-            return self.trust.queries.run(job.user, job.project, job.sql)
+            return self.trust.queries.run(job.user, job.project, job.sql, key=job.key)
         finally:
             job.finished = time.monotonic()
             log.info("query %s user=%s project=%s %.2fs", job.id, job.user, job.project, job.finished - job.started)

@@ -9,7 +9,8 @@
     POST  /v1/releases/{id}/reviews      an output checker's review: {decisions: {output: {decision, comment}}}
     GET   /v1/releases/{id}/bundle       the released bundle (zip), for its author; the download is audited
 
-A submission may carry an ``Idempotency-Key``: a retry with the same key returns the first request.
+A submission or a review may carry an ``Idempotency-Key``: a retry with the same key returns the
+first result (the request as it then is) instead of making another.
 
 An id the caller may not see, of a request or of an output, is answered as one that does not
 exist (404, the same message), whatever the route; so no answer tells an outsider an id is real.
@@ -118,7 +119,10 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
     @app.post("/v1/releases/{request_id}/reviews")
     def review(request: Request, request_id: str, body: NewReview) -> JSONResponse:
         decisions = {o: (d.decision, d.comment) for o, d in body.decisions.items()}
-        return _json(trust.airlock.review(visible(request, request_id), request_id, decisions))
+        key = request.headers.get("idempotency-key")
+        return _json(
+            trust.airlock.review(visible(request, request_id), request_id, decisions, key=key[:200] if key else None)
+        )
 
     @app.get("/v1/releases/{request_id}/bundle")
     def bundle(request: Request, request_id: str) -> FileResponse:

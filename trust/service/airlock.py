@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import hashlib
+import json
 import logging
 import secrets
 import threading
@@ -20,13 +22,13 @@ from typing import Any
 
 from trust.audit.kinds import EventKind
 from trust.audit.log import AuditLog
-from trust.errors import InvalidTransition, NotAuthorised, TrustError, UnknownName
+from trust.errors import InvalidTransition, KeyReused, NotAuthorised, TrustError, UnknownName
 from trust.outputs import bundle as bundles
 from trust.outputs import release as rel
 from trust.outputs.release import Person, ReleaseOutput, ReleaseRequest, ReleaseState
 from trust.sdc.report import CellStatus
 from trust.service.access import Access, User
-from trust.store import Records, StateStore
+from trust.store import Records, Remembered, StateStore
 
 log = logging.getLogger("trust.airlock")
 _build_lock = threading.Lock()  # one bundle builder per process; other processes are fenced by the store
@@ -303,11 +305,32 @@ class Airlock:
         return self.get(user.name, request_id)
 
     # -- the checkers' moves ---------------------------------------------------------------------
-    def review(self, checker: str, request_id: str, decisions: Mapping[str, tuple[str, str]]) -> ReleaseRequest:
-        """One checker's review: a decision and comment per output. Two approvals release the request."""
+    def review(
+        self,
+        checker: str,
+        request_id: str,
+        decisions: Mapping[str, tuple[str, str]],
+        *,
+        key: str | None = None,
+    ) -> ReleaseRequest:
+        """One checker's review: a decision and comment per output. Two approvals release the request.
+
+        A retry with the same idempotency ``key`` returns the request as it is, instead of reviewing twice."""
         user = self.access.user(checker)
         now = _now()
+        digest = hashlib.sha256(
+            json.dumps([request_id, sorted((o, list(d)) for o, d in decisions.items())]).encode()
+        ).hexdigest()
         with self.store.write() as tx:
+            if key and (first := tx.idempotency.get(user.name, key)) is not None:
+                if first.route != "review" or first.request_sha256 != digest:
+                    raise KeyReused(
+                        f"The idempotency key {key!r} was sent before with a different request; send a new key "
+                        "with each new review."
+                    )
+                return self.get(user.name, request_id)
+            if key:
+                tx.idempotency.put(user.name, key, Remembered("review", digest, request_id), now)
             request = tx.releases.get(request_id, history=False)
             authors = tx.outputs.authors(request.output_ids)
             rel.check_can_review(request, user, authors)
@@ -360,6 +383,7 @@ class Airlock:
                 released=released,
                 stale={o.id: self.stale(o.versions) for o in outputs},
             )
+            installed = None
             try:
                 with self.store.write() as tx:
                     current = tx.releases.get(request_id, history=False)
@@ -379,6 +403,8 @@ class Airlock:
                     )
             except BaseException:
                 bundles.discard_bundle(written)
+                if installed is not None:  # in place, but the release was not recorded: not released
+                    bundles.discard_bundle(installed)
                 raise
         return request
 

@@ -19,7 +19,7 @@ from trust.audit.log import AuditLog
 from trust.catalog import Dataset, access_for
 from trust.config import Config
 from trust.engine.execute import Execution, execute
-from trust.errors import QueryFailed, TrustError, UnknownName
+from trust.errors import KeyReused, QueryFailed, TrustError, UnknownName
 from trust.outputs.output import Output, OutputSummary
 from trust.policy import Policy
 from trust.policy.explain import Explanation
@@ -32,7 +32,7 @@ from trust.service.catalogue import Catalogue, engine_limits
 from trust.service.gate import DepartmentGate
 from trust.sql.companions import KEY_PARAMETER
 from trust.sql.rewrite import Plan
-from trust.store import StateStore
+from trust.store import Remembered, StateStore
 from trust.store.populations import ProjectHistory
 
 RECORD_KEYS = "record_keys"
@@ -89,8 +89,16 @@ class Queries:
             self.request(user_name, project_id, sql, offline=offline), backend=self.policy.describe(), offline=offline
         )
 
-    def run(self, user_name: str, project_id: str, sql: str) -> Output:
-        """The whole pipeline for one query; every outcome is audited before it is returned."""
+    def run(self, user_name: str, project_id: str, sql: str, *, key: str | None = None) -> Output:
+        """The whole pipeline for one query; every outcome is audited before it is returned.
+
+        With an idempotency ``key``, a retry of the same query by the same user returns the output the
+        first one made (even across a restart) instead of running it again."""
+        request_sha = _sha(f"{project_id}\n{sql}")
+        if key:
+            first = self._remembered(user_name, key, request_sha)
+            if first is not None:
+                return self.output(user_name, first)
         try:
             checked = self.check(user_name, project_id, sql)
         except TrustError as exc:
@@ -150,8 +158,21 @@ class Queries:
                 "rows_scanned": sum(d.row_count for d in datasets),
             },
         )
-        self.record(output, protected.populations, protected.scheme)
-        return output
+        remember = Remembered("query", request_sha, output.id) if key else None
+        stands = self.record(output, protected.populations, protected.scheme, key=remember, key_text=key)
+        return output if stands == output.id else self.output(user_name, stands)
+
+    def _remembered(self, user_name: str, key: str, request_sha: str) -> str | None:
+        with self.store.read() as tx:
+            found = tx.idempotency.get(user_name, key)
+        if found is None:
+            return None
+        if found.route != "query" or found.request_sha256 != request_sha:
+            raise KeyReused(
+                f"The idempotency key {key!r} was sent before with a different request; send a new key with each "
+                "new query (a retry of the same query may reuse its key).",
+            )
+        return found.result
 
     def _execute(self, plan: Plan, datasets: list[Dataset], started: float) -> Execution:
         """Run ``plan`` over ``datasets`` with a read slot at each department, checking that what it
@@ -194,9 +215,23 @@ class Queries:
                 self._secret = tx.secrets.get_or_create(RECORD_KEYS, secrets.token_hex(32), _now())
         return self._secret
 
-    def record(self, output: Output, populations: Sequence[Population] = (), scheme: str = "") -> None:
-        """Store an output with its audit event and its shown cells' populations, in one transaction."""
+    def record(
+        self,
+        output: Output,
+        populations: Sequence[Population] = (),
+        scheme: str = "",
+        *,
+        key: Remembered | None = None,
+        key_text: str | None = None,
+    ) -> str:
+        """Store an output with its audit event, its shown cells' populations and its idempotency key, in
+        one transaction; the id of the output that stands (the first one, if the key raced in twice)."""
         with self.store.write() as tx:
+            if key is not None and key_text:
+                first = tx.idempotency.get(output.user, key_text)
+                if first is not None:
+                    return first.result
+                tx.idempotency.put(output.user, key_text, key, output.created)
             tx.outputs.insert(output)
             if populations:
                 tx.populations.insert(output.project, output.id, scheme, populations)
@@ -215,6 +250,7 @@ class Queries:
                 sql_sha256=_sha(output.sql),
                 decision=dict(output.decision),
             )
+        return output.id
 
     # -- stored outputs --------------------------------------------------------------------------
     def outputs(self, user_name: str, project: str | None = None) -> list[OutputSummary]:

@@ -2,8 +2,8 @@
 
 One module per aggregate, each a small ``Protocol`` the business layer depends on and its SQLite
 implementation: ``outputs``, ``releases``, ``populations`` (for differencing), ``users`` (users and
-tokens), ``checker_sessions``, ``secrets``, ``datasets`` (versions of the data read in place) and
-``audit`` (the event rows; the chain is ``trust.audit``).
+tokens), ``checker_sessions``, ``secrets``, ``datasets`` (versions of the data read in place),
+``idempotency`` and ``audit`` (the event rows; the chain is ``trust.audit``).
 ``Store.write()`` is one transaction over all of them, so an output, its audit event and its
 populations, or a release transition and its event, commit together or not at all
 (``trust.service.queries.Queries.record`` and ``trust.service.airlock.set_status``).
@@ -22,6 +22,7 @@ from trust.store.audit import AuditHead, AuditRecord, AuditStore, SqliteAudit
 from trust.store.checker_sessions import CheckerSession, CheckerSessionStore, SqliteCheckerSessions, StoredSession
 from trust.store.database import Database
 from trust.store.datasets import DatasetStore, SqliteDatasets
+from trust.store.idempotency import IdempotencyStore, Remembered, SqliteIdempotency
 from trust.store.outputs import OutputStore, SqliteOutputs
 from trust.store.populations import PopulationStore, SqlitePopulations
 from trust.store.releases import ReleaseStore, SqliteReleases
@@ -34,9 +35,11 @@ __all__ = [
     "CheckerSession",
     "CheckerSessionStore",
     "DatasetStore",
+    "IdempotencyStore",
     "OutputStore",
     "PopulationStore",
     "Records",
+    "Remembered",
     "ReleaseStore",
     "StateStore",
     "Store",
@@ -62,6 +65,7 @@ class Records:
     audit: AuditStore
     secrets: SecretStore
     datasets: DatasetStore
+    idempotency: IdempotencyStore
 
     @classmethod
     def over(cls, con: sqlite3.Connection) -> Records:
@@ -75,6 +79,7 @@ class Records:
             SqliteAudit(con),
             SqliteSecrets(con),
             SqliteDatasets(con),
+            SqliteIdempotency(con),
         )
 
 

@@ -8,6 +8,7 @@ each commit that added events and never moved back.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -87,9 +88,15 @@ class AuditHead:
             return None
 
     def advance(self, seq: int, h: str) -> None:
+        """Move the head forward; called after the commit, so a failure here (a full disk) must not undo
+        or hide what was committed: it is logged, and the head catches up at the next commit."""
         current = self.read()
         if current is not None and current[0] >= seq:
             return  # another writer recorded a newer event; the head never moves back
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(f"{seq} {h}\n")
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(f"{seq} {h}\n")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            logging.getLogger("trust.store").error("could not move the audit head to event %d: %s", seq, exc)
+            tmp.unlink(missing_ok=True)

@@ -7,11 +7,16 @@ Only the modules of ``trust.store`` use this; everything above reaches state thr
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from trust.errors import StorageFailed
+
+log = logging.getLogger("trust.store")
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -155,7 +160,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE outputs ADD COLUMN versions TEXT NOT NULL DEFAULT '{}';  -- JSON {dataset: version id}
     """,
+    # 8: idempotency keys of the POSTs that create (trust/store/idempotency.py): queries and reviews (release
+    # requests keep theirs on the request), each committed with what it made.
+    """
+    CREATE TABLE idempotency_keys (
+        user_name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        route TEXT NOT NULL,
+        request_sha256 TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (user_name, key)
+    );
+    """,
 )
+
+
+_STORAGE_WORDS = ("disk is full", "disk i/o error", "database or disk is full", "unable to open", "readonly")
+
+
+def _is_storage_failure(exc: sqlite3.OperationalError) -> bool:
+    return any(w in str(exc).lower() for w in _STORAGE_WORDS)
 
 
 class Database:
@@ -190,12 +215,24 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole, or rolled back whole. A disk that is full or failing,
+        at any statement or at the commit itself, is ``StorageFailed``: nothing of it was stored."""
         con = self.connection()
         with self.write_lock:
-            con.execute("BEGIN IMMEDIATE")
             try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if _is_storage_failure(exc):
+                    log.error("state database %s: %s; the transaction was rolled back", self.path, exc)
+                    raise StorageFailed(
+                        "The trust could not store this: its disk is full or failing, so nothing of it was "
+                        "kept. Try again later; the trust's operators have been told.",
+                    ) from exc
                 raise
-            con.execute("COMMIT")
