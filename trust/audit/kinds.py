@@ -34,3 +34,4 @@ class EventKind(enum.StrEnum):
     RELEASE_DOWNLOADED = "release_downloaded"
     # the audit itself
     AUDIT_EXPORTED = "audit_exported"
+    STATE_DISAGREES = "state_disagrees"  # a stored record differed from its events; the trust did not act on it

@@ -90,9 +90,19 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    ok, summary = trust_for(args).audit.verify()
+    trust = trust_for(args)
+    ok, summary = trust.audit.verify()
     print(("ok: " if ok else "BROKEN: ") + summary)
-    return 0 if ok else 1
+    found, checked = trust.integrity.verify()
+    if found:
+        print(f"BROKEN: the state disagrees with the audit trail, first at {found[0]}")
+        for more in found[1:10]:
+            print(f"  also {more}")
+        if len(found) > 10:
+            print(f"  and {len(found) - 10} more")
+    else:
+        print(f"ok: {checked} stored outputs, release requests and dataset versions match their audit events")
+    return 0 if ok and not found else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     register_catalog(sub, add)
 
     audit = sub.add_parser("audit", help="The audit trail.").add_subparsers(dest="sub", required=True)
-    add("verify", cmd_audit_verify, "Check the audit hash chain and name the first broken event.", audit)
+    add(
+        "verify",
+        cmd_audit_verify,
+        "Check the audit hash chain, and the stored state against it; name the first of each that is broken.",
+        audit,
+    )
 
     register_server_commands(sub, add)
     register_policy(sub, add)

@@ -28,6 +28,7 @@ from trust.outputs import release as rel
 from trust.outputs.release import Person, ReleaseOutput, ReleaseRequest, ReleaseState
 from trust.sdc.report import CellStatus
 from trust.service.access import Access, User
+from trust.service.integrity import Integrity
 from trust.store import Records, Remembered, StateStore
 
 log = logging.getLogger("trust.airlock")
@@ -95,6 +96,7 @@ def set_status(
         round=round_,
         **({"bundle_sha256": bundle_sha256} if bundle_sha256 else {}),
         **detail,
+        state_sha256=tx.releases.digest(request.id),
     )
     reviewers = () if transition.new_round else request.reviewers_this_round
     return replace(
@@ -117,8 +119,10 @@ class Airlock:
         audit: AuditLog,
         access: Access,
         stale: Callable[[Mapping[str, str]], dict[str, str]] = lambda versions: {},
+        integrity: Integrity | None = None,
     ) -> None:
         self.store, self.audit, self.access = store, audit, access
+        self.integrity = integrity or Integrity(store, audit)
         self.stale = stale  # notes on datasets an output read at a version no longer current (the catalogue's)
         self.releases_dir = Path(home) / "releases"
 
@@ -126,6 +130,12 @@ class Airlock:
     def _load(self, request_id: str, *, history: bool = False) -> ReleaseRequest:
         with self.store.read() as tx:
             return tx.releases.get(request_id, history=history)
+
+    def _verified(self, request_id: str, actor: str) -> None:
+        """Refuse (``StateDisagrees``) to act on a request whose stored state is not what its events recorded."""
+        with self.store.read() as tx:
+            project = tx.releases.get(request_id, history=False).project
+            self.integrity.check_request(tx, request_id, actor=actor, project=project)
 
     def _cells_in_review(self, output_id: str) -> set[str]:
         with self.store.read() as tx:
@@ -240,6 +250,7 @@ class Airlock:
                     outputs=ids,
                     justification=text,
                     cell_reasons={o.output: dict(o.cell_reasons) for o in request.outputs if o.cell_reasons},
+                    state_sha256=tx.releases.digest(request.id),
                 )
                 if submit:
                     set_status(tx, request, ReleaseState.SUBMITTED, user, now=now)
@@ -249,6 +260,7 @@ class Airlock:
     def submit(self, user_name: str, request_id: str) -> ReleaseRequest:
         """Submit a draft, or resubmit a returned request for a fresh round of two reviews."""
         user = self.access.user(user_name)
+        self._verified(request_id, user.name)
         request = self._load(request_id)
         rel.check_can_move(request, ReleaseState.SUBMITTED, user)
         self.check_complete(request)
@@ -258,6 +270,7 @@ class Airlock:
 
     def withdraw(self, user_name: str, request_id: str) -> ReleaseRequest:
         user = self.access.user(user_name)
+        self._verified(request_id, user.name)
         with self.store.write() as tx:
             set_status(tx, tx.releases.get(request_id, history=False), ReleaseState.WITHDRAWN, user, now=_now())
         return self.get(user.name, request_id)
@@ -273,6 +286,7 @@ class Airlock:
     ) -> ReleaseRequest:
         """Change a draft or a returned request: its justification, cell reasons, or fewer outputs."""
         user = self.access.user(user_name)
+        self._verified(request_id, user.name)
         request = self._load(request_id)
         rel.check_can_edit(request, user)
         ids = list(dict.fromkeys(outputs)) if outputs is not None else request.output_ids
@@ -301,6 +315,7 @@ class Airlock:
                 outputs=ids,
                 justification=text,
                 cell_reasons={o.output: dict(o.cell_reasons) for o in new_outputs if o.cell_reasons},
+                state_sha256=tx.releases.digest(request_id),
             )
         return self.get(user.name, request_id)
 
@@ -317,6 +332,7 @@ class Airlock:
 
         A retry with the same idempotency ``key`` returns the request as it is, instead of reviewing twice."""
         user = self.access.user(checker)
+        self._verified(request_id, user.name)
         now = _now()
         digest = hashlib.sha256(
             json.dumps([request_id, sorted((o, list(d)) for o, d in decisions.items())]).encode()
@@ -345,6 +361,7 @@ class Airlock:
                 round=request.round,
                 decisions={o: d.value for o, (d, _) in checked.items()},
                 comments={o: c for o, (_, c) in checked.items() if c},
+                state_sha256=tx.releases.digest(request.id),
             )
             target = rel.outcome([*request.reviews_in(), *reviews], request.output_ids)
             if target is not None and target is not request.state:
@@ -365,7 +382,10 @@ class Airlock:
             request = self._load(request_id)
             if request.state is not ReleaseState.APPROVED:
                 return request
+            self._verified(request_id, rel.SYSTEM.name)
             with self.store.read() as tx:
+                for o in request.output_ids:  # nothing leaves that is not what the trust recorded
+                    self.integrity.check_output(tx, o, actor=rel.SYSTEM.name, project=request.project)
                 outputs = [tx.outputs.get(o) for o in request.output_ids]
             organisations = {u.name: u.organisation for u in self.access.users()}
             try:

@@ -305,7 +305,7 @@ class Catalogue:
                 previous=current.id if current is not None else None,
                 version=version.id,
                 changes=found,
-                manifest_sha256=manifest.sha256(),
+                manifest_sha256=version.manifest.sha256(),
             )
         with self._lock:
             self._entries[registration.id] = dataclasses.replace(

@@ -30,6 +30,7 @@ from trust.service import pipeline
 from trust.service.access import Access
 from trust.service.catalogue import Catalogue, engine_limits
 from trust.service.gate import DepartmentGate
+from trust.service.integrity import Integrity
 from trust.sql.companions import KEY_PARAMETER
 from trust.sql.rewrite import Plan
 from trust.store import Remembered, StateStore
@@ -54,6 +55,7 @@ class Queries:
         self.access, self.catalogue, self.policy = access, catalogue, policy
         self._secret: str | None = None
         self.gate = DepartmentGate(config.department_max_reads)
+        self.integrity = Integrity(store, audit)
         self._listing_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trust-listing")
 
     @property
@@ -249,6 +251,7 @@ class Queries:
                 executed_sql_sha256=_sha(output.executed_sql),
                 sql_sha256=_sha(output.sql),
                 decision=dict(output.decision),
+                content_sha256=tx.outputs.digest(output.id),
             )
         return output.id
 
@@ -274,4 +277,5 @@ class Queries:
             self.audit.record(EventKind.ACCESS_DENIED, user.name, summary.project, what="output", output=output_id)
             raise missing
         with self.store.read() as tx:
+            self.integrity.check_output(tx, output_id, actor=user.name, project=summary.project)
             return tx.outputs.get(output_id)

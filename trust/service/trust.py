@@ -41,7 +41,10 @@ class Trust:
         self.access = Access(self.store, self.audit, Path(config.policies_dir))
         self.catalog = Catalogue(config, self.access, self.store, self.audit)
         self.queries = Queries(config, self.store, self.audit, self.access, self.catalog, self.policy)
-        self.airlock = Airlock(config.home, self.store, self.audit, self.access, stale=self.catalog.stale)
+        self.airlock = Airlock(
+            config.home, self.store, self.audit, self.access, stale=self.catalog.stale, integrity=self.queries.integrity
+        )
+        self.integrity = self.queries.integrity
         self.checkers = CheckerSessions(self.store, self.audit, self.access)
 
     @classmethod

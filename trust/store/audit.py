@@ -36,8 +36,11 @@ class AuditStore(Protocol):
 
     def all(self, *, kind: str | None = None) -> list[AuditRecord]: ...
 
+    def latest_about(self, field: str, value: str, having: str) -> AuditRecord | None: ...
+
 
 _COLUMNS = "seq, ts, kind, actor, project, payload, prev_hash, hash"
+_SUBJECTS = ("output", "request", "version")
 
 
 class SqliteAudit:
@@ -66,6 +69,19 @@ class SqliteAudit:
             ),
         )
         self.appended.append((record.seq, record.hash))
+
+    def latest_about(self, field: str, value: str, having: str) -> AuditRecord | None:
+        """The newest event whose payload names ``value`` as its ``field`` ('output', 'request' or
+        'version') and holds ``having`` (e.g. the hash of the state it left), through an index on that
+        field (migration 9)."""
+        if field not in _SUBJECTS or not having.isidentifier():
+            raise ValueError(f"events are indexed by {_SUBJECTS}, not {field!r}")
+        row = self.con.execute(
+            f"SELECT {_COLUMNS} FROM audit_events WHERE json_extract(payload, '$.{field}') = ? "
+            f"AND json_extract(payload, '$.{having}') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            (value,),
+        ).fetchone()
+        return None if row is None else AuditRecord(*row)
 
     def all(self, *, kind: str | None = None) -> list[AuditRecord]:
         where, args = (" WHERE kind = ?", (kind,)) if kind else ("", ())

@@ -173,6 +173,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_name, key)
     );
     """,
+    # 9: the newest event about an output, a release request or a dataset version, found at once: each
+    # records the hash of the state it left, which the trust compares before acting (trust.service.integrity).
+    """
+    CREATE INDEX audit_events_output ON audit_events(json_extract(payload, '$.output'), seq);
+    CREATE INDEX audit_events_request ON audit_events(json_extract(payload, '$.request'), seq);
+    CREATE INDEX audit_events_version ON audit_events(json_extract(payload, '$.version'), seq);
+    """,
 )
 
 

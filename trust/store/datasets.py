@@ -33,6 +33,8 @@ class DatasetStore(Protocol):
 
     def superseded(self, version_ids: Iterable[str]) -> set[str]: ...
 
+    def all(self) -> list[tuple[str, str]]: ...
+
 
 _COLUMNS = "id, dataset, number, created, accepted_by, manifest, superseded"
 
@@ -109,6 +111,11 @@ class SqliteDatasets:
 
     def clear_change(self, dataset: str) -> None:
         self.con.execute("DELETE FROM dataset_changes WHERE dataset = ?", (dataset,))
+
+    def all(self) -> list[tuple[str, str]]:
+        """Every version's id and the SHA-256 of its stored manifest, oldest first (for the integrity check)."""
+        rows = self.con.execute("SELECT id, manifest FROM dataset_versions ORDER BY created, dataset, number")
+        return [(r[0], Manifest.from_json(json.loads(r[1])).sha256()) for r in rows]
 
     def superseded(self, version_ids: Iterable[str]) -> set[str]:
         ids = sorted(set(version_ids))

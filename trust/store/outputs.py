@@ -7,6 +7,8 @@ null in the table may also be a genuine null.
 
 from __future__ import annotations
 
+import builtins
+import hashlib
 import io
 import json
 import sqlite3
@@ -31,6 +33,10 @@ class OutputStore(Protocol):
     def list(self, *, projects: Iterable[str] | None = None, limit: int = 1000) -> list[OutputSummary]: ...
 
     def authors(self, output_ids: Iterable[str]) -> set[str]: ...
+
+    def digest(self, output_id: str) -> str | None: ...
+
+    def ids(self) -> builtins.list[str]: ...
 
 
 def parameters_of(decision: dict[str, Any]) -> Parameters:
@@ -105,6 +111,22 @@ class SqliteOutputs:
             stats={"rows": table.num_rows},
             versions=json.loads(row[10]),
         )
+
+    def digest(self, output_id: str) -> str | None:
+        """SHA-256 of the stored output (every column, the table's bytes included): what its audit event
+        records, so doubled figures or a changed decision are seen (``trust.service.integrity``)."""
+        row = self.con.execute(
+            "SELECT id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, versions, "
+            "table_ipc FROM outputs WHERE id = ?",
+            (output_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        body = json.dumps([*row[:10], hashlib.sha256(row[10]).hexdigest()], separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def ids(self) -> builtins.list[str]:
+        return [r[0] for r in self.con.execute("SELECT id FROM outputs ORDER BY created, rowid")]
 
     def summary(self, output_id: str) -> OutputSummary:
         row = self.con.execute(_SUMMARY_SQL + " WHERE id = ?", (output_id,)).fetchone()

@@ -6,6 +6,7 @@ layer (``trust.service.airlock``) composes the two inside one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -33,6 +34,10 @@ class ReleaseStore(Protocol):
     ) -> bool: ...
 
     def by_key(self, author: str, key: str) -> str | None: ...
+
+    def digest(self, request_id: str) -> str | None: ...
+
+    def ids(self) -> list[str]: ...
 
     def get(self, request_id: str, *, history: bool = True) -> ReleaseRequest: ...
 
@@ -102,6 +107,31 @@ class SqliteReleases:
             (target.value, round_, now, bundle_sha256, request.id, request.state.value, request.round),
         )
         return cursor.rowcount == 1
+
+    def digest(self, request_id: str) -> str | None:
+        """SHA-256 of everything stored about one request (its row, outputs with reasons, reviews): what
+        its newest audit event records, so a hand-edited state is seen (``trust.service.integrity``)."""
+        row = self.con.execute(
+            "SELECT id, author, project, justification, state, round, created, updated, bundle_sha256 "
+            "FROM release_requests WHERE id = ?",
+            (request_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        outputs = self.con.execute(
+            "SELECT output_id, position, cell_reasons FROM release_outputs WHERE request_id = ? ORDER BY position",
+            (request_id,),
+        ).fetchall()
+        reviews = self.con.execute(
+            "SELECT round, reviewer, output_id, decision, comment, created FROM release_reviews WHERE request_id = ? "
+            "ORDER BY round, reviewer, output_id",
+            (request_id,),
+        ).fetchall()
+        body = json.dumps([list(row), [list(o) for o in outputs], [list(r) for r in reviews]], separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def ids(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SELECT id FROM release_requests ORDER BY created, id")]
 
     def by_key(self, author: str, key: str) -> str | None:
         row = self.con.execute(
