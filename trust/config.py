@@ -2,8 +2,10 @@
 
 Each setting has a default and help text. The environment wins over the file:
 ``TRUST_QUERY_TIMEOUT_S=5`` overrides ``query_timeout_s`` in ``trust.toml``. The file may also
-hold ``[locations]`` (values for the ``${NAME}`` placeholders in catalogue locations) and
-``[credentials.NAME]`` tables (department secrets, held only by the trust).
+hold ``[locations]`` (values for the ``${NAME}`` placeholders in catalogue locations),
+``[credentials.NAME]`` tables (department secrets, held only by the trust) and ``[departments.NAME]``
+tables, which set one department's own ``timeout_s``, ``retries`` and ``max_reads`` (otherwise
+``department_timeout_s``, ``department_retries`` and ``department_max_reads``).
 """
 
 from __future__ import annotations
@@ -88,11 +90,56 @@ def trust_home(environ: Mapping[str, str] | None = None) -> Path:
 
 
 @dataclass(frozen=True)
+class DepartmentLimits:
+    """How the trust treats one department's servers."""
+
+    timeout_s: float  # one HTTP or S3 request
+    retries: int
+    max_reads: int  # queries reading from it at once
+
+
+_DEPARTMENT_KEYS = {"timeout_s": float, "retries": int, "max_reads": int}
+
+
+def _department_table(name: str, raw: Any, file: Path) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"[departments.{name}] in {file} must be a table of timeout_s, retries, max_reads.")
+    unknown = set(raw) - set(_DEPARTMENT_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"[departments.{name}] in {file} has unknown key(s) {sorted(unknown)}; known: {sorted(_DEPARTMENT_KEYS)}."
+        )
+    out: dict[str, Any] = {}
+    for key, kind in _DEPARTMENT_KEYS.items():
+        if key in raw:
+            value = raw[key]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or value < (0 if key == "retries" else 1e-9)
+            ):
+                raise ConfigurationError(
+                    f"[departments.{name}] {key} in {file} must be a positive number, got {value!r}."
+                )
+            out[key] = kind(value)
+    return out
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path
     values: Mapping[str, Any]
     locations: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def department(self, name: str) -> DepartmentLimits:
+        own = self.departments.get(name, {})
+        return DepartmentLimits(
+            timeout_s=float(own.get("timeout_s", self.values["department_timeout_s"])),
+            retries=int(own.get("retries", self.values["department_retries"])),
+            max_reads=max(1, int(own.get("max_reads", self.values["department_max_reads"]))),
+        )
 
     def __getattr__(self, name: str) -> Any:
         if name in _BY_NAME:
@@ -114,7 +161,7 @@ class Config:
                 data = tomllib.loads(file.read_text())
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigurationError(f"{file} is not valid TOML ({exc}). Fix the file and retry.") from None
-        unknown = set(data) - set(_BY_NAME) - {"locations", "credentials"}
+        unknown = set(data) - set(_BY_NAME) - {"locations", "credentials", "departments"}
         if unknown:
             raise ConfigurationError(
                 f"Unknown setting(s) {sorted(unknown)} in {file}. Known settings: {sorted(_BY_NAME)}."
@@ -126,7 +173,8 @@ class Config:
         locations = {str(k): str(v) for k, v in data.get("locations", {}).items()}
         locations.update({k[len("TRUST_LOCATION_") :]: v for k, v in env.items() if k.startswith("TRUST_LOCATION_")})
         credentials = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.get("credentials", {}).items()}
-        return cls(home=home, values=values, locations=locations, credentials=credentials)
+        departments = {str(k): _department_table(str(k), v, file) for k, v in data.get("departments", {}).items()}
+        return cls(home=home, values=values, locations=locations, credentials=credentials, departments=departments)
 
 
 def write_config(
@@ -135,6 +183,7 @@ def write_config(
     locations: Mapping[str, str],
     credentials: Mapping[str, Mapping[str, str]],
     settings: Mapping[str, Any] | None = None,
+    departments: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write a ``trust.toml`` (used by the demo and tests to point the trust at running departments)."""
     home.mkdir(parents=True, exist_ok=True)
@@ -144,6 +193,9 @@ def write_config(
     for name, secret in credentials.items():
         lines.append(f"\n[credentials.{name}]")
         lines += [f"{k} = {_toml(v)}" for k, v in secret.items()]
+    for name, own in (departments or {}).items():
+        lines.append(f"\n[departments.{name}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in own.items()]
     path = home / "trust.toml"
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)

@@ -177,3 +177,53 @@ def test_a_pinned_type_the_files_do_not_have_keeps_the_dataset_out(source: Sourc
     with pytest.raises(TrustError, match="pinned as BIGINT"):
         t.session("ana", DEMO).sql(DWP_QUERY)
     assert t.session("ana", DEMO).sql(DFE_QUERY).table.num_rows == 1
+
+
+def test_a_running_server_refuses_a_changed_dataset_and_says_so_in_its_catalogue(source: Source):
+    import httpx
+
+    from trust.server.launch import issue_token, launch_trust
+
+    source.configure()
+    token = issue_token(source.home, "ana")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def ask(sql: str) -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/v1/queries",
+            params={"wait": 30},
+            headers=auth,
+            json={"sql": sql, "project": DEMO},
+            timeout=60,
+        )
+
+    with launch_trust(source.home, workers=2) as server:
+        assert ask(DWP_QUERY).status_code == 200
+        source.rewrite(source.uc_file(), lambda tb: pa.concat_tables([tb, tb.slice(0, 500)]))  # 500 appended
+        refused = ask(DWP_QUERY)
+        assert refused.status_code == 409 and refused.json()["error"] == "dataset_changed"
+        assert "rows" in refused.json()["message"] and refused.json()["dataset"] == "dwp.uc_claims"
+        assert ask(DFE_QUERY).status_code == 200
+        listed = {d["id"]: d for d in httpx.get(f"{server.url}/v1/catalog", headers=auth).json()["datasets"]}
+        assert listed["dwp.uc_claims"]["status"] == "changed" and "rows" in listed["dwp.uc_claims"]["reason"]
+        assert listed["dfe.learners"]["status"] == "available" and listed["dfe.learners"]["version"] == "dfe.learners@1"
+
+
+def test_the_checkers_page_warns_of_an_output_read_from_a_superseded_version(source: Source):
+    import httpx
+
+    from trust.server.launch import serve_in_thread
+
+    t = source.configure()
+    t.access.add_user("dora", ["data_owner"], "DWP")
+    ana = t.session("ana", DEMO)
+    out = ana.sql(DWP_QUERY)
+    request = ana.request_release([out.id], "Regional counts of claimants, for the evaluation report.")
+    source.rewrite(source.uc_file(), lambda tb: tb.slice(0, tb.num_rows - 100))
+    t.catalog.refresh("dora", "dwp.uc_claims")
+    session = t.checkers.open(t.access.issue_token("carol").secret)
+    with serve_in_thread(t) as url:
+        page = httpx.get(f"{url}/checker/requests/{request.id}", cookies={"trust_checker": session.secret})
+    assert page.status_code == 200
+    assert '<span class="version">dwp.uc_claims@1</span>' in page.text
+    assert "Warning: superseded by dwp.uc_claims@2" in page.text

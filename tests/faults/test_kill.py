@@ -50,7 +50,9 @@ def test_kill_9_under_concurrent_queries_and_releases_loses_nothing_acknowledged
     for sql in QUERIES[2:]:
         work.append(("ana", "POST", "/v1/queries?wait=30", uuid.uuid4().hex, {"sql": sql, "project": DEMO}))
     for output in ready:
-        work.append(("ana", "POST", "/v1/releases", uuid.uuid4().hex, {"outputs": [output], "justification": JUSTIFICATION}))
+        work.append(
+            ("ana", "POST", "/v1/releases", uuid.uuid4().hex, {"outputs": [output], "justification": JUSTIFICATION})
+        )
 
     acknowledged: dict[str, str] = {}  # key -> the id the server answered with
     lock = threading.Lock()

@@ -6,10 +6,10 @@ department that stopped answering does not see the interrupt until its request t
 grace of at most a tenth of it) and the blocked thread finishes on its own, closing its connection
 and calling ``on_finish`` (which frees the department's read slot) only then.
 
-After the query, the same connection reads the footers of the files it was given (``verify``):
+After the query, the same connection hashes the footers of the files it was given (``verify``):
 DuckDB keeps the footers it read in its metadata cache, so this costs one ``HEAD`` per file and
 tells exactly which version of each file the query read (``trust.service.catalogue`` compares
-them with the registered version).
+the hashes with the registered version).
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
-from trust.catalog.model import FileFooter
 from trust.engine.errors import map_engine_error
-from trust.engine.footers import footers_on
+from trust.engine.footers import footer_digests
 from trust.engine.sandbox import Access, Limits, open_sandbox
 from trust.errors import QueryTimeout, TrustError
 
@@ -36,7 +35,7 @@ log = logging.getLogger("trust.engine")
 class Execution:
     table: pa.Table
     elapsed_s: float
-    footers: tuple[FileFooter, ...] = ()  # of the files in ``verify``, as the query read them
+    digests: Mapping[str, str] = field(default_factory=dict)  # footer hash of each file in ``verify``, as read
 
 
 def _timeout(limits: Limits) -> QueryTimeout:
@@ -65,7 +64,7 @@ def execute(
     wait = limits.timeout_s if wait_s is None else max(0.0, wait_s)
     start = time.perf_counter()
     outcome: dict[str, BaseException] = {}
-    result: list[tuple[pa.Table, tuple[FileFooter, ...]]] = []
+    result: list[tuple[pa.Table, dict[str, str]]] = []
     done = threading.Event()
     connection: list[duckdb.DuckDBPyConnection] = []
 
@@ -75,8 +74,8 @@ def execute(
             con = open_sandbox(access, limits, metadata_cache=bool(verify))
             connection.append(con)
             table = con.execute(sql, dict(parameters) if parameters else None).to_arrow_table()
-            footers = footers_on(con, verify) if verify else ()
-            result.append((table, footers))
+            digests = footer_digests(con, verify) if verify else {}
+            result.append((table, digests))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             outcome["error"] = exc
         finally:
@@ -111,5 +110,5 @@ def execute(
         raise mapped from error
     if isinstance(error, BaseException):
         raise error
-    table, footers = result[0]
-    return Execution(table=table, elapsed_s=time.perf_counter() - start, footers=footers)
+    table, digests = result[0]
+    return Execution(table=table, elapsed_s=time.perf_counter() - start, digests=digests)

@@ -52,17 +52,10 @@ def footers_on(con: duckdb.DuckDBPyConnection, urls: tuple[str, ...]) -> tuple[F
         f"SELECT file_name, name, duckdb_type FROM parquet_schema({files}) "
         "WHERE num_children IS NULL OR num_children = 0 ORDER BY file_name, column_id"
     ).fetchall()
-    groups = con.execute(
-        f"SELECT file_name, row_group_id, column_id, path_in_schema, type, stats_min, stats_max, "
-        f"stats_null_count, total_compressed_size FROM parquet_metadata({files}) "
-        "ORDER BY file_name, row_group_id, column_id"
-    ).fetchall()
+    digests = footer_digests(con, urls)
     columns: dict[str, list[tuple[str, str]]] = {}
     for file_name, name, typ in schema:
         columns.setdefault(file_name, []).append((name, typ))
-    digests: dict[str, hashlib._Hash] = {}
-    for row in groups:
-        digests.setdefault(row[0], hashlib.sha256()).update(repr(row[1:]).encode())
     return tuple(
         FileFooter(
             url=file_name,
@@ -71,7 +64,24 @@ def footers_on(con: duckdb.DuckDBPyConnection, urls: tuple[str, ...]) -> tuple[F
             num_row_groups=int(rgs),
             footer_size=int(footer),
             columns=tuple(columns.get(file_name, ())),
-            footer_digest=digests[file_name].hexdigest() if file_name in digests else "",
+            footer_digest=digests.get(file_name, ""),
         )
         for file_name, size, rows, rgs, footer in meta
     )
+
+
+def footer_digests(con: duckdb.DuckDBPyConnection, urls: tuple[str, ...]) -> dict[str, str]:
+    """Each file's footer hash: its row groups' columns, types, statistics, sizes (one metadata read).
+
+    This is what a query checks after it ran (``trust.engine.execute``); only when a hash differs is
+    the whole footer read again to say what changed."""
+    files = "[" + ", ".join(_literal(u) for u in urls) + "]"
+    groups = con.execute(
+        f"SELECT file_name, row_group_id, column_id, path_in_schema, type, stats_min, stats_max, "
+        f"stats_null_count, total_compressed_size FROM parquet_metadata({files}) "
+        "ORDER BY file_name, row_group_id, column_id"
+    ).fetchall()
+    digests: dict[str, hashlib._Hash] = {}
+    for row in groups:
+        digests.setdefault(row[0], hashlib.sha256()).update(repr(row[1:]).encode())
+    return {name: h.hexdigest() for name, h in digests.items()}

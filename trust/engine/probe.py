@@ -9,7 +9,9 @@ size and the same row-group statistics is still seen to have changed.
 from __future__ import annotations
 
 import functools
+import glob as globlib
 import os
+import re
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -100,3 +102,56 @@ def probe(urls: Iterable[str], secrets: Iterable[Secret], timeout_s: float) -> d
     with ThreadPoolExecutor(max_workers=min(8, len(urls)), thread_name_prefix="trust-probe") as pool:
         found = list(pool.map(lambda u: probe_one(u, secrets, timeout_s), urls))
     return dict(zip(urls, found))
+
+
+def _pattern(glob: str) -> re.Pattern[str]:
+    """DuckDB's glob as a regular expression: ``*`` and ``?`` stay within one path segment, ``**`` crosses."""
+    out, i = [], 0
+    while i < len(glob):
+        ch = glob[i]
+        if glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = glob.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                out.append("[" + glob[i + 1 : end].replace("!", "^", 1) + "]")
+                i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def list_matching(globs: Iterable[str], secrets: Iterable[Secret], timeout_s: float) -> tuple[str, ...]:
+    """The files the patterns match now, listed from the server itself (S3 ListObjectsV2, or the local
+    directory); sorted. Raises ``ProbeFailed`` when the server does not answer."""
+    secrets = list(secrets)
+    found: set[str] = set()
+    try:
+        for glob in globs:
+            regex = _pattern(glob)
+            first = min((glob.find(ch) for ch in "*?[" if ch in glob), default=len(glob))
+            if glob.startswith("s3://"):
+                bucket, _, key_glob = glob[5:].partition("/")
+                prefix = key_glob[: max(0, first - 6 - len(bucket))]
+                secret = _secret_for(glob, secrets)
+                client = _s3_client(secret.params if secret else (), timeout_s)
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                    for obj in page.get("Contents", ()):
+                        url = f"s3://{bucket}/{obj['Key']}"
+                        if regex.match(url):
+                            found.add(url)
+            elif not glob.startswith(("http://", "https://")):
+                local = glob.removeprefix("file://")
+                found.update(p for p in globlib.glob(local, recursive=True) if regex.match(p))
+    except Exception as exc:  # noqa: BLE001 - the department's failure, named by the caller
+        raise ProbeFailed(f"{type(exc).__name__}: {exc}") from exc
+    return tuple(sorted(found))

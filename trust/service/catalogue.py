@@ -38,8 +38,8 @@ from trust.catalog import BindFailed, Catalog, Dataset, Status, access_for, bind
 from trust.catalog.model import FileFooter
 from trust.catalog.versions import Change, FileVersion, Manifest, Version, changes
 from trust.config import Config
-from trust.engine.footers import expand, read_footers
-from trust.engine.sandbox import Access as EngineAccess
+from trust.engine.footers import read_footers
+from trust.engine.probe import ProbeFailed, list_matching
 from trust.engine.sandbox import Limits, Secret
 from trust.errors import DatasetChanged, DatasetUnavailable, NotAuthorised, TrustError
 from trust.service.access import Access, User
@@ -50,13 +50,15 @@ REGISTRATION = "registration"  # who accepted a dataset's first version
 DATA_OWNER = "data_owner"
 
 
-def engine_limits(config: Config) -> Limits:
+def engine_limits(config: Config, departments: Iterable[str] = ()) -> Limits:
+    """The engine's limits for reading from ``departments``: the strictest of their request limits."""
+    own = [config.department(d) for d in departments]
     return Limits(
         memory_limit=config.memory_limit,
         threads=config.threads,
         timeout_s=config.query_timeout_s,
-        http_timeout_s=config.department_timeout_s,
-        http_retries=config.department_retries,
+        http_timeout_s=min((d.timeout_s for d in own), default=config.department_timeout_s),
+        http_retries=min((d.retries for d in own), default=config.department_retries),
     )
 
 
@@ -97,15 +99,11 @@ class Catalogue:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="trust-bind")
 
     @property
-    def limits(self) -> Limits:
-        return engine_limits(self.config)
-
-    @property
     def bind_wait_s(self) -> float:
         """How long binding waits for a department: listing, footers and versions, each a request
-        that may be retried, plus a margin."""
-        limits = self.limits
-        return 3 * limits.http_timeout_s * (limits.http_retries + 1) + 2.0
+        that may be retried, plus a margin (for the slowest department allowed)."""
+        departments = [self.config.department(d) for d in {*self.config.departments, ""}]
+        return max(3 * d.timeout_s * (d.retries + 1) for d in departments) + 2.0
 
     # -- reading ---------------------------------------------------------------------------------
     def registrations(self) -> Catalog:
@@ -209,12 +207,32 @@ class Catalogue:
             if found:
                 raise self._refusal(self._record_change(ds, found, observed))
 
+    def verify_digests(self, datasets: Sequence[Dataset], digests: Mapping[str, str]) -> None:
+        """The footer hashes a query's engine read against each dataset's registered version; where one
+        differs, the footers are read again to say what changed (``DatasetChanged`` either way)."""
+        for ds in datasets:
+            differ = [f.url for f in ds.files if digests.get(f.url) != f.footer_digest]
+            if not differ:
+                continue
+            self.verify_now([ds])  # raises, naming rows, files, columns or types
+            names = ", ".join(u.rsplit("/", 1)[-1] for u in differ[:5])
+            observed = Manifest(
+                files=tuple(
+                    dataclasses.replace(f, footer_sha256=digests.get(f.url, ""), etag=None, last_modified=None)
+                    for f in Manifest.of(ds).files
+                ),
+                columns=Manifest.of(ds).columns,
+            )
+            raise self._refusal(self._record_change(ds, [f"files rewritten (footer differs): {names}"], observed))
+
     def verify_now(self, datasets: Sequence[Dataset]) -> None:
         """Read the footers of ``datasets`` afresh and compare them with the registered versions."""
         for ds in datasets:
             try:
                 footers = read_footers(
-                    tuple(f.url for f in ds.files), access_for([ds], self.config.credentials), self.limits
+                    tuple(f.url for f in ds.files),
+                    access_for([ds], self.config.credentials),
+                    engine_limits(self.config, [ds.department]),
                 )
             except TrustError:
                 continue  # unreadable now: the caller's own error stands
@@ -225,11 +243,17 @@ class Catalogue:
         out = {}
         for ds in datasets:
             if ds.globbed:
-                access = EngineAccess(
-                    directories=tuple(sorted({loc.rsplit("/", 1)[0] + "/" for loc in ds.globbed})),
-                    secrets=self._secrets(ds),
-                )
-                out[ds.id] = expand(ds.globbed, access, self.limits)
+                try:
+                    timeout = self.config.department(ds.department).timeout_s
+                    out[ds.id] = list_matching(ds.globbed, self._secrets(ds), timeout)
+                except ProbeFailed as exc:
+                    log.warning("listing %s failed: %s", ds.id, exc)
+                    raise DatasetUnavailable(
+                        f"{ds.id} ({ds.department}) could not be listed at its department to check its files: "
+                        "its server did not answer. Try again later.",
+                        dataset=ds.id,
+                        department=ds.department,
+                    ) from None
         return out
 
     def verify_listing(self, datasets: Sequence[Dataset], listed: dict[str, tuple[str, ...]]) -> None:
@@ -270,7 +294,12 @@ class Catalogue:
                 dataset=registration.id,
             )
         try:
-            observed = bind_dataset(registration, self.config.locations, self.config.credentials, self.limits)
+            observed = bind_dataset(
+                registration,
+                self.config.locations,
+                self.config.credentials,
+                engine_limits(self.config, [registration.department]),
+            )
         except BindFailed as exc:
             self._settle(registration, exc)
             raise DatasetUnavailable(
@@ -371,7 +400,10 @@ class Catalogue:
     def _bind_and_settle(self, registration: Dataset) -> None:
         try:
             result: Dataset | BindFailed = bind_dataset(
-                registration, self.config.locations, self.config.credentials, self.limits
+                registration,
+                self.config.locations,
+                self.config.credentials,
+                engine_limits(self.config, [registration.department]),
             )
         except BindFailed as exc:
             result = exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from trust.errors import QueryTimeout
 
@@ -27,8 +27,8 @@ class Slots:
 
 
 class DepartmentGate:
-    def __init__(self, max_reads: int) -> None:
-        self.max_reads = max(1, int(max_reads))
+    def __init__(self, max_reads: Callable[[str], int]) -> None:
+        self.max_reads = max_reads  # per department (trust.config: department_max_reads, [departments.NAME])
         self._sems: dict[str, threading.BoundedSemaphore] = {}
         self._engines: threading.BoundedSemaphore | None = None
         self._lock = threading.Lock()
@@ -41,7 +41,7 @@ class DepartmentGate:
     def _sem(self, department: str) -> threading.BoundedSemaphore:
         with self._lock:
             if department not in self._sems:
-                self._sems[department] = threading.BoundedSemaphore(self.max_reads)
+                self._sems[department] = threading.BoundedSemaphore(max(1, int(self.max_reads(department))))
             return self._sems[department]
 
     def acquire(self, departments: Iterable[str], wait_s: float) -> Slots:
@@ -54,7 +54,7 @@ class DepartmentGate:
             if not sem.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 Slots(held).release()
                 raise QueryTimeout(
-                    f"{department}'s data is being read by {self.max_reads} other queries, which have not finished "
+                    f"{department}'s data is being read by {self.max_reads(department)} other queries, which have not finished "
                     f"within this query's {wait_s:g} s limit (its server may be slow). Try again later; other "
                     "departments' datasets are not affected.",
                     department=department,

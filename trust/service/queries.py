@@ -54,7 +54,7 @@ class Queries:
         self.config, self.store, self.audit = config, store, audit
         self.access, self.catalogue, self.policy = access, catalogue, policy
         self._secret: str | None = None
-        self.gate = DepartmentGate(config.department_max_reads)
+        self.gate = DepartmentGate(lambda department: config.department(department).max_reads)
         self.integrity = Integrity(store, audit)
         self._listing_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trust-listing")
 
@@ -179,8 +179,8 @@ class Queries:
     def _execute(self, plan: Plan, datasets: list[Dataset], started: float) -> Execution:
         """Run ``plan`` over ``datasets`` with a read slot at each department, checking that what it
         read is each dataset's registered version (footers read, files a pattern matches)."""
-        limits = engine_limits(self.config)
         departments = tuple(sorted({d.department for d in datasets}))
+        limits = engine_limits(self.config, departments)
         slots = self.gate.acquire(departments, limits.timeout_s - (time.monotonic() - started))
         listing: Future[dict[str, tuple[str, ...]]] | None = None
         try:
@@ -205,7 +205,7 @@ class Queries:
         except BaseException:
             slots.release()
             raise
-        self.catalogue.verify_read(datasets, result.footers)
+        self.catalogue.verify_digests(datasets, result.digests)
         if listing is not None:
             self.catalogue.verify_listing(datasets, listing.result(timeout=self.catalogue.bind_wait_s))
         return result
