@@ -24,6 +24,10 @@ STATE_TABLES = (
     "release_reviews",
     "checker_sessions",
     "cell_populations",
+    "trust_secrets",
+    "dataset_versions",
+    "dataset_changes",
+    "idempotency_keys",
     "schema_version",
 )
 INTERFACES = ("trust.cli", "trust.server", "trust.client")
