@@ -208,3 +208,31 @@ def test_a_select_that_cannot_be_reaggregated_falls_back(catalog):
     select = parse("SELECT region, count(*) FROM t GROUP BY ROLLUP (region)").tree
     with pytest.raises(Unavailable):
         _Branch(select, exp.column("person_id"))
+
+
+def test_a_join_on_the_unit_key_groups_its_people_once(catalog):
+    sql = (
+        "SELECT u.region, count(DISTINCT u.person_id) AS people, sum(p.gross_pay) AS pay FROM dwp.uc_claims u "
+        "JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY u.region"
+    )
+    governed, _plan, companions = _plans(sql, catalog)
+    assert "GROUPING SETS" not in governed.upper()  # u.person_id and p.person_id are one unit, not two kinds
+    got = {r["region"]: r for r in duckdb.connect().execute(governed).to_arrow_table().to_pylist()}
+    people = dict(
+        _direct(catalog)
+        .execute(
+            "SELECT u.region, count(DISTINCT u.person_id) FROM dwp.uc_claims u "
+            "JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY 1"
+        )
+        .fetchall()
+    )
+    assert {r: len(row[companions.population].split(",")) for r, row in got.items()} == people
+
+
+def test_a_left_join_keeps_the_other_tables_people_a_kind_of_their_own(catalog):
+    governed, _plan, _companions = _plans(
+        "SELECT u.region, sum(p.gross_pay) AS pay FROM dwp.uc_claims u "
+        "LEFT JOIN hmrc.paye_employments p ON u.person_id = p.person_id GROUP BY u.region",
+        catalog,
+    )
+    assert "GROUPING SETS" in governed.upper()

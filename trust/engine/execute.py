@@ -36,6 +36,7 @@ class Execution:
     table: pa.Table
     elapsed_s: float
     digests: Mapping[str, str] = field(default_factory=dict)  # footer hash of each file in ``verify``, as read
+    timings: Mapping[str, float] = field(default_factory=dict)  # sandbox_s, query_s, verify_s
 
 
 def _timeout(limits: Limits) -> QueryTimeout:
@@ -65,16 +66,21 @@ def execute(
     start = time.perf_counter()
     outcome: dict[str, BaseException] = {}
     result: list[tuple[pa.Table, dict[str, str]]] = []
+    timings: dict[str, float] = {}
     done = threading.Event()
     connection: list[duckdb.DuckDBPyConnection] = []
 
     def run() -> None:
         con = None
         try:
+            t0 = time.perf_counter()
             con = open_sandbox(access, limits, metadata_cache=bool(verify))
             connection.append(con)
+            t1 = time.perf_counter()
             table = con.execute(sql, dict(parameters) if parameters else None).to_arrow_table()
+            t2 = time.perf_counter()
             digests = footer_digests(con, verify) if verify else {}
+            timings.update(sandbox_s=t1 - t0, query_s=t2 - t1, verify_s=time.perf_counter() - t2)
             result.append((table, digests))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             outcome["error"] = exc
@@ -111,4 +117,4 @@ def execute(
     if isinstance(error, BaseException):
         raise error
     table, digests = result[0]
-    return Execution(table=table, elapsed_s=time.perf_counter() - start, digests=digests)
+    return Execution(table=table, elapsed_s=time.perf_counter() - start, digests=digests, timings=timings)

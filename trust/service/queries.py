@@ -101,6 +101,8 @@ class Queries:
             first = self._remembered(user_name, key, request_sha)
             if first is not None:
                 return self.output(user_name, first)
+        stages: dict[str, float] = {}
+        clock = time.perf_counter()
         try:
             checked = self.check(user_name, project_id, sql)
         except TrustError as exc:
@@ -116,9 +118,13 @@ class Queries:
             raise
         plan = checked.plan
         started = time.monotonic()
+        stages["check_s"], clock = time.perf_counter() - clock, time.perf_counter()
         try:
             datasets = self.catalogue.require(plan.datasets)
             result = self._execute(plan, datasets, started)
+            stages["engine_s"], clock = time.perf_counter() - clock, time.perf_counter()
+            stages.update({f"engine_{k}": v for k, v in result.timings.items()})
+            protect_started = clock
             protected = protect(
                 result.table,
                 plan,
@@ -127,6 +133,7 @@ class Queries:
                 history=ProjectHistory(self.store, project_id),
             )
             protected = withhold(protected)  # a small row's presence would answer a question: never shown
+            stages["protect_s"], clock = time.perf_counter() - protect_started, time.perf_counter()
         except TrustError as exc:
             self.audit.record(
                 EventKind.QUERY_FAILED,
@@ -158,10 +165,12 @@ class Queries:
                 "rows": protected.table.num_rows,
                 "datasets": {d.id: d.row_count for d in datasets},
                 "rows_scanned": sum(d.row_count for d in datasets),
+                "stages": stages,  # seconds per stage, for operators and benchmarks (not sent to analysts)
             },
         )
         remember = Remembered("query", request_sha, output.id) if key else None
         stands = self.record(output, protected.populations, protected.scheme, key=remember, key_text=key)
+        stages["record_s"] = time.perf_counter() - clock
         return output if stands == output.id else self.output(user_name, stands)
 
     def _remembered(self, user_name: str, key: str, request_sha: str) -> str | None:

@@ -101,12 +101,13 @@ def _col(name: str) -> exp.Column:
     return exp.column(name, table=_INNER, quoted=True)
 
 
-def _unit_or_null(node: Any, unit: str) -> bool:
-    """True when every non-NULL value of ``node`` is the unit itself (``u`` or ``CASE WHEN c THEN u END``)."""
+def _unit_or_null(node: Any, unit: str | frozenset[str]) -> bool:
+    """True when every non-NULL value of ``node`` is the unit itself (``u`` or ``CASE WHEN c THEN u END``);
+    ``unit`` may be the SQL of several expressions equal on every row (join keys)."""
     if node is None or isinstance(node, exp.Null):
         return True
     node = node.unnest()
-    if _sql(node) == unit:
+    if _sql(node) in ({unit} if isinstance(unit, str) else unit):
         return True
     if isinstance(node, exp.Case) and node.args.get("this") is None:
         values = [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
@@ -116,12 +117,12 @@ def _unit_or_null(node: Any, unit: str) -> bool:
     return False
 
 
-def _present(node: Any, unit: str) -> str:
+def _present(node: Any, unit: str | frozenset[str]) -> str:
     """For a ``_unit_or_null`` expression: when it is not NULL, given the unit is not (a boolean SQL text)."""
     if node is None or isinstance(node, exp.Null):
         return "FALSE"
     node = node.unnest()
-    if _sql(node) == unit:
+    if _sql(node) in ({unit} if isinstance(unit, str) else unit):
         return "TRUE"
     if isinstance(node, exp.Case):
         whens = " ".join(f"WHEN {_sql(i.this)} THEN {_present(i.args.get('true'), unit)}" for i in node.args["ifs"])
@@ -130,6 +131,32 @@ def _present(node: Any, unit: str) -> str:
         f"CASE WHEN {_sql(node.this)} THEN {_present(node.args.get('true'), unit)} "
         f"ELSE {_present(node.args.get('false'), unit)} END"
     )
+
+
+def _equated(select: exp.Select, unit: exp.Expr) -> set[str]:
+    """The SQL of columns an inner join's ON makes equal to ``unit`` on every row (``u.id = p.id``),
+    through chains of such equalities; a LEFT, RIGHT, FULL or CROSS join equates nothing."""
+    pairs: list[tuple[str, str]] = []
+    for join in select.args.get("joins") or []:
+        if (
+            join.args.get("side")
+            or (join.args.get("kind") or "").upper() not in ("", "INNER")
+            or join.args.get("using")
+        ):
+            continue
+        on = join.args.get("on")
+        conjuncts = list(on.flatten()) if isinstance(on, exp.And) else [on] if on is not None else []
+        for c in conjuncts:
+            if isinstance(c, exp.EQ) and isinstance(c.this, exp.Column) and isinstance(c.expression, exp.Column):
+                pairs.append((_sql(c.this), _sql(c.expression)))
+    same, grew = {_sql(unit)}, True
+    while grew:
+        grew = False
+        for a, b in pairs:
+            if (a in same) != (b in same):
+                same |= {a, b}
+                grew = True
+    return same - {_sql(unit)}
 
 
 class _Branch:
@@ -142,16 +169,16 @@ class _Branch:
         self.keyed = keyed  # units grouped by their record keys (noise mode), not by DuckDB's hash
         self.unit = unit
         self.unit_sql = _sql(unit)
-        # Other datasets' units (a join of people to businesses): counted in grouping sets of their own.
-        self.others = [o for o in dict((_sql(o), o) for o in others).values() if _sql(o) != self.unit_sql]
+        # Other datasets' units equal to this one on every row (an inner join on the unit key) are this
+        # unit: grouped once. Others (a join of people to businesses) are counted in grouping sets of their own.
+        same = _equated(select, unit)
+        self.same = frozenset({self.unit_sql, *same})
+        self.others = [
+            o for o in dict((_sql(o), o) for o in others).values() if _sql(o) != self.unit_sql and _sql(o) not in same
+        ]
         self.partials: list[Any] = []
         self.seen: dict[str, str] = {}
         self.keys: list[exp.Expr] = self._keys()
-
-    @staticmethod
-    def distinct_others(units: Sequence[tuple[str, exp.Expr]]) -> list[str]:
-        """The distinct unit expressions beyond the first (an upper bound on a branch's other kinds)."""
-        return list(dict.fromkeys(_sql(u) for _, u in units))[1:]
 
     def _set(self, j: int) -> int:
         """GROUPING(u, v0, v1, ...) of the grouping set of unit j (0: the unit; 1..: the others)."""
@@ -167,10 +194,17 @@ class _Branch:
 
     def _which(self, node: exp.Expr | None) -> int | None:
         """Which unit ``node`` is (or is NULL or): 0 for the unit, j for the j-th other, None for neither."""
-        for j, u in enumerate([self.unit, *self.others]):
-            if _unit_or_null(node, _sql(u)):
+        for j in range(len(self.others) + 1):
+            if _unit_or_null(node, self._unit_sqls(j)):
                 return j
         return None
+
+    def _unit_sqls(self, j: int) -> frozenset[str]:
+        """The SQL of unit j: for the unit, every expression equal to it on every row."""
+        return self.same if j == 0 else frozenset({_sql(self.others[j - 1])})
+
+    def _is_unit(self, node: exp.Expr, j: int) -> bool:
+        return _sql(node) in self._unit_sqls(j)
 
     def _keys(self) -> list[exp.Expr]:
         group = self.select.args.get("group")
@@ -208,12 +242,10 @@ class _Branch:
                 raise Unavailable("count(DISTINCT ...) of something other than a unit")
             if distinct and j is not None:
                 col = _sql(_col(self._unit_column(j)))
-                if a is not None and _sql(a.unnest()) == _sql([self.unit, *self.others][j]):
+                if a is not None and self._is_unit(a.unnest(), j):
                     return _parse(f"COUNT({col}){self.where(unit=j)}")  # one inner row per unit: count them
                 # CASE WHEN c THEN unit END: the units with a row where c holds
-                p = self.partial(
-                    _parse(f"MAX(CASE WHEN {_present(a, _sql([self.unit, *self.others][j]))} THEN 1 ELSE 0 END)")
-                )
+                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self._unit_sqls(j))} THEN 1 ELSE 0 END)"))
                 return _parse(f"CAST(COALESCE(SUM({_sql(p)}){self.where(f'{col} IS NOT NULL', unit=j)}, 0) AS BIGINT)")
             p = self.partial(agg.copy())
             return _parse(f"CAST(COALESCE(SUM({_sql(p)}){w}, 0) AS BIGINT)")
@@ -235,6 +267,11 @@ class _Branch:
     @staticmethod
     def _unit_column(j: int) -> str:
         return _UNIT if j == 0 else f"{PREFIX}v{j - 1}"
+
+    @staticmethod
+    def _key_column(j: int) -> str:
+        """The record key of unit j (noise mode), computed once per inner row, never per source row."""
+        return f"{PREFIX}k" if j == 0 else f"{PREFIX}k{j - 1}"
 
     def reaggregate(self, node: exp.Expr) -> exp.Expr:
         """A copy of ``node`` reading the inner level: aggregates combined, group keys by name."""
@@ -295,17 +332,16 @@ class _Branch:
         def key(column: str, condition: str, unit: int = 0) -> exp.Expr:
             return _parse(f"CAST(COALESCE(SUM({column}){self.where(condition, unit=unit)}, 0) % {KEY_SPACE} AS BIGINT)")
 
-        u = _sql(_col(_UNIT))
+        u = _sql(_col(self._key_column(0)))
         if isinstance(agg, exp.Count):
             j = self._which(a) if distinct else None
             if distinct and j is not None:
                 unit_col = _sql(_col(self._unit_column(j)))
-                if a is not None and _sql(a.unnest()) == _sql([self.unit, *self.others][j]):
-                    return {"value": value, "cell_key": key(unit_col, f"{unit_col} IS NOT NULL", j)}
-                p = self.partial(
-                    _parse(f"MAX(CASE WHEN {_present(a, _sql([self.unit, *self.others][j]))} THEN 1 ELSE 0 END)")
-                )
-                return {"value": value, "cell_key": key(unit_col, f"{_sql(p)} > 0", j)}
+                key_col = _sql(_col(self._key_column(j)))
+                if a is not None and self._is_unit(a.unnest(), j):
+                    return {"value": value, "cell_key": key(key_col, f"{unit_col} IS NOT NULL", j)}
+                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self._unit_sqls(j))} THEN 1 ELSE 0 END)"))
+                return {"value": value, "cell_key": key(key_col, f"{_sql(p)} > 0", j)}
             p = self.partial(agg.copy())
             return {"value": value, "cell_key": key(u, f"{_sql(p)} > 0")}
         assert a is not None  # combine() refused an argument-less magnitude
@@ -351,10 +387,12 @@ class _Branch:
                 for key, value in self.magnitude(found[slot.index], depth).items():
                     extra[slot.columns[key]] = value
         published = publish(self) if publish is not None else {}
-        # Units are grouped by their 64-bit hash: faster than by text, and the hash is the population
-        # fingerprint's element. Two units colliding would count as one: fewer units, larger shares.
+        # Noise: units are grouped by their own keys, and each unit's record key (a SHA-256) is computed
+        # once per inner row (a unit in a cell), never per source row. Suppression: by their 64-bit hash,
+        # the population fingerprint's element (two units colliding would count as one: fewer units,
+        # larger shares).
         hashed = [
-            record_key(u) if self.keyed else _parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
+            u.copy() if self.keyed else _parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
             for u in [self.unit, *self.others]
         ]
         names = [self._unit_column(j) for j in range(len(hashed))]
@@ -377,9 +415,25 @@ class _Branch:
         else:
             inner.set("group", exp.Group(expressions=[k.copy() for k in self.keys] + [hashed[0].copy()]))
         select.set("expressions", projections)
+        source: exp.Select = inner
+        if self.keyed:  # the record keys, on the inner rows
+            grouped = f"{PREFIX}grouped"
+            source = exp.Select(
+                expressions=[exp.Star()]
+                + [
+                    exp.alias_(record_key(exp.column(n, table=grouped, quoted=True)), self._key_column(j), quoted=True)
+                    for j, n in enumerate(names)
+                ]
+            )
+            source.set(
+                "from_",
+                exp.From(
+                    this=exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(grouped, quoted=True)))
+                ),
+            )
         select.set(
             "from_",
-            exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(_INNER, quoted=True)))),
+            exp.From(this=exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier(_INNER, quoted=True)))),
         )
         select.set("joins", None)
         select.set("where", None)
@@ -483,8 +537,15 @@ def add_companions(
                         }
                     slots.append(_Slot(position, index, fn, cols))
     slots.sort(key=lambda s: (s.position, s.index))
-    # Per magnitude aggregate, the contributions of each other kind of unit too (grouping set k of the inner level).
-    kinds = max((len(_Branch.distinct_others(u)) for u in units), default=0)
+    # Per magnitude aggregate, the contributions of each other kind of unit too (grouping set k of the inner
+    # level); units an inner join equates with the measure's unit are that unit, not another kind.
+    kinds = 0
+    for branch, select in enumerate(selects):
+        scope = list(units[branch]) if branch < len(units) else []
+        if scope:
+            _, main = _measure_unit(select, slots, scope, outputs)
+            same = {_sql(main), *_equated(select, main)}
+            kinds = max(kinds, len({_sql(u) for _, u in scope} - same))
     for slot in slots:
         if slot.function in MAGNITUDE:
             base = f"{PREFIX}{slot.position}_{slot.index}_"
