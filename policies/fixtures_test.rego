@@ -59,6 +59,9 @@ decide(identity, project, q) := decide_on(identity, project, q, today)
 
 rules(d) := {x.rule | some x in d.deny}
 
+# Every rule that shaped a decision: denials, obligations and disclosure sources (as the trust lists them).
+fired(d) := (({x.rule | some x in d.deny} | {f.rule | some f in d.obligations.row_filters}) | {c.rule | some c in d.obligations.column_masks}) | {r | some r in d.disclosure_rules}
+
 filters(d, dataset) := {f.expression | some f in d.obligations.row_filters; f.dataset == dataset}
 
 masks(d, dataset) := {m.column: m.expression | some m in d.obligations.column_masks; m.dataset == dataset}

@@ -76,55 +76,48 @@ threshold_sources contains {"rule": concat(".", ["disclosure.datasets", t.datase
 
 threshold_sources contains {"rule": c.rule, "settings": c} if some c in contributions
 
-setting(s, key) := object.get(s, key, data.disclosure.defaults[key])
-
-dominance(s, key) := object.get(object.get(s, "dominance", {}), key, data.disclosure.defaults.dominance[key])
-
-perturbation(s, key) := object.get(object.get(s, "perturbation", {}), key, data.disclosure.defaults.perturbation[key])
+# Each source's settings with the defaults filled in (one pass), then the strictest of each.
+full := [object.union(d, object.union(s.settings, {
+	"dominance": object.union(d.dominance, object.get(s.settings, "dominance", {})),
+	"perturbation": object.union(d.perturbation, object.get(s.settings, "perturbation", {})),
+})) | some s in threshold_sources; d := data.disclosure.defaults]
 
 # Perturbation (the cell key method) by default; a department may require suppression instead, and then
 # any dataset of that department makes the whole output suppressed rather than perturbed.
 method := "suppress" if {
-	some s in threshold_sources
-	perturbation(s.settings, "method") == "suppress"
+	some s in full
+	s.perturbation.method == "suppress"
 } else := "noise"
 
 disclosure := {
-	"min_units": max([setting(s.settings, "min_units") | some s in threshold_sources]),
+	"min_units": max([s.min_units | some s in full]),
 	"dominance": {
-		"n": max([dominance(s.settings, "n") | some s in threshold_sources]),
-		"k": min([dominance(s.settings, "k") | some s in threshold_sources]),
+		"n": max([s.dominance.n | some s in full]),
+		"k": min([s.dominance.k | some s in full]),
 	},
-	"p_percent": max([setting(s.settings, "p_percent") | some s in threshold_sources]),
-	"rounding_base": max([setting(s.settings, "rounding_base") | some s in threshold_sources]),
+	"p_percent": max([s.p_percent | some s in full]),
+	"rounding_base": max([s.rounding_base | some s in full]),
 	"perturbation": {
 		"method": method,
-		"max_deviation": max([perturbation(s.settings, "max_deviation") | some s in threshold_sources]),
-		"variance": max([perturbation(s.settings, "variance") | some s in threshold_sources]),
-		"top_share": max([perturbation(s.settings, "top_share") | some s in threshold_sources]),
-		"cell_share": max([perturbation(s.settings, "cell_share") | some s in threshold_sources]),
-		"magnitude_variance": max([perturbation(s.settings, "magnitude_variance") | some s in threshold_sources]),
-		"small_values": max([perturbation(s.settings, "small_values") | some s in threshold_sources]),
+		"max_deviation": max([s.perturbation.max_deviation | some s in full]),
+		"variance": max([s.perturbation.variance | some s in full]),
+		"top_share": max([s.perturbation.top_share | some s in full]),
+		"cell_share": max([s.perturbation.cell_share | some s in full]),
+		"magnitude_variance": max([s.perturbation.magnitude_variance | some s in full]),
+		"small_values": max([s.perturbation.small_values | some s in full]),
 	},
 }
 
-# -- What fired, for `trust policy explain` and the audit ------------------------------------------
-
-fired contains {"rule": d.rule, "effect": "deny"} if some d in deny
-
-fired contains {"rule": f.rule, "effect": "row_filter", "dataset": f.dataset} if some f in row_filters
-
-fired contains {"rule": c.rule, "effect": "column_mask", "dataset": c.dataset, "column": c.column} if some c in column_masks
-
-fired contains {"rule": s.rule, "effect": "disclosure"} if some s in threshold_sources
-
+# The decision (DESIGN section 6). Which rules fired (for `trust policy explain` and the audit) the
+# trust reads from the denials, the obligations and `disclosure_rules`; listing them again here would
+# add half to the cost of every decision. Policy tests use fixtures_test.rego's fired(d).
 decision := {
 	"allow": allow,
 	"deny": deny,
 	"obligations": {
-		"row_filters": {{"dataset": f.dataset, "expression": f.expression, "rule": f.rule} | some f in row_filters},
-		"column_masks": {{"dataset": c.dataset, "column": c.column, "expression": c.expression, "rule": c.rule} | some c in column_masks},
+		"row_filters": row_filters,
+		"column_masks": column_masks,
 		"disclosure": disclosure,
 	},
-	"fired": fired,
+	"disclosure_rules": {s.rule | some s in threshold_sources},
 }

@@ -52,7 +52,7 @@ test_dataset_threshold_applies_to_queries_touching_it if {
 
 test_fired_names_each_obligation_rule if {
 	d := fx.decide(fx.ana, "demo-employment-support", fx.query(["dwp.uc_claims", "hmrc.paye_employments"]))
-	fired := {f.rule | some f in d.fired}
+	fired := fx.fired(d)
 	{"dwp.opt_out", "dwp.date_of_birth_year", "hmrc.top_code", "disclosure.defaults", "disclosure.departments.HMRC"} == fired
 }
 

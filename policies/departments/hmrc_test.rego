@@ -38,7 +38,7 @@ test_employer_level_raises_the_threshold if {
 	d.allow
 	d.obligations.disclosure.min_units == 20
 	d.obligations.disclosure.dominance.k == 0.8
-	"hmrc.employer_level" in {f.rule | some f in d.fired}
+	"hmrc.employer_level" in fx.fired(d)
 }
 
 test_person_level_keeps_the_default_threshold if {

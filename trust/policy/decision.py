@@ -79,9 +79,21 @@ class Decision:
             disclosure = Parameters.from_json(obligations.get("disclosure") or {})
         except (TypeError, ValueError, AttributeError):
             raise ConfigurationError("The policy's disclosure thresholds are not numbers.") from None
+        listed = raw.get("fired")
+        if listed is None:  # the rules that shaped the decision, read from its parts
+            listed = (
+                [{"rule": d["rule"], "effect": "deny"} for d in deny]
+                + [{"rule": f["rule"], "effect": "row_filter", "dataset": f["dataset"]} for f in filters if "rule" in f]
+                + [
+                    {"rule": m["rule"], "effect": "column_mask", "dataset": m["dataset"], "column": m["column"]}
+                    for m in masks
+                    if "rule" in m
+                ]
+                + [{"rule": str(r), "effect": "disclosure"} for r in raw.get("disclosure_rules") or ()]
+            )
         fired = tuple(
             sorted(
-                ({str(k): str(v) for k, v in f.items()} for f in raw.get("fired") or () if isinstance(f, Mapping)),
+                ({str(k): str(v) for k, v in f.items()} for f in listed if isinstance(f, Mapping)),
                 key=lambda f: (_EFFECTS.get(f.get("effect", ""), 9), f.get("rule", ""), repr(sorted(f.items()))),
             )
         )
