@@ -57,10 +57,11 @@ def _prefix(url: str) -> str:
 
 
 def access_for(datasets: Iterable[Dataset], credentials: Mapping[str, Mapping[str, str]]) -> Access:
-    """Exactly the registered files of ``datasets`` and the secrets to read them."""
+    """Exactly the registered files of ``datasets`` and the secrets to read them (the same ``Access``
+    whatever the order of ``datasets``, so ready sandboxes match)."""
     paths: list[str] = []
     secrets: dict[tuple[str, str], Secret] = {}
-    for ds in datasets:
+    for ds in sorted(datasets, key=lambda d: d.id):
         paths.extend(f.url for f in ds.files)
         if ds.credentials and ds.files:
             scope = _scope(ds.files[0].url)

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from trust.engine.errors import map_engine_error
 from trust.engine.footers import footer_digests
+from trust.engine.pool import SandboxPool
 from trust.engine.sandbox import Access, Limits, open_sandbox
 from trust.errors import QueryTimeout, TrustError
 
@@ -57,11 +58,13 @@ def execute(
     verify: tuple[str, ...] = (),
     on_finish: Callable[[], None] | None = None,
     wait_s: float | None = None,
+    sandboxes: SandboxPool | None = None,
 ) -> Execution:
     """Run one generated SELECT; any failure becomes a safe ``TrustError``.
 
     ``parameters`` are bound by name (``$trust_key``): values the SQL text must never hold.
-    ``wait_s`` is what is left of the query's limit (``limits.timeout_s``) when the engine starts."""
+    ``wait_s`` is what is left of the query's limit (``limits.timeout_s``) when the engine starts.
+    ``sandboxes``: where to take a sandbox opened ahead of time (else one is opened here)."""
     wait = limits.timeout_s if wait_s is None else max(0.0, wait_s)
     start = time.perf_counter()
     outcome: dict[str, BaseException] = {}
@@ -74,7 +77,11 @@ def execute(
         con = None
         try:
             t0 = time.perf_counter()
-            con = open_sandbox(access, limits, metadata_cache=bool(verify))
+            con = (
+                sandboxes.take(access, limits, metadata_cache=bool(verify))
+                if sandboxes is not None
+                else open_sandbox(access, limits, metadata_cache=bool(verify))
+            )
             connection.append(con)
             t1 = time.perf_counter()
             table = con.execute(sql, dict(parameters) if parameters else None).to_arrow_table()

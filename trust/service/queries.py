@@ -19,6 +19,7 @@ from trust.audit.log import AuditLog
 from trust.catalog import Dataset, access_for
 from trust.config import Config
 from trust.engine.execute import Execution, execute
+from trust.engine.pool import SandboxPool
 from trust.errors import KeyReused, QueryFailed, TrustError, UnknownName
 from trust.outputs.output import Output, OutputSummary
 from trust.policy import Policy
@@ -57,6 +58,7 @@ class Queries:
         self.gate = DepartmentGate(lambda department: config.department(department).max_reads)
         self.integrity = Integrity(store, audit)
         self._listing_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trust-listing")
+        self.sandboxes = SandboxPool()  # opened ahead of time, each used by one query
 
     @property
     def limits(self) -> pipeline.Limits:
@@ -204,6 +206,7 @@ class Queries:
                 verify=tuple(f.url for d in datasets for f in d.files),
                 on_finish=slots.release,
                 wait_s=limits.timeout_s - (time.monotonic() - started),
+                sandboxes=self.sandboxes,
             )
         except QueryFailed:
             slots.release()

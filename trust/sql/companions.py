@@ -223,7 +223,7 @@ class _Branch:
         key = _sql(node)
         if key not in self.seen:
             self.seen[key] = f"{PREFIX}a{len(self.partials)}"
-            self.partials.append(exp.alias_(node, self.seen[key], quoted=True))
+            self.partials.append(exp.alias_(node, self.seen[key], quoted=True, copy=False))
         return _col(self.seen[key])
 
     def combine(self, agg: exp.AggFunc) -> exp.Expr:
@@ -375,7 +375,7 @@ class _Branch:
         for proj in select.expressions:
             alias = proj.alias if isinstance(proj, exp.Alias) else None
             value = self.reaggregate(proj.unalias() if alias else proj)
-            projections.append(exp.alias_(value, alias, quoted=True) if alias else value)
+            projections.append(exp.alias_(value, alias, quoted=True, copy=False) if alias else value)
         having = select.args.get("having")
         new_having = exp.Having(this=self.reaggregate(having.this)) if having is not None else None
         order = select.args.get("order")
@@ -397,8 +397,10 @@ class _Branch:
         ]
         names = [self._unit_column(j) for j in range(len(hashed))]
         inner = exp.Select(
-            expressions=[exp.alias_(k.copy(), f"{PREFIX}g{i}", quoted=True) for i, k in enumerate(self.keys)]
-            + [exp.alias_(h, n, quoted=True) for h, n in zip(hashed, names)]
+            expressions=[
+                exp.alias_(k.copy(), f"{PREFIX}g{i}", quoted=True, copy=False) for i, k in enumerate(self.keys)
+            ]
+            + [exp.alias_(h, n, quoted=True, copy=False) for h, n in zip(hashed, names)]
             + self.partials
         )
         inner.set("from_", select.args.get("from_"))
@@ -421,7 +423,12 @@ class _Branch:
             source = exp.Select(
                 expressions=[exp.Star()]
                 + [
-                    exp.alias_(record_key(exp.column(n, table=grouped, quoted=True)), self._key_column(j), quoted=True)
+                    exp.alias_(
+                        record_key(exp.column(n, table=grouped, quoted=True)),
+                        self._key_column(j),
+                        quoted=True,
+                        copy=False,
+                    )
                     for j, n in enumerate(names)
                 ]
             )
@@ -448,10 +455,12 @@ class _Branch:
         for slot in slots:
             for key, name in slot.columns.items():
                 select.select(
-                    exp.alias_(extra.get(name) or _null(key, slot.function), name, quoted=True), append=True, copy=False
+                    exp.alias_(extra.get(name) or _null(key, slot.function), name, quoted=True, copy=False),
+                    append=True,
+                    copy=False,
                 )
         for name, value in published.items():
-            select.select(exp.alias_(value, name, quoted=True), append=True, copy=False)
+            select.select(exp.alias_(value, name, quoted=True, copy=False), append=True, copy=False)
         # The population fingerprint is for differencing, which only suppression needs.
         population = (
             "CAST(NULL AS VARCHAR)"
@@ -471,9 +480,13 @@ def _null(key: str, function: str) -> exp.Expr:
 
 
 def _common(select: exp.Select, branch: int, population: exp.Expr) -> None:
-    select.select(exp.alias_(exp.Literal.number(branch), f"{PREFIX}branch", quoted=True), append=True, copy=False)
-    select.select(exp.alias_(population, f"{PREFIX}population", quoted=True), append=True, copy=False)
-    select.select(exp.alias_(_parse(f"HASH('{CANARY}')"), f"{PREFIX}canary", quoted=True), append=True, copy=False)
+    select.select(
+        exp.alias_(exp.Literal.number(branch), f"{PREFIX}branch", quoted=True, copy=False), append=True, copy=False
+    )
+    select.select(exp.alias_(population, f"{PREFIX}population", quoted=True, copy=False), append=True, copy=False)
+    select.select(
+        exp.alias_(_parse(f"HASH('{CANARY}')"), f"{PREFIX}canary", quoted=True, copy=False), append=True, copy=False
+    )
 
 
 def _constant(proj: exp.Expr) -> bool:
@@ -713,7 +726,7 @@ def _fallback_published(
             cols["count_key"] = _parse(row_key)
         made[key] = cols
     for name, value in _slot_columns(publication.slots, made).items():
-        select.select(exp.alias_(value, name, quoted=True), append=True, copy=False)
+        select.select(exp.alias_(value, name, quoted=True, copy=False), append=True, copy=False)
 
 
 def _require_units(select: exp.Select, min_units: int) -> None:
@@ -736,5 +749,5 @@ def _fallback(select: exp.Select, slots: list[_Slot], branch: int) -> None:
     """Leave the SELECT as it was: companions NULL, so its magnitude cells go to review."""
     for slot in slots:
         for key, name in slot.columns.items():
-            select.select(exp.alias_(_null(key, slot.function), name, quoted=True), append=True, copy=False)
+            select.select(exp.alias_(_null(key, slot.function), name, quoted=True, copy=False), append=True, copy=False)
     _common(select, branch, _parse("CAST(NULL AS VARCHAR)"))
