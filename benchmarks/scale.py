@@ -86,6 +86,8 @@ KEY_SECRET = "scale-benchmark-secret"
 
 def query_of(sql: str) -> str:
     return next((q for q, text in QUERIES.items() if text == sql), "Q1")
+
+
 RECORD_KEY = "CAST(('0x' || SUBSTRING(SHA256($trust_key || ':' || CAST(person_id AS VARCHAR)), 1, 16)) AS UBIGINT)"
 YARDSTICK = {
     "Q1": f"""
