@@ -2,8 +2,10 @@
 
 Starts the departments and the trust server as real processes (as the end-to-end tests do), adds
 the analysts (each with their own token, all members of the demo projects in a copy of the policy
-data), then has every analyst run queries back to back through ``trust.Client``. Reports
-throughput, latency percentiles per kind of query, and every failure; writes
+data), then has every analyst run queries back to back through ``trust.Client``; before that, the
+same analysts run the same queries at the same concurrency on plain DuckDB (a sandbox each, over
+the same department servers). Reports both throughputs and their ratio, latency percentiles per
+kind of query, and every failure; writes
 ``benchmarks/results/load.md``.
 
     .venv/bin/python benchmarks/load.py                    # 20 analysts x 8 queries, demo scale
@@ -108,15 +110,13 @@ def run(args: argparse.Namespace) -> dict:
             t0 = time.perf_counter()
             warm.sql(sql)
             alone[qname] = time.perf_counter() - t0
+        plain = run_plain(admin, names, args)  # the same analysts' queries on plain DuckDB, first
         barrier = threading.Barrier(len(names))
 
         def analyst(name: str, seed: int) -> None:
-            rng = random.Random(seed)
             client = trust.Client(server.url, token=tokens[name], project=PROJECT, progress=False, timeout=120)
             barrier.wait()
-            for _ in range(args.queries):
-                kind = "large" if rng.random() < LARGE_SHARE else "small"
-                qname, sql = rng.choice(sorted((LARGE if kind == "large" else SMALL).items()))
+            for kind, qname, sql in plan(seed, args.queries):
                 t0 = time.perf_counter()
                 error = None
                 try:
@@ -142,7 +142,60 @@ def run(args: argparse.Namespace) -> dict:
             t.join()
         wall = time.perf_counter() - wall0
     shutil.rmtree(workdir, ignore_errors=True)
-    return {"samples": samples, "wall": wall, "health": health, "alone": alone}
+    return {"samples": samples, "wall": wall, "health": health, "alone": alone, "plain": plain}
+
+
+def plan(seed: int, queries: int) -> list[tuple[str, str, str]]:
+    """One analyst's queries (kind, name, SQL), the same for the governed and the plain run."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(queries):
+        kind = "large" if rng.random() < LARGE_SHARE else "small"
+        qname, sql = rng.choice(sorted((LARGE if kind == "large" else SMALL).items()))
+        out.append((kind, qname, sql))
+    return out
+
+
+def run_plain(admin: Trust, names: list[str], args: argparse.Namespace) -> dict:
+    """The same analysts, at the same concurrency, each query on plain DuckDB in its own sandbox (the
+    trust's httpfs settings, memory limit and threads) over the same department servers: no parse,
+    policy, rewrite, disclosure control or audit."""
+    from trust.catalog import access_for
+    from trust.engine.sandbox import open_sandbox
+    from trust.service.catalogue import engine_limits
+
+    datasets = list(admin.catalog.bound())
+    access = access_for(datasets, admin.config.credentials)
+    limits = engine_limits(admin.config, {d.department for d in datasets})
+    views = [(d.schema_name, d.id, ", ".join(f"'{f.url}'" for f in d.files)) for d in datasets if d.files]
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(names))
+
+    def analyst(name: str, seed: int) -> None:
+        barrier.wait()
+        for kind, qname, sql in plan(seed, args.queries):
+            t0 = time.perf_counter()
+            error = None
+            try:
+                con = open_sandbox(access, limits)
+                for schema, view, files in views:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                    con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{files}])")
+                assert con.execute(sql).to_arrow_table().num_rows > 0
+                con.close()
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                error = f"{type(exc).__name__}: {exc}"
+            with lock:
+                samples.append(Sample(name, kind, qname, t0, time.perf_counter() - t0, error))
+
+    threads = [threading.Thread(target=analyst, args=(n, args.seed + i)) for i, n in enumerate(names)]
+    wall0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"samples": samples, "wall": time.perf_counter() - wall0}
 
 
 def report(args: argparse.Namespace, result: dict) -> str:
@@ -150,6 +203,8 @@ def report(args: argparse.Namespace, result: dict) -> str:
     wall: float = result["wall"]
     failed = [s for s in samples if s.error]
     ok = [s for s in samples if not s.error]
+    plain_failed = [s for s in result["plain"]["samples"] if s.error]
+    plain_ok = [s for s in result["plain"]["samples"] if not s.error]
     lines = [
         "# Load test: concurrent analysts against `trust serve`",
         "",
@@ -170,6 +225,12 @@ def report(args: argparse.Namespace, result: dict) -> str:
         f"| latency p95 (all) | {percentile([s.seconds for s in ok], 0.95):.2f} s |",
         f"| latency max (all) | {max((s.seconds for s in ok), default=float('nan')):.2f} s |",
         f"| health check p95 under load | {percentile(result['health'], 0.95) * 1000:.0f} ms |",
+        f"| plain DuckDB, same analysts and queries: failed | {len(plain_failed)} |",
+        f"| plain DuckDB: wall time | {result['plain']['wall']:.1f} s |",
+        f"| plain DuckDB: throughput | {len(plain_ok) / result['plain']['wall']:.2f} queries/s |",
+        f"| plain DuckDB: latency p50 / p95 | {percentile([s.seconds for s in plain_ok], 0.5):.2f} s / "
+        f"{percentile([s.seconds for s in plain_ok], 0.95):.2f} s |",
+        f"| **governed throughput / plain** | **{(len(ok) / wall) / (len(plain_ok) / result['plain']['wall']):.2f}x** |",
         "",
         "| kind | queries | p50 | p95 | max |",
         "|---|---|---|---|---|",
@@ -194,6 +255,7 @@ def report(args: argparse.Namespace, result: dict) -> str:
     ]
     lines += ["", "No request failed." if not failed else f"**{len(failed)} requests failed:**"]
     lines += [f"- {s.analyst} {s.name}: {s.error}" for s in failed[:20]]
+    lines += [f"- plain, {s.analyst} {s.name}: {s.error}" for s in plain_failed[:5]]
     return "\n".join(lines) + "\n"
 
 

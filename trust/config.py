@@ -73,6 +73,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("catalog_retry_s", 30.0, "Seconds between background attempts to bind an unavailable dataset."),
     Setting("memory_limit", "2GB", "DuckDB memory limit for one query engine."),
     Setting("threads", 2, "DuckDB worker threads per query."),
+    Setting(
+        "spill_dir",
+        "",
+        "Directory where a query that needs more than memory_limit spills (a private folder per query, removed "
+        "after it); empty: trust-spill in the system's temporary directory. Keep it off the trust's home, so a "
+        "spilling query cannot fill the disk that holds the trust's state.",
+    ),
+    Setting("spill_limit", "20GB", "Most disk one query may spill to; 0 turns spilling off."),
     Setting("max_sql_length", 20000, "Longest SQL text accepted, in characters."),
     Setting("max_depth", 12, "Deepest nesting of subqueries and expressions accepted."),
     Setting("max_output_groups", 10000, "Most rows (cells per measure) one output may have."),

@@ -71,3 +71,37 @@ def test_the_pool_keeps_no_more_than_its_limit(tmp_path):
     _wait_ready(pool, 1)
     assert pool.ready() <= 3
     pool.close()
+
+
+def test_a_query_over_its_memory_limit_spills_to_a_private_folder_removed_after(tmp_path):
+    from trust.engine.sandbox import open_sandbox
+
+    spill = tmp_path / "spill"
+    limits = Limits(memory_limit="64MB", spill_dir=str(spill), spill_limit="4GB")
+    con = open_sandbox(Access(), limits)
+    big = "SELECT count(*) FROM (SELECT i % 3000000 AS g, 'P' || (i % 3000000) AS p, sum(i) FROM range(9000000) t(i) GROUP BY ALL)"
+    assert con.execute(big).fetchall() == [(3_000_000,)]
+    (folder,) = list(spill.iterdir())
+    assert folder.parent == spill and spill.stat().st_mode & 0o077 == 0  # nobody else may enter
+    con.close()
+    assert list(spill.iterdir()) == []
+    without = open_sandbox(Access(), Limits(memory_limit="64MB"))
+    with pytest.raises(duckdb.Error, match="(?i)memory"):
+        without.execute(big).fetchall()
+    without.close()
+
+
+def test_what_a_killed_process_spilled_is_swept(tmp_path):
+    import subprocess
+    import sys
+
+    from trust.engine.sandbox import sweep_spill
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{done.stdout.strip()}-abc"
+    dead.mkdir()
+    (dead / "duckdb_temp_block.tmp").write_bytes(b"x" * 10)
+    live = tmp_path / "1-def"  # pid 1 runs
+    live.mkdir()
+    assert sweep_spill(str(tmp_path)) == 1
+    assert not dead.exists() and live.exists()

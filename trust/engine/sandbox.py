@@ -3,11 +3,15 @@
 Defence in depth behind the SQL allow-list (DESIGN section 10): httpfs is loaded from the
 ``duckdb-extension-httpfs`` wheel, department secrets are created, access is narrowed to the
 catalogue's locations, then external access is switched off and the configuration locked.
-No extension is autoloaded or installed, no temp directory exists, memory and threads are capped.
+No extension is autoloaded or installed, memory and threads are capped; a query over its memory
+limit spills to a private folder outside the trust's home (``spill_dir``), removed when it ends.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +51,8 @@ class Limits:
     timeout_s: float = 60.0
     http_timeout_s: float = 10.0  # one HTTP or S3 request (connect, or a read that stalls) to a department
     http_retries: int = 1
+    spill_dir: str = ""  # where a query over its memory limit spills (a private folder each); "" = never
+    spill_limit: str = "20GB"
 
 
 _S3_PARAMS = {"key_id", "secret", "region", "endpoint", "url_style", "use_ssl", "session_token"}
@@ -76,12 +82,50 @@ def _create_secret(con: duckdb.DuckDBPyConnection, secret: Secret) -> None:
     con.execute(f"CREATE TEMPORARY SECRET {name} ({', '.join(parts)})")
 
 
+def _spill_folder(limits: Limits) -> str:
+    """A folder of its own for one sandbox to spill to (DuckDB makes it on first spill and removes it
+    when the connection closes), named for this process so a sweep can tell it from a live one's."""
+    if not limits.spill_dir or limits.spill_limit.strip() in ("", "0"):
+        return ""
+    root = Path(limits.spill_dir)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return str(root / f"{os.getpid()}-{uuid.uuid4().hex}")
+
+
+def sweep_spill(spill_dir: str) -> int:
+    """Remove what sandboxes of processes that no longer run left in ``spill_dir`` (after a crash or
+    ``kill -9``); how many folders were removed."""
+    root = Path(spill_dir) if spill_dir else None
+    if root is None or not root.is_dir():
+        return 0
+    removed = 0
+    for folder in root.iterdir():
+        pid = folder.name.split("-", 1)[0]
+        if not folder.is_dir() or not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def open_sandbox(access: Access, limits: Limits, *, metadata_cache: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that reads only ``access`` and cannot be reconfigured.
 
     ``metadata_cache`` keeps Parquet footers for the connection's life, so discovery's several
-    metadata queries read each footer once.
+    metadata queries read each footer once. A query that needs more than the memory limit spills
+    to a private folder under ``limits.spill_dir``, at most ``limits.spill_limit``, removed on close.
     """
+    spill = _spill_folder(limits)
     con = duckdb.connect(
         ":memory:",
         config={
@@ -90,7 +134,7 @@ def open_sandbox(access: Access, limits: Limits, *, metadata_cache: bool = False
             "allow_unsigned_extensions": False,
             "allow_community_extensions": False,
             "allow_persistent_secrets": False,
-            "temp_directory": "",
+            "temp_directory": spill,
             "threads": limits.threads,
             "memory_limit": limits.memory_limit,
         },
@@ -107,6 +151,8 @@ def open_sandbox(access: Access, limits: Limits, *, metadata_cache: bool = False
         # three retries): the query's own limit then holds (trust.engine.execute).
         con.execute(f"SET http_timeout = {max(1, round(limits.http_timeout_s))}")
         con.execute(f"SET http_retries = {int(limits.http_retries)}")
+        if spill:
+            con.execute(f"SET max_temp_directory_size = {_literal(limits.spill_limit)}")
         con.execute("SET enable_global_s3_configuration = false")  # only the departments' own secrets
         con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in access.paths)}]")
         con.execute(f"SET allowed_directories = [{', '.join(_literal(d) for d in access.directories)}]")

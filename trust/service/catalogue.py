@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,7 +60,14 @@ def engine_limits(config: Config, departments: Iterable[str] = ()) -> Limits:
         timeout_s=config.query_timeout_s,
         http_timeout_s=min((d.timeout_s for d in own), default=config.department_timeout_s),
         http_retries=min((d.retries for d in own), default=config.department_retries),
+        spill_dir=spill_dir(config),
+        spill_limit=str(config.spill_limit),
     )
+
+
+def spill_dir(config: Config) -> str:
+    """Where queries spill: ``spill_dir`` in trust.toml, else trust-spill in the system's temporary directory."""
+    return str(config.spill_dir or Path(tempfile.gettempdir()) / "trust-spill")
 
 
 def _now() -> str:

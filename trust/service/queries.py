@@ -20,6 +20,7 @@ from trust.catalog import Dataset, access_for
 from trust.config import Config
 from trust.engine.execute import Execution, execute
 from trust.engine.pool import SandboxPool
+from trust.engine.sandbox import sweep_spill
 from trust.errors import KeyReused, QueryFailed, TrustError, UnknownName
 from trust.outputs.output import Output, OutputSummary
 from trust.policy import Policy
@@ -29,7 +30,7 @@ from trust.sdc.protect import protect
 from trust.sdc.withhold import withhold
 from trust.service import pipeline
 from trust.service.access import Access
-from trust.service.catalogue import Catalogue, engine_limits
+from trust.service.catalogue import Catalogue, engine_limits, spill_dir
 from trust.service.gate import DepartmentGate
 from trust.service.integrity import Integrity
 from trust.sql.companions import KEY_PARAMETER
@@ -59,6 +60,7 @@ class Queries:
         self.integrity = Integrity(store, audit)
         self._listing_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trust-listing")
         self.sandboxes = SandboxPool()  # opened ahead of time, each used by one query
+        sweep_spill(spill_dir(config))  # what queries of a process that was killed spilled
 
     @property
     def limits(self) -> pipeline.Limits:
