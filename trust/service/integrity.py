@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from trust.audit.kinds import EventKind
@@ -47,33 +48,38 @@ def _recorded(tx: Records, field: str, value: str, having: str) -> tuple[str | N
     return None, 0, tx.audit.latest_about(field, value, field) is not None
 
 
-def output_disagreement(tx: Records, output_id: str) -> Disagreement | None:
-    stored = tx.outputs.digest(output_id)
-    recorded, seq, named = _recorded(tx, "output", output_id, OUTPUT_HASH)
-    what = f"output {output_id}"
+def _compare(
+    what: str, stored: str | None, found: tuple[str | None, int, bool], differs: Callable[[int], str]
+) -> Disagreement | None:
+    """How the stored hash of ``what`` disagrees with the hash the audit trail recorded for it, if it does."""
+    recorded, seq, named = found
     if stored is None:
         return Disagreement(what, "recorded in the audit trail but missing from the state", seq) if recorded else None
     if recorded is None:
         return None if named else Disagreement(what, "stored, but no audit event records it", 0)
-    if recorded != stored:
-        return Disagreement(what, f"its stored content differs from what event {seq} recorded", seq)
-    return None
+    return Disagreement(what, differs(seq), seq) if recorded != stored else None
+
+
+def output_disagreement(tx: Records, output_id: str) -> Disagreement | None:
+    return _compare(
+        f"output {output_id}",
+        tx.outputs.digest(output_id),
+        _recorded(tx, "output", output_id, OUTPUT_HASH),
+        lambda seq: f"its stored content differs from what event {seq} recorded",
+    )
 
 
 def request_disagreement(tx: Records, request_id: str) -> Disagreement | None:
-    stored = tx.releases.digest(request_id)
-    recorded, seq, named = _recorded(tx, "request", request_id, REQUEST_HASH)
-    what = f"release request {request_id}"
-    if stored is None:
-        return Disagreement(what, "recorded in the audit trail but missing from the state", seq) if recorded else None
-    if recorded is None:
-        return None if named else Disagreement(what, "stored, but no audit event records it", 0)
-    if recorded != stored:
+    def differs(seq: int) -> str:
         state = tx.releases.get(request_id, history=False).state.value
-        return Disagreement(
-            what, f"its stored state ({state}, its outputs and reviews) differs from what event {seq} recorded", seq
-        )
-    return None
+        return f"its stored state ({state}, its outputs and reviews) differs from what event {seq} recorded"
+
+    return _compare(
+        f"release request {request_id}",
+        tx.releases.digest(request_id),
+        _recorded(tx, "request", request_id, REQUEST_HASH),
+        differs,
+    )
 
 
 class Integrity:
