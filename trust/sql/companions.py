@@ -41,6 +41,7 @@ from sqlglot import exp
 from trust.sdc.formula import Formula
 from trust.sdc.plan import Companions, Contribution, Publication, Slot
 from trust.sql.parse import DIALECT
+from trust.sql.preaggregate import preaggregate
 from trust.sql.publish import aggregates, formula, kind
 from trust.sql.refusals import reject
 from trust.sql.shape import OutputColumn
@@ -416,6 +417,8 @@ class _Branch:
             )
         else:
             inner.set("group", exp.Group(expressions=[k.copy() for k in self.keys] + [hashed[0].copy()]))
+            # A join on the unit key with the cells from one side: the other side per unit, before the join.
+            inner = preaggregate(inner)
         select.set("expressions", projections)
         source: exp.Select = inner
         if self.keyed:  # the record keys, on the inner rows
