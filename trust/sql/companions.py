@@ -91,7 +91,9 @@ def _measured(proj: Any) -> list[Any]:
 
 
 def _sql(node: Any) -> str:
-    return str(node.sql(DIALECT))
+    # Not copied first: generating DuckDB SQL for an expression leaves it as it was (the dialect's
+    # transforms rewrite whole statements, and these are never a statement's root).
+    return str(node.sql(DIALECT, copy=False))
 
 
 def _parse(text: str) -> Any:

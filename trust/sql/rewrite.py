@@ -16,6 +16,7 @@ The SQL that runs is generated from this tree, never taken from the analyst's te
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,13 @@ def _policy_expression(text: str, ds: Dataset, what: str) -> exp.Expr:
                 rule="policy_expression",
             )
     return node
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_leaf(text: str) -> exp.Expr:
+    """A leaf's SELECT parsed once (a project's queries read the same datasets under the same
+    obligations); callers take a copy."""
+    return sqlglot.parse_one(text, read=DIALECT)
 
 
 def leaf_sql(ds: Dataset, obligations: Obligations) -> str:
@@ -339,7 +347,7 @@ def _definition(select: exp.Expr, root: exp.Expr) -> str:
         for clause in ("order", "limit", "having"):
             shape.set(clause, None)
     with_ = root.args.get("with_") if root is not select else None
-    text = shape.sql(DIALECT) + ("|" + with_.sql(DIALECT) if with_ is not None else "")
+    text = shape.sql(DIALECT, copy=False) + ("|" + with_.sql(DIALECT) if with_ is not None else "")  # shape: ours
     names: dict[str, str] = {}
     for node in (shape, *([with_] if with_ is not None else [])):
         for source in node.find_all(exp.Table, exp.Subquery, exp.CTE):
@@ -472,7 +480,7 @@ def rewrite(
         if not table.text("db"):
             continue
         ds = catalog.get(f"{table.text('db')}.{table.name}")
-        leaf = sqlglot.parse_one(leaf_sql(ds, obligations), read=DIALECT)
+        leaf = _parsed_leaf(leaf_sql(ds, obligations)).copy()
         table.replace(
             exp.Subquery(this=leaf, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name, quoted=True)))
         )
@@ -486,7 +494,7 @@ def rewrite(
         for n, o in zip(names, description.shape.outputs)
     )
     return Plan(
-        sql=tree.sql(dialect=DIALECT),
+        sql=tree.sql(dialect=DIALECT, copy=False),  # the tree is this function's own copy
         outputs=outputs,
         unit_columns=tuple(columns),
         unit_labels=tuple(labels),
