@@ -100,6 +100,18 @@ def _parse(text: str) -> Any:
     return sqlglot.parse_one(text, read=DIALECT)
 
 
+def _double(node: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=node, to=exp.DataType.build("DOUBLE"))
+
+
+def _hashed(unit: exp.Expr) -> exp.Expr:
+    """``CASE WHEN (u) IS NULL THEN NULL ELSE HASH(u) END``, built."""
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=exp.paren(unit.copy()), expression=exp.Null()), true=exp.Null())],
+        default=exp.Anonymous(this="HASH", expressions=[unit.copy()]),
+    )
+
+
 def _col(name: str) -> exp.Column:
     return exp.column(name, table=_INNER, quoted=True)
 
@@ -188,6 +200,16 @@ class _Branch:
         k = len(self.others)
         return sum(1 << (k - i) for i in range(k + 1) if i != j)
 
+    def filtered(self, agg: exp.Expr, *conditions: exp.Expr, unit: int = 0) -> exp.Expr:
+        """``agg`` with ``FILTER (WHERE ...)``: the grouping set of ``unit``, and ``conditions`` (built, not parsed)."""
+        conds = list(conditions)
+        if self.others:
+            conds.append(exp.EQ(this=_col(_SET), expression=exp.Literal.number(self._set(unit))))
+        if not conds:
+            return agg
+        where = conds[0] if len(conds) == 1 else exp.and_(*conds, copy=False)
+        return exp.Filter(this=agg, expression=exp.Where(this=where))
+
     def where(self, *conditions: str, unit: int = 0) -> str:
         """`` FILTER (WHERE ...)`` for an outer aggregate: the grouping set of ``unit``, and ``conditions``."""
         conds = list(conditions)
@@ -238,33 +260,41 @@ class _Branch:
                 raise Unavailable("an aggregate over several DISTINCT expressions")
             arg = arg.expressions[0]
         a = arg.copy() if arg is not None else None
-        w = self.where()
+        zero = exp.Literal.number(0)
+
+        def whole(node: exp.Expr, *conditions: exp.Expr, unit: int = 0) -> exp.Expr:  # a count: 0, never NULL
+            total = exp.Coalesce(this=self.filtered(exp.Sum(this=node), *conditions, unit=unit), expressions=[zero])
+            return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
+
         if isinstance(agg, exp.Count):
             j = self._which(a) if distinct else None
             if distinct and j is None:
                 raise Unavailable("count(DISTINCT ...) of something other than a unit")
             if distinct and j is not None:
-                col = _sql(_col(self._unit_column(j)))
+                col = _col(self._unit_column(j))
                 if a is not None and self._is_unit(a.unnest(), j):
-                    return _parse(f"COUNT({col}){self.where(unit=j)}")  # one inner row per unit: count them
+                    return self.filtered(exp.Count(this=col), unit=j)  # one inner row per unit: count them
                 # CASE WHEN c THEN unit END: the units with a row where c holds
                 p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self._unit_sqls(j))} THEN 1 ELSE 0 END)"))
-                return _parse(f"CAST(COALESCE(SUM({_sql(p)}){self.where(f'{col} IS NOT NULL', unit=j)}, 0) AS BIGINT)")
-            p = self.partial(agg.copy())
-            return _parse(f"CAST(COALESCE(SUM({_sql(p)}){w}, 0) AS BIGINT)")
+                return whole(p, exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null())), unit=j)
+            return whole(self.partial(agg.copy()))
         if a is None:
             raise Unavailable(f"{agg.key}() without an argument")
         if distinct:
             raise Unavailable(f"{agg.key}(DISTINCT ...)")
         if isinstance(agg, exp.Sum):
-            return _parse(f"SUM({_sql(self.partial(exp.Sum(this=a)))}){w}")
+            return self.filtered(exp.Sum(this=self.partial(exp.Sum(this=a))))
         if isinstance(agg, exp.Avg):
             s = self.partial(exp.Sum(this=a))
             n = self.partial(exp.Count(this=a.copy()))
-            return _parse(f"CAST(SUM({_sql(s)}){w} AS DOUBLE) / NULLIF(SUM({_sql(n)}){w}, 0)")
+            return exp.Div(
+                this=exp.Cast(this=self.filtered(exp.Sum(this=s)), to=exp.DataType.build("DOUBLE")),
+                expression=exp.Nullif(this=self.filtered(exp.Sum(this=n)), expression=exp.Literal.number(0)),
+                typed=False,
+                safe=False,
+            )
         if isinstance(agg, (exp.Min, exp.Max)) and not agg.expressions:
-            fn = "MIN" if isinstance(agg, exp.Min) else "MAX"
-            return _parse(f"{fn}({_sql(self.partial(type(agg)(this=a)))}){w}")
+            return self.filtered(type(agg)(this=self.partial(type(agg)(this=a))))
         raise Unavailable(f"aggregate {agg.key}")
 
     @staticmethod
@@ -306,16 +336,24 @@ class _Branch:
             raise Unavailable("DISTINCT inside a magnitude aggregate")
         fn = _function(agg)
         if fn in MAGNITUDE:
-            s = _sql(self.partial(exp.Sum(this=arg.copy())))
+            s = self.partial(exp.Sum(this=arg.copy()))
             out: dict[str, exp.Expr] = {}
+            zero = exp.Literal.number(0)
             # The inner rows of grouping set j hold per-(cell, unit j) subtotals of the same partial.
             for j in range(len(self.others) + 1):
-                w, suffix = self.where(unit=j), (f"@{j}" if j else "")
+                suffix = f"@{j}" if j else ""
                 out |= {
-                    "top" + suffix: _parse(f"MAX(CAST({s} AS DOUBLE), {depth}){w}"),
-                    "total" + suffix: _parse(f"CAST(SUM({s}){w} AS DOUBLE)"),
-                    "negative" + suffix: _parse(f"COALESCE(BOOL_OR({s} < 0){w}, FALSE)"),
-                    "contributors" + suffix: _parse(f"COUNT(*){self.where(f'{s} <> 0', unit=j)}"),
+                    "top" + suffix: self.filtered(
+                        exp.Max(this=_double(s.copy()), count=exp.Literal.number(depth)), unit=j
+                    ),
+                    "total" + suffix: _double(self.filtered(exp.Sum(this=s.copy()), unit=j)),
+                    "negative" + suffix: exp.Coalesce(
+                        this=self.filtered(exp.LogicalOr(this=exp.LT(this=s.copy(), expression=zero.copy())), unit=j),
+                        expressions=[exp.false()],
+                    ),
+                    "contributors" + suffix: self.filtered(
+                        exp.Count(this=exp.Star(), big_int=True), exp.NEQ(this=s.copy(), expression=zero.copy()), unit=j
+                    ),
                 }
             return out
         w = self.where()
@@ -327,42 +365,52 @@ class _Branch:
         """The hidden columns that perturbing ``agg`` needs (noise mode): its true value, its cell key (the
         record keys of the units that contribute to it, summed), and for magnitudes the largest contribution
         and its unit's record key, for averages the count and its key."""
-        value = _parse(f"CAST(({_sql(self.combine(agg))}) AS DOUBLE)")
+        value = _double(exp.Paren(this=self.combine(agg)))
         arg = agg.this
         distinct = isinstance(arg, exp.Distinct)
         a = (arg.expressions[0] if distinct else arg) if arg is not None else None
+        zero = exp.Literal.number(0)
 
-        def key(column: str, condition: str, unit: int = 0) -> exp.Expr:
-            return _parse(f"CAST(COALESCE(SUM({column}){self.where(condition, unit=unit)}, 0) % {KEY_SPACE} AS BIGINT)")
+        def key(column: exp.Expr, condition: exp.Expr, unit: int = 0) -> exp.Expr:
+            summed = exp.Coalesce(
+                this=self.filtered(exp.Sum(this=column), condition, unit=unit), expressions=[zero.copy()]
+            )
+            return exp.Cast(
+                this=exp.Mod(this=summed, expression=exp.Literal.number(KEY_SPACE)), to=exp.DataType.build("BIGINT")
+            )
 
-        u = _sql(_col(self._key_column(0)))
+        def present(node: exp.Expr) -> exp.Expr:
+            return exp.Not(this=exp.Is(this=node, expression=exp.Null()))
+
+        u = _col(self._key_column(0))
         if isinstance(agg, exp.Count):
             j = self._which(a) if distinct else None
             if distinct and j is not None:
-                unit_col = _sql(_col(self._unit_column(j)))
-                key_col = _sql(_col(self._key_column(j)))
+                unit_col, key_col = _col(self._unit_column(j)), _col(self._key_column(j))
                 if a is not None and self._is_unit(a.unnest(), j):
-                    return {"value": value, "cell_key": key(key_col, f"{unit_col} IS NOT NULL", j)}
+                    return {"value": value, "cell_key": key(key_col, present(unit_col), j)}
                 p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self._unit_sqls(j))} THEN 1 ELSE 0 END)"))
-                return {"value": value, "cell_key": key(key_col, f"{_sql(p)} > 0", j)}
+                return {"value": value, "cell_key": key(key_col, exp.GT(this=p, expression=zero.copy()), j)}
             p = self.partial(agg.copy())
-            return {"value": value, "cell_key": key(u, f"{_sql(p)} > 0")}
+            return {"value": value, "cell_key": key(u, exp.GT(this=p, expression=zero.copy()))}
         assert a is not None  # combine() refused an argument-less magnitude
         if isinstance(agg, (exp.Min, exp.Max)):
             p = self.partial(type(agg)(this=a.copy()))
-            return {"value": value, "cell_key": key(u, f"{_sql(p)} IS NOT NULL")}
-        total = _sql(self.partial(exp.Sum(this=a.copy())))
-        out = {"value": value, "cell_key": key(u, f"{total} <> 0")}
+            return {"value": value, "cell_key": key(u, present(p))}
+        total = self.partial(exp.Sum(this=a.copy()))
+        out = {"value": value, "cell_key": key(u.copy(), exp.NEQ(this=total.copy(), expression=zero.copy()))}
         if kind in ("sum", "avg"):
-            share = f"ABS(CAST({total} AS DOUBLE))"
-            w = self.where(f"{total} <> 0")
-            out["largest"] = _parse(f"MAX({share}){w}")
-            out["top_key"] = _parse(f"STRUCT_EXTRACT(MAX(STRUCT_PACK(c := {share}, k := {u})){w}, 'k')")
+            share = f"ABS(CAST({_sql(total)} AS DOUBLE))"
+            w = self.where(f"{_sql(total)} <> 0")
+            out["largest"] = self.filtered(
+                exp.Max(this=exp.Abs(this=_double(total.copy()))), exp.NEQ(this=total.copy(), expression=zero.copy())
+            )
+            out["top_key"] = _parse(f"STRUCT_EXTRACT(MAX(STRUCT_PACK(c := {share}, k := {_sql(u)})){w}, 'k')")
         if isinstance(agg, exp.Avg):
-            n = _sql(self.partial(exp.Count(this=a.copy())))
-            out["value"] = _parse(f"CAST(SUM({total}){self.where()} AS DOUBLE)")  # the sum; the count is its own
-            out["count"] = _parse(f"CAST(COALESCE(SUM({n}){self.where()}, 0) AS DOUBLE)")
-            out["count_key"] = key(u, f"{n} > 0")
+            n = self.partial(exp.Count(this=a.copy()))
+            out["value"] = _double(self.filtered(exp.Sum(this=total.copy())))  # the sum; the count is its own
+            out["count"] = _double(exp.Coalesce(this=self.filtered(exp.Sum(this=n.copy())), expressions=[zero.copy()]))
+            out["count_key"] = key(u.copy(), exp.GT(this=n.copy(), expression=zero.copy()))
         return out
 
     def apply(
@@ -394,10 +442,7 @@ class _Branch:
         # once per inner row (a unit in a cell), never per source row. Suppression: by their 64-bit hash,
         # the population fingerprint's element (two units colliding would count as one: fewer units,
         # larger shares).
-        hashed = [
-            u.copy() if self.keyed else _parse(f"CASE WHEN ({_sql(u)}) IS NULL THEN NULL ELSE HASH({_sql(u)}) END")
-            for u in [self.unit, *self.others]
-        ]
+        hashed = [u.copy() if self.keyed else _hashed(u) for u in [self.unit, *self.others]]
         names = [self._unit_column(j) for j in range(len(hashed))]
         inner = exp.Select(
             expressions=[
