@@ -31,6 +31,7 @@ silent pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -132,19 +133,26 @@ def _unit_or_null(node: Any, unit: str | frozenset[str]) -> bool:
     return False
 
 
-def _present(node: Any, unit: str | frozenset[str]) -> str:
-    """For a ``_unit_or_null`` expression: when it is not NULL, given the unit is not (a boolean SQL text)."""
+def _present(node: Any, unit: str | frozenset[str]) -> exp.Expr:
+    """For a ``_unit_or_null`` expression: when it is not NULL, given the unit is not (a boolean, built)."""
     if node is None or isinstance(node, exp.Null):
-        return "FALSE"
+        return exp.false()
     node = node.unnest()
     if _sql(node) in ({unit} if isinstance(unit, str) else unit):
-        return "TRUE"
+        return exp.true()
     if isinstance(node, exp.Case):
-        whens = " ".join(f"WHEN {_sql(i.this)} THEN {_present(i.args.get('true'), unit)}" for i in node.args["ifs"])
-        return f"CASE {whens} ELSE {_present(node.args.get('default'), unit)} END"
-    return (
-        f"CASE WHEN {_sql(node.this)} THEN {_present(node.args.get('true'), unit)} "
-        f"ELSE {_present(node.args.get('false'), unit)} END"
+        ifs = [exp.If(this=i.this.copy(), true=_present(i.args.get("true"), unit)) for i in node.args["ifs"]]
+        return exp.Case(ifs=ifs, default=_present(node.args.get("default"), unit))
+    return exp.Case(
+        ifs=[exp.If(this=node.this.copy(), true=_present(node.args.get("true"), unit))],
+        default=_present(node.args.get("false"), unit),
+    )
+
+
+def _any_row(condition: exp.Expr) -> exp.Expr:
+    """``MAX(CASE WHEN condition THEN 1 ELSE 0 END)``: whether any of a unit's rows meets ``condition``."""
+    return exp.Max(
+        this=exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=exp.Literal.number(0))
     )
 
 
@@ -275,7 +283,7 @@ class _Branch:
                 if a is not None and self._is_unit(a.unnest(), j):
                     return self.filtered(exp.Count(this=col), unit=j)  # one inner row per unit: count them
                 # CASE WHEN c THEN unit END: the units with a row where c holds
-                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self._unit_sqls(j))} THEN 1 ELSE 0 END)"))
+                p = self.partial(_any_row(_present(a, self._unit_sqls(j))))
                 return whole(p, exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null())), unit=j)
             return whole(self.partial(agg.copy()))
         if a is None:
@@ -389,7 +397,7 @@ class _Branch:
                 unit_col, key_col = _col(self._unit_column(j)), _col(self._key_column(j))
                 if a is not None and self._is_unit(a.unnest(), j):
                     return {"value": value, "cell_key": key(key_col, present(unit_col), j)}
-                p = self.partial(_parse(f"MAX(CASE WHEN {_present(a, self._unit_sqls(j))} THEN 1 ELSE 0 END)"))
+                p = self.partial(_any_row(_present(a, self._unit_sqls(j))))
                 return {"value": value, "cell_key": key(key_col, exp.GT(this=p, expression=zero.copy()), j)}
             p = self.partial(agg.copy())
             return {"value": value, "cell_key": key(u, exp.GT(this=p, expression=zero.copy()))}
@@ -513,20 +521,28 @@ class _Branch:
             select.select(exp.alias_(value, name, quoted=True, copy=False), append=True, copy=False)
         # The population fingerprint is for differencing, which only suppression needs.
         population = (
-            "CAST(NULL AS VARCHAR)"
+            _cast_null("VARCHAR")
             if self.keyed
-            else f"STRING_AGG(CAST({unit} AS VARCHAR), ','){self.where(f'{unit} IS NOT NULL')}"
+            else _parse(f"STRING_AGG(CAST({unit} AS VARCHAR), ','){self.where(f'{unit} IS NOT NULL')}")
         )
-        _common(select, branch, _parse(population))
+        _common(select, branch, population)
 
 
 def _null(key: str, function: str) -> exp.Expr:
     key = key.split("@")[0]
     if key == "top":
-        return _parse("CAST(NULL AS VARCHAR[])" if function in EXTREME else "CAST(NULL AS DOUBLE[])")
-    return _parse(
-        {"negative": "CAST(NULL AS BOOLEAN)", "contributors": "CAST(NULL AS BIGINT)"}.get(key, "CAST(NULL AS DOUBLE)")
-    )
+        return _cast_null("VARCHAR[]" if function in EXTREME else "DOUBLE[]")
+    return _cast_null({"negative": "BOOLEAN", "contributors": "BIGINT"}.get(key, "DOUBLE"))
+
+
+@functools.lru_cache(maxsize=32)
+def _type(name: str) -> exp.DataType:
+    return exp.DataType.build(name, dialect=DIALECT)
+
+
+def _cast_null(type_name: str) -> exp.Expr:
+    """``CAST(NULL AS type_name)``, built."""
+    return exp.Cast(this=exp.Null(), to=_type(type_name).copy())
 
 
 def _common(select: exp.Select, branch: int, population: exp.Expr) -> None:
@@ -535,7 +551,14 @@ def _common(select: exp.Select, branch: int, population: exp.Expr) -> None:
     )
     select.select(exp.alias_(population, f"{PREFIX}population", quoted=True, copy=False), append=True, copy=False)
     select.select(
-        exp.alias_(_parse(f"HASH('{CANARY}')"), f"{PREFIX}canary", quoted=True, copy=False), append=True, copy=False
+        exp.alias_(
+            exp.Anonymous(this="HASH", expressions=[exp.Literal.string(CANARY)]),
+            f"{PREFIX}canary",
+            quoted=True,
+            copy=False,
+        ),
+        append=True,
+        copy=False,
     )
 
 
@@ -752,7 +775,7 @@ def _slot_columns(slots: Sequence[Slot], made: dict[int, dict[str, exp.Expr]]) -
         for field, sql_type in _FIELDS.items():
             name = getattr(slot, field)
             if name:
-                out[name] = made.get(slot.key, {}).get(field) or _parse(f"CAST(NULL AS {sql_type})")
+                out[name] = made.get(slot.key, {}).get(field) or _cast_null(sql_type)
     return out
 
 
@@ -800,4 +823,4 @@ def _fallback(select: exp.Select, slots: list[_Slot], branch: int) -> None:
     for slot in slots:
         for key, name in slot.columns.items():
             select.select(exp.alias_(_null(key, slot.function), name, quoted=True, copy=False), append=True, copy=False)
-    _common(select, branch, _parse("CAST(NULL AS VARCHAR)"))
+    _common(select, branch, _cast_null("VARCHAR"))
