@@ -325,10 +325,13 @@ class _Branch:
                 return combined
             agg.replace(combined)
         keys = {_sql(k): f"{PREFIX}g{i}" for i, k in enumerate(self.keys)}
+        kinds = tuple({type(k.unnest()) for k in self.keys} | {type(k) for k in self.keys})  # SQL only for these
 
         def by_key(n: exp.Expr) -> exp.Expr:
-            if not isinstance(n, (exp.Literal, exp.Null, exp.Boolean)) and _sql(n) in keys:
-                return _col(keys[_sql(n)])
+            if isinstance(n, kinds) and not isinstance(n, (exp.Literal, exp.Null, exp.Boolean)):
+                text = _sql(n)
+                if text in keys:
+                    return _col(keys[text])
             return n
 
         node = node.transform(by_key, copy=False)
