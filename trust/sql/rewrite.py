@@ -338,22 +338,32 @@ def _definition(select: exp.Expr, root: exp.Expr) -> str:
     things: its aggregates, ORDER BY, LIMIT, HAVING and output names left out, its tables and derived
     tables renamed in order of appearance, and the query's CTEs (a UNION ALL branch's live on the
     union) included."""
-    shape = select.copy()
-    if isinstance(shape, exp.Select):
+    shape = select
+    saved: dict[str, object] = {}
+    if isinstance(shape, exp.Select):  # the parts left out are set aside while the text is made, then put back
         keys = sorted(
-            {p.unalias().sql(DIALECT) for p in shape.expressions if not any(True for _ in p.find_all(exp.AggFunc))}
+            {
+                p.unalias().sql(DIALECT, copy=False)
+                for p in shape.expressions
+                if not any(True for _ in p.find_all(exp.AggFunc))
+            }
         )
-        shape.set("expressions", [exp.Literal.string(k) for k in keys] or [exp.Literal.number(1)])
-        for clause in ("order", "limit", "having"):
+        for clause in ("expressions", "order", "limit", "having"):
+            saved[clause] = shape.args.get(clause)
             shape.set(clause, None)
+        shape.set("expressions", [exp.Literal.string(k) for k in keys] or [exp.Literal.number(1)])
     with_ = root.args.get("with_") if root is not select else None
-    text = shape.sql(DIALECT, copy=False) + ("|" + with_.sql(DIALECT) if with_ is not None else "")  # shape: ours
     names: dict[str, str] = {}
-    for node in (shape, *([with_] if with_ is not None else [])):
-        for source in node.find_all(exp.Table, exp.Subquery, exp.CTE):
-            alias = source.alias_or_name
-            if alias and alias not in names:
-                names[alias] = f"s{len(names)}"
+    try:
+        text = shape.sql(DIALECT, copy=False) + ("|" + with_.sql(DIALECT, copy=False) if with_ is not None else "")
+        for node in (shape, *([with_] if with_ is not None else [])):
+            for source in node.find_all(exp.Table, exp.Subquery, exp.CTE):
+                alias = source.alias_or_name
+                if alias and alias not in names:
+                    names[alias] = f"s{len(names)}"
+    finally:
+        for clause, value in saved.items():
+            shape.set(clause, value)
     for alias, canonical in sorted(names.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(f'"{alias}".', f'"{canonical}".').replace(f'AS "{alias}"', f'AS "{canonical}"')
     return hashlib.sha256(text.encode()).hexdigest()[:32]
