@@ -426,4 +426,4 @@ def _triple_finding(d: int, exact: bool, where: str, limit: int) -> Finding:
 
 
 def scheme(canary: object) -> str:
-    return f"{SCHEME}:duckdb-hash-{canary}"
+    return f"{SCHEME}:md5-64-{canary}"

@@ -41,6 +41,7 @@ from sqlglot import exp
 
 from trust.sdc.formula import Formula
 from trust.sdc.plan import Companions, Contribution, Publication, Slot
+from trust.sql.dialects import TrustDuckDB, hex64, text_hash, top_n, unit_hash
 from trust.sql.parse import DIALECT
 from trust.sql.preaggregate import preaggregate
 from trust.sql.publish import aggregates, formula, kind
@@ -63,11 +64,16 @@ def record_key(unit: exp.Expr) -> exp.Expr:
     """A unit's record key: the first 64 bits of SHA-256 of the secret and the unit's key, as an unsigned integer.
 
     The secret is the query parameter ``$trust_key``, which only the trust binds; the analyst's SQL can
-    name no parameter (``trust.sql.parse``) and no hash function (``trust.sql.validate``)."""
-    u = _sql(unit)
-    return _parse(
-        f"CASE WHEN ({u}) IS NULL THEN NULL ELSE CAST(('0x' || SUBSTRING(SHA256(${KEY_PARAMETER} || ':' || "
-        f"CAST(({u}) AS VARCHAR)), 1, 16)) AS UBIGINT) END"
+    name no parameter (``trust.sql.parse``) and no hash function (``trust.sql.validate``). Built from
+    portable nodes (``trust.sql.dialects``): the same key on every engine."""
+    text = exp.DPipe(
+        this=exp.DPipe(this=exp.Placeholder(this=KEY_PARAMETER), expression=exp.Literal.string(":")),
+        expression=exp.Cast(this=exp.paren(unit.copy()), to=exp.DataType.build("VARCHAR")),
+        safe=True,
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=exp.paren(unit.copy()), expression=exp.Null()), true=exp.Null())],
+        default=hex64(exp.SHA2(this=text, length=exp.Literal.number(256))),
     )
 
 
@@ -94,7 +100,7 @@ def _measured(proj: Any) -> list[Any]:
 def _sql(node: Any) -> str:
     # Not copied first: generating DuckDB SQL for an expression leaves it as it was (the dialect's
     # transforms rewrite whole statements, and these are never a statement's root).
-    return str(node.sql(DIALECT, copy=False))
+    return str(node.sql(TrustDuckDB, copy=False))
 
 
 def _parse(text: str) -> Any:
@@ -105,12 +111,18 @@ def _double(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("DOUBLE"))
 
 
-def _hashed(unit: exp.Expr) -> exp.Expr:
-    """``CASE WHEN (u) IS NULL THEN NULL ELSE HASH(u) END``, built."""
-    return exp.Case(
-        ifs=[exp.If(this=exp.Is(this=exp.paren(unit.copy()), expression=exp.Null()), true=exp.Null())],
-        default=exp.Anonymous(this="HASH", expressions=[unit.copy()]),
-    )
+def _grouping_bits(units: Sequence[exp.Expr]) -> exp.Expr:
+    """Which grouping set an inner row belongs to, as ``GROUPING(a, b, ...)`` numbers it (a bit per unit,
+    the first the highest), from one-argument ``GROUPING`` calls, which every engine has."""
+    n = len(units)
+    terms: list[exp.Expr] = [
+        exp.Mul(this=exp.func("GROUPING", u.copy()), expression=exp.Literal.number(2 ** (n - 1 - i)))
+        for i, u in enumerate(units)
+    ]
+    total = terms[0]
+    for term in terms[1:]:
+        total = exp.Add(this=total, expression=term)
+    return exp.paren(total)
 
 
 def _col(name: str) -> exp.Column:
@@ -354,9 +366,7 @@ class _Branch:
             for j in range(len(self.others) + 1):
                 suffix = f"@{j}" if j else ""
                 out |= {
-                    "top" + suffix: self.filtered(
-                        exp.Max(this=_double(s.copy()), count=exp.Literal.number(depth)), unit=j
-                    ),
+                    "top" + suffix: self.filtered(top_n(_double(s.copy()), depth, largest=True), unit=j),
                     "total" + suffix: _double(self.filtered(exp.Sum(this=s.copy()), unit=j)),
                     "negative" + suffix: exp.Coalesce(
                         this=self.filtered(exp.LogicalOr(this=exp.LT(this=s.copy(), expression=zero.copy())), unit=j),
@@ -367,10 +377,9 @@ class _Branch:
                     ),
                 }
             return out
-        w = self.where()
-        inner = "MIN" if fn == "min" else "MAX"
-        p = _sql(self.partial(_parse(f"{inner}({_sql(arg)})")))
-        return {"top": _parse(f"CAST({inner}({p}, {depth}){w} AS VARCHAR[])")}
+        p = self.partial((exp.Min if fn == "min" else exp.Max)(this=arg.copy()))
+        top = self.filtered(top_n(p, depth, largest=fn != "min"))
+        return {"top": exp.Cast(this=top, to=_type("VARCHAR[]").copy())}
 
     def published(self, agg: exp.AggFunc, kind: str) -> dict[str, exp.Expr]:
         """The hidden columns that perturbing ``agg`` needs (noise mode): its true value, its cell key (the
@@ -453,7 +462,7 @@ class _Branch:
         # once per inner row (a unit in a cell), never per source row. Suppression: by their 64-bit hash,
         # the population fingerprint's element (two units colliding would count as one: fewer units,
         # larger shares).
-        hashed = [u.copy() if self.keyed else _hashed(u) for u in [self.unit, *self.others]]
+        hashed = [u.copy() if self.keyed else unit_hash(u) for u in [self.unit, *self.others]]
         names = [self._unit_column(j) for j in range(len(hashed))]
         inner = exp.Select(
             expressions=[
@@ -469,7 +478,7 @@ class _Branch:
             sets = [exp.Tuple(expressions=[k.copy() for k in self.keys] + [h.copy()]) for h in hashed]
             inner.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
             inner.select(
-                exp.alias_(exp.func("GROUPING", *[h.copy() for h in hashed]), _SET, quoted=True),
+                exp.alias_(_grouping_bits(hashed), _SET, quoted=True),
                 append=True,
                 copy=False,
             )
@@ -555,7 +564,7 @@ def _common(select: exp.Select, branch: int, population: exp.Expr) -> None:
     select.select(exp.alias_(population, f"{PREFIX}population", quoted=True, copy=False), append=True, copy=False)
     select.select(
         exp.alias_(
-            exp.Anonymous(this="HASH", expressions=[exp.Literal.string(CANARY)]),
+            text_hash(CANARY),
             f"{PREFIX}canary",
             quoted=True,
             copy=False,
@@ -787,19 +796,23 @@ def _fallback_published(
 ) -> None:
     """Slot columns for a SELECT left in one level: true values, and one key for the whole row (every
     unit in it), since contributions per unit were not computed; magnitudes go to review."""
-    row_key = (
-        f"CAST(COALESCE(SUM(DISTINCT {_sql(record_key(unit))}), 0) % {KEY_SPACE} AS BIGINT)"
-        if unit is not None
-        else "CAST(NULL AS BIGINT)"
-    )
+
+    def row_key() -> exp.Expr:
+        if unit is None:
+            return _cast_null("BIGINT")
+        summed = exp.Coalesce(
+            this=exp.Sum(this=exp.Distinct(expressions=[record_key(unit)])), expressions=[exp.Literal.number(0)]
+        )
+        return exp.Cast(this=exp.Mod(this=summed, expression=exp.Literal.number(KEY_SPACE)), to=_type("BIGINT").copy())
+
     made: dict[int, dict[str, exp.Expr]] = {}
     for key, agg in wanted.items():
         arg = agg.this
-        cols = {"value": _parse(f"CAST(({_sql(agg)}) AS DOUBLE)"), "cell_key": _parse(row_key)}
+        cols = {"value": _parse(f"CAST(({_sql(agg)}) AS DOUBLE)"), "cell_key": row_key()}
         if isinstance(agg, exp.Avg) and arg is not None and not isinstance(arg, exp.Distinct):
             cols["value"] = _parse(f"CAST(SUM({_sql(arg)}) AS DOUBLE)")
             cols["count"] = _parse(f"CAST(COUNT({_sql(arg)}) AS DOUBLE)")
-            cols["count_key"] = _parse(row_key)
+            cols["count_key"] = row_key()
         made[key] = cols
     for name, value in _slot_columns(publication.slots, made).items():
         select.select(exp.alias_(value, name, quoted=True, copy=False), append=True, copy=False)

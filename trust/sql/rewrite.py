@@ -29,6 +29,7 @@ from trust.catalog.model import Catalog, Dataset
 from trust.errors import NotAllowed
 from trust.sql.companions import DEFAULT_DEPTH, Companions, add_companions
 from trust.sql.describe import Description, output_scopes
+from trust.sql.dialects import generate
 from trust.sql.parse import DIALECT
 from trust.sql.partition import branch_values, branching, partition
 from trust.sql.refusals import position
@@ -431,6 +432,7 @@ def rewrite(
     depth: int = DEFAULT_DEPTH,
     keyed: bool = False,
     min_units: int = 0,
+    engine: str = "duckdb",
 ) -> Plan:
     """The SQL to run: obligations applied, companions added, generated from the tree.
 
@@ -440,6 +442,7 @@ def rewrite(
     ``keyed`` (noise mode): the SQL computes each aggregate's cell key from record keys under the
     secret bound as ``$trust_key`` at run time (``Plan.keyed``), and returns only rows of at least
     ``min_units`` units; the analyst's HAVING, and a LIMIT after it, are applied to published values.
+    ``engine``: whose SQL to write (``trust.sql.dialects``); the same tree, the same values on each.
     """
     # A new tree: the description (and the tree it analysed) stays exactly as checked.
     tree = description.resolved.tree.copy()
@@ -504,7 +507,7 @@ def rewrite(
         for n, o in zip(names, description.shape.outputs)
     )
     return Plan(
-        sql=tree.sql(dialect=DIALECT, copy=False),  # the tree is this function's own copy
+        sql=generate(tree, engine),  # the tree is this function's own copy
         outputs=outputs,
         unit_columns=tuple(columns),
         unit_labels=tuple(labels),
