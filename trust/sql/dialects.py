@@ -118,12 +118,12 @@ def _spark_struct_extract(self: Any, node: exp.StructExtract) -> str:
 
 
 class TrustDuckDB(DuckDB):
-    class Generator(DuckDB.Generator):
+    class Generator(DuckDB.Generator):  # type: ignore[valid-type,misc]
         TRANSFORMS = {**DuckDB.Generator.TRANSFORMS, Hex64: _duckdb_hex64, TopN: _duckdb_top}
 
 
 class TrustSpark(Spark):
-    class Generator(Spark.Generator):
+    class Generator(Spark.Generator):  # type: ignore[valid-type,misc]
         TRANSFORMS = {
             **Spark.Generator.TRANSFORMS,
             Hex64: _spark_hex64,
