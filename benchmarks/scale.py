@@ -218,13 +218,13 @@ def child(variant: str, home: Path, sql: str) -> dict[str, Any]:
             pass
         # A trust that has been serving has sandboxes ready for the datasets analysts use.
         named = {d for d in datasets if re.search(rf"\b{re.escape(d.id)}\b", sql)}
-        trust.queries.sandboxes.take(
+        trust.queries.engine.sandboxes.take(
             access_for(sorted(named, key=lambda d: d.id), trust.config.credentials),
             engine_limits(trust.config, {d.department for d in named}),
             metadata_cache=True,
         ).close()
         deadline = time.monotonic() + 5
-        while trust.queries.sandboxes.ready() < 2 and time.monotonic() < deadline:
+        while trust.queries.engine.sandboxes.ready() < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         ready()
         started = time.perf_counter()

@@ -72,6 +72,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("catalog_retry_s", 30.0, "Seconds between background attempts to bind an unavailable dataset."),
     Setting("memory_limit", "2GB", "DuckDB memory limit for one query engine."),
+    Setting(
+        "engine",
+        "duckdb",
+        "Query engine: 'duckdb' (the default: each query in a fresh in-process sandbox) or 'spark' (Apache "
+        "Spark, for data beyond one machine; see docs/engines.md).",
+    ),
+    Setting(
+        "spark_master",
+        "local[2]",
+        "Where the Spark engine runs: local[N], spark://host:port, k8s://https://host:port, or sc://host:port "
+        "(Spark Connect).",
+    ),
+    Setting("spark_driver_memory", "2g", "Memory of the Spark driver the trust starts (not for sc:// masters)."),
+    Setting("spark_executor_memory", "2g", "Memory of each Spark executor the trust asks for."),
+    Setting("spark_shuffle_partitions", 4, "Spark's shuffle partitions for the trust's queries."),
     Setting("threads", 2, "DuckDB worker threads per query."),
     Setting(
         "spill_dir",

@@ -50,6 +50,7 @@ class Request:
     policy: Policy
     limits: Limits
     today: str
+    engine: str = "duckdb"  # whose SQL the rewrite writes (trust.sql.dialects)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def _rewrite(r: Request, p: Progress) -> Progress:
         depth=max(10, d.disclosure.min_units, d.disclosure.dominance_n),
         keyed=d.disclosure.noise is not None,
         min_units=d.disclosure.min_units,
+        engine=r.engine,
     )
     return dataclasses.replace(p, plan=plan)
 

@@ -18,8 +18,8 @@ from trust.audit.kinds import EventKind
 from trust.audit.log import AuditLog
 from trust.catalog import Dataset, access_for
 from trust.config import Config
-from trust.engine.execute import Execution, execute
-from trust.engine.pool import SandboxPool
+from trust.engine.base import engine_for
+from trust.engine.execute import Execution
 from trust.engine.sandbox import sweep_spill
 from trust.errors import KeyReused, QueryFailed, TrustError, UnknownName
 from trust.outputs.output import Output, OutputSummary
@@ -59,7 +59,7 @@ class Queries:
         self.gate = DepartmentGate(lambda department: config.department(department).max_reads)
         self.integrity = Integrity(store, audit)
         self._listing_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trust-listing")
-        self.sandboxes = SandboxPool()  # opened ahead of time, each used by one query
+        self.engine = engine_for(config)  # DuckDB (a sandbox opened ahead of time per query) or Spark
         sweep_spill(spill_dir(config))  # what queries of a process that was killed spilled
 
     @property
@@ -83,6 +83,7 @@ class Queries:
             policy=self.policy,
             limits=self.limits,
             today=dt.date.today().isoformat(),
+            engine=self.engine.name,
         )
 
     def check(self, user_name: str, project_id: str, sql: str) -> pipeline.Checked:
@@ -166,6 +167,7 @@ class Queries:
             # any row groups its statistics let it skip.
             stats={
                 "elapsed_s": round(result.elapsed_s, 4),
+                "engine": self.engine.name,  # which engine ran it (both publish the same values)
                 "rows": protected.table.num_rows,
                 "datasets": {d.id: d.row_count for d in datasets},
                 "rows_scanned": sum(d.row_count for d in datasets),
@@ -199,8 +201,9 @@ class Queries:
         try:
             if any(d.globbed for d in datasets):  # listed beside the query, so it adds no time
                 listing = self._listing_pool.submit(self.catalogue.listing, datasets)
-            result = execute(
+            result = self.engine.run(
                 plan.sql,
+                datasets,
                 access_for(datasets, self.config.credentials),
                 limits,
                 departments=departments,
@@ -208,7 +211,6 @@ class Queries:
                 verify=tuple(f.url for d in datasets for f in d.files),
                 on_finish=slots.release,
                 wait_s=limits.timeout_s - (time.monotonic() - started),
-                sandboxes=self.sandboxes,
             )
         except QueryFailed:
             slots.release()

@@ -73,10 +73,12 @@ def leaf_view(files: Sequence[str]) -> str:
 
 
 def _files(node: exp.ReadParquet) -> list[str]:
+    """The file names a leaf's ``READ_PARQUET`` lists (its options, such as ``hive_partitioning``, aside)."""
     files: list[str] = []
-    for arg in node.expressions or [node.this]:
+    for arg in [node.this, *node.expressions]:
         for item in arg.expressions if isinstance(arg, exp.Array) else [arg]:
-            files.append(item.name)
+            if isinstance(item, exp.Literal) and item.is_string:
+                files.append(item.name)
     return files
 
 
@@ -113,8 +115,22 @@ def _spark_leaf(self: Any, node: exp.ReadParquet) -> str:
     return leaf_view(_files(node))
 
 
-def _spark_struct_extract(self: Any, node: exp.StructExtract) -> str:
-    return f"{self.sql(node, 'this')}.{self.sql(node, 'expression').strip(chr(39))}"
+def _is_date(node: exp.Expr) -> bool:
+    kind = node.type.this if node.type is not None else None
+    return kind in (exp.DataType.Type.DATE, exp.DataType.Type.DATE32)
+
+
+def _spark_sub(self: Any, node: exp.Sub) -> str:
+    """DuckDB's ``date - date`` is a whole number of days; Spark's is an interval: ``DATEDIFF`` on Spark."""
+    left, right = node.this, node.expression
+    if _is_date(left) and _is_date(right):
+        return f"DATEDIFF({self.sql(left)}, {self.sql(right)})"
+    return str(self.binary(node, "-"))
+
+
+def _spark_div(self: Any, node: exp.Div) -> str:
+    """DuckDB's ``/`` divides in floating point whatever the operands (decimals too); so does this."""
+    return f"CAST({self.sql(node, 'this')} AS DOUBLE) / CAST({self.sql(node, 'expression')} AS DOUBLE)"
 
 
 class TrustDuckDB(DuckDB):
@@ -130,6 +146,8 @@ class TrustSpark(Spark):
             TopN: _spark_top,
             exp.Filter: _spark_filter,
             exp.ReadParquet: _spark_leaf,
+            exp.Sub: _spark_sub,
+            exp.Div: _spark_div,
         }
 
 
