@@ -319,6 +319,29 @@ def run_python(case: Case) -> list[Protected]:
     return out
 
 
+def run_spark(case: Case, tmp: Path, spark: Any) -> list[Protected]:
+    """The same as ``run_duckdb`` on the Spark engine: the file read in place by the trust's data source."""
+    from trust.engine.spark import source
+    from trust.sql.dialects import leaf_view
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    path = tmp / "microdata.parquet"
+    catalog, types = catalog_for(case, path)
+    write_parquet(case, path, types)
+    session = spark.newSession()
+    columns = [(c.name, source.spark_type(c.type or "VARCHAR")) for c in catalog.get(DATASET).columns]
+    source.read(session, [str(path)], columns, None).createOrReplaceTempView(leaf_view([str(path)]))
+    history = MemoryHistory()
+    out = []
+    for n, spec in enumerate(case.outputs):
+        sql, plan = engine_plan(case, spec, catalog, engine="spark")
+        raw = session.sql(sql).toArrow()
+        protected = protect(raw, plan, disclosure(case), max_rows=10_000, history=history if history.stored else None)
+        history.record(f"out-{n}", protected)
+        out.append(protected)
+    return out
+
+
 # -- checking ---------------------------------------------------------------------------------
 
 
@@ -418,7 +441,7 @@ def write_parquet(case: Case, path: Path, types: Mapping[str, str]) -> None:
     pq.write_table(table, path)
 
 
-def engine_plan(case: Case, spec: Spec, catalog: Any) -> tuple[str, Any]:
+def engine_plan(case: Case, spec: Spec, catalog: Any, engine: str = "duckdb") -> tuple[str, Any]:
     """The real SQL stages on ``spec``'s query: the SQL that runs and its plan."""
     from trust.sql.describe import describe
     from trust.sql.parse import parse
@@ -430,7 +453,7 @@ def engine_plan(case: Case, spec: Spec, catalog: Any) -> tuple[str, Any]:
     validate(parsed)
     resolved = resolve(parsed, catalog)
     description = describe(resolved, catalog)
-    plan = rewrite(description, catalog, no_obligations())  # with the companion statistics
+    plan = rewrite(description, catalog, no_obligations(), engine=engine)  # with the companion statistics
     return plan.sql, plan
 
 

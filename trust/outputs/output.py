@@ -42,6 +42,7 @@ class Output:
     fingerprints: Mapping[str, str]
     stats: Mapping[str, Any] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)  # dataset -> the registered version it read
+    engine: str = "duckdb"  # which engine ran it (trust.engine.base); both publish the same values
     origin: ReleaseRequester | None = field(default=None, compare=False, repr=False)  # session or client
 
     def for_analyst(self) -> Output:

@@ -163,11 +163,11 @@ class Queries:
             decision=checked.decision.to_json(),
             fingerprints={d.id: d.fingerprint for d in datasets},
             versions={d.id: d.version or "" for d in datasets},
+            engine=self.engine.name,
             # Rows held by the datasets read: the engine reads every row of the needed columns, less
             # any row groups its statistics let it skip.
             stats={
                 "elapsed_s": round(result.elapsed_s, 4),
-                "engine": self.engine.name,  # which engine ran it (both publish the same values)
                 "rows": protected.table.num_rows,
                 "datasets": {d.id: d.row_count for d in datasets},
                 "rows_scanned": sum(d.row_count for d in datasets),
@@ -262,6 +262,7 @@ class Queries:
                 datasets=sorted(output.fingerprints),
                 fingerprints=dict(output.fingerprints),
                 versions=dict(output.versions),
+                engine=output.engine,
                 status=output.report.status.value,
                 cells=dict(output.report.counts()),
                 executed_sql_sha256=_sha(output.executed_sql),

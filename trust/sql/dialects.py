@@ -106,7 +106,7 @@ def _spark_top(self: Any, node: TopN, where: str = "") -> str:
 def _spark_filter(self: Any, node: exp.Filter) -> str:
     inner = node.this
     if isinstance(inner, TopN):
-        return _spark_top(self, inner, " " + self.sql(node, "expression").strip())
+        return _spark_top(self, inner, f" FILTER({self.sql(node, 'expression').strip()})")
     # A FILTER follows the aggregate call; parenthesised, a field of its result may follow it.
     return f"({self.filter_sql(node)})"
 
@@ -126,6 +126,19 @@ def _spark_sub(self: Any, node: exp.Sub) -> str:
     if _is_date(left) and _is_date(right):
         return f"DATEDIFF({self.sql(left)}, {self.sql(right)})"
     return str(self.binary(node, "-"))
+
+
+_FRACTIONAL = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, exp.DataType.Type.DECIMAL}
+
+
+def _spark_cast(self: Any, node: exp.Cast) -> str:
+    """DuckDB rounds a fraction cast to a whole-number type (2.5 becomes 3); Spark truncates: rounded first."""
+    to, operand = node.args.get("to"), node.this
+    kind = operand.type.this if operand is not None and operand.type is not None else None
+    if to is not None and to.this in exp.DataType.INTEGER_TYPES and kind in _FRACTIONAL:
+        node = node.copy()
+        node.set("this", exp.Round(this=node.this))
+    return str(self.cast_sql(node, safe_prefix="TRY_" if isinstance(node, exp.TryCast) else None))
 
 
 def _spark_div(self: Any, node: exp.Div) -> str:
@@ -148,6 +161,8 @@ class TrustSpark(Spark):
             exp.ReadParquet: _spark_leaf,
             exp.Sub: _spark_sub,
             exp.Div: _spark_div,
+            exp.Cast: _spark_cast,
+            exp.TryCast: _spark_cast,
         }
 
 

@@ -423,6 +423,28 @@ def _never_fails_on_data(tree: exp.Expr) -> None:
                 operand.replace(exp.TryCast(this=operand.copy(), to=exp.DataType.build("DOUBLE")))
 
 
+def _prune_leaves(tree: exp.Expr, leaves: list[tuple[str, exp.Expr]]) -> None:
+    """Each leaf selects only the columns the query reads from it (the unit key always).
+
+    DuckDB prunes a leaf's unused columns itself; an engine that reads through a data source given
+    a fixed schema (Spark) fetches what the leaf names, so the SQL names only what is read. Kept
+    whole where a ``*`` could read every column."""
+    used: dict[str, set[str]] = {}
+    loose: set[str] = set()  # unqualified names (USING, a name only one source has): kept wherever they may be
+    for col in tree.find_all(exp.Column):
+        (used.setdefault(col.table, set()) if col.table else loose).add(col.name)
+    for alias, leaf in leaves:
+        reader = leaf.parent.find_ancestor(exp.Select) if leaf.parent is not None else None  # whose FROM/JOIN it is
+        if isinstance(reader, exp.Select) and any(
+            isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+            for p in reader.expressions
+        ):
+            continue  # a * reads every column
+        wanted = used.get(alias, set()) | loose
+        kept = [p for p in leaf.expressions if p.alias_or_name in wanted]
+        leaf.set("expressions", kept or leaf.expressions[:1])
+
+
 def rewrite(
     description: Description,
     catalog: Catalog,
@@ -489,14 +511,18 @@ def rewrite(
         analysts_limit = int(tree.args["limit"].expression.name)
         tree.set("limit", None)
         sdc = dataclasses.replace(sdc, publication=dataclasses.replace(sdc.publication, limit=analysts_limit))
+    leaves: list[tuple[str, exp.Expr]] = []
     for table in list(tree.find_all(exp.Table)):
         if not table.text("db"):
             continue
         ds = catalog.get(f"{table.text('db')}.{table.name}")
         leaf = _parsed_leaf(leaf_sql(ds, obligations)).copy()
+        leaves.append((table.alias_or_name, leaf))
         table.replace(
             exp.Subquery(this=leaf, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name, quoted=True)))
         )
+    if engine != "duckdb":
+        _prune_leaves(tree, leaves)
     if max_rows is not None:
         limit = tree.args.get("limit")
         current = int(limit.expression.name) if limit is not None else None

@@ -180,6 +180,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_events_request ON audit_events(json_extract(payload, '$.request'), seq);
     CREATE INDEX audit_events_version ON audit_events(json_extract(payload, '$.version'), seq);
     """,
+    # 10: which engine ran each output (trust.engine.base): DuckDB for every output made before there was a choice.
+    """
+    ALTER TABLE outputs ADD COLUMN engine TEXT NOT NULL DEFAULT 'duckdb';
+    """,
 )
 
 

@@ -69,7 +69,7 @@ class SqliteOutputs:
             writer.write_table(output.table)
         self.con.execute(
             "INSERT INTO outputs (id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, "
-            "table_ipc, versions) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "table_ipc, versions, engine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 output.id,
                 output.user,
@@ -82,13 +82,14 @@ class SqliteOutputs:
                 json.dumps(dict(output.fingerprints)),
                 sink.getvalue(),
                 json.dumps(dict(output.versions)),
+                output.engine,
             ),
         )
 
     def get(self, output_id: str) -> Output:
         row = self.con.execute(
             "SELECT id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, table_ipc, "
-            "versions FROM outputs WHERE id = ?",
+            "versions, engine FROM outputs WHERE id = ?",
             (output_id,),
         ).fetchone()
         if row is None:
@@ -110,6 +111,7 @@ class SqliteOutputs:
             fingerprints=json.loads(row[8]),
             stats={"rows": table.num_rows},
             versions=json.loads(row[10]),
+            engine=row[11],
         )
 
     def digest(self, output_id: str) -> str | None:
@@ -117,12 +119,14 @@ class SqliteOutputs:
         records, so doubled figures or a changed decision are seen (``trust.service.integrity``)."""
         row = self.con.execute(
             "SELECT id, user_name, project, created, sql, executed_sql, decision, report, fingerprints, versions, "
-            "table_ipc FROM outputs WHERE id = ?",
+            "table_ipc, engine FROM outputs WHERE id = ?",
             (output_id,),
         ).fetchone()
         if row is None:
             return None
-        body = json.dumps([*row[:10], hashlib.sha256(row[10]).hexdigest()], separators=(",", ":"))
+        # The engine is part of the digest when it is not DuckDB: outputs made before the choice keep theirs.
+        engine = [] if row[11] == "duckdb" else [row[11]]
+        body = json.dumps([*row[:10], hashlib.sha256(row[10]).hexdigest(), *engine], separators=(",", ":"))
         return hashlib.sha256(body.encode()).hexdigest()
 
     def ids(self) -> builtins.list[str]:
