@@ -20,6 +20,7 @@ demo: setup
 
 test: setup
 	sh scripts/install-browser.sh
+	sh scripts/install-java.sh
 	$(PY) -m pytest -q
 
 lint: setup

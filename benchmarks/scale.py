@@ -31,6 +31,7 @@ server sent against the column chunks the query needs, in ``benchmarks/results/s
     .venv/bin/python benchmarks/scale.py                        # all sizes, 3 rounds (about 40 minutes)
     .venv/bin/python benchmarks/scale.py --sizes 1M --rounds 2  # a quick look
     .venv/bin/python benchmarks/scale.py --sizes "" --rounds 5  # the demo's queries only (the rest kept)
+    .venv/bin/python benchmarks/scale.py --spark --sizes 1M,10M --rounds 2  # the Spark section (issue 15)
 """
 
 from __future__ import annotations
@@ -209,7 +210,9 @@ def child(variant: str, home: Path, sql: str) -> dict[str, Any]:
 
     trust = Trust.open(home)
     datasets = list(trust.catalog.bound())
-    if variant == "governed":
+    if variant == "plain-spark":
+        return _plain_spark(trust, datasets, sql)
+    if variant in ("governed", "governed-spark"):
         from trust.errors import TrustError
 
         try:  # warm the process (policy compiled, modules loaded) on a small query
@@ -218,14 +221,16 @@ def child(variant: str, home: Path, sql: str) -> dict[str, Any]:
             pass
         # A trust that has been serving has sandboxes ready for the datasets analysts use.
         named = {d for d in datasets if re.search(rf"\b{re.escape(d.id)}\b", sql)}
-        trust.queries.engine.sandboxes.take(
-            access_for(sorted(named, key=lambda d: d.id), trust.config.credentials),
-            engine_limits(trust.config, {d.department for d in named}),
-            metadata_cache=True,
-        ).close()
-        deadline = time.monotonic() + 5
-        while trust.queries.engine.sandboxes.ready() < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        sandboxes = getattr(trust.queries.engine, "sandboxes", None)  # Spark: its session started by the warm-up
+        if sandboxes is not None:
+            sandboxes.take(
+                access_for(sorted(named, key=lambda d: d.id), trust.config.credentials),
+                engine_limits(trust.config, {d.department for d in named}),
+                metadata_cache=True,
+            ).close()
+            deadline = time.monotonic() + 5
+            while sandboxes.ready() < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
         ready()
         started = time.perf_counter()
         out = trust.queries.run("ana", PROJECT, sql)
@@ -250,12 +255,66 @@ def child(variant: str, home: Path, sql: str) -> dict[str, Any]:
     return {"elapsed_s": elapsed, "peak_bytes": peak, "stages": stages, "rows": rows}
 
 
+def _plain_spark(trust: Any, datasets: list[Any], sql: str) -> dict[str, Any]:
+    """Plain Spark SQL on the same files: the same locked session, each dataset a view through the same
+    in-place reader (the only way Spark reads HTTP here), declaring only the columns the query reads,
+    the policy's row filter applied as for DuckDB."""
+    import sqlglot
+    from sqlglot import exp
+
+    from trust.engine.spark import session as spark_session
+    from trust.engine.spark import source
+    from trust.engine.spark.engine import settings_from
+
+    spark = spark_session.get(settings_from(trust.config)).newSession()
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    used = {c.name.lower() for c in tree.find_all(exp.Column)}
+    text = sql
+    for ds in datasets:
+        if ds.id not in sql:
+            continue
+        where = ROW_FILTERS.get(ds.id)
+        wanted = used | ({"opted_out"} if where else set())
+        columns = [(c.name, source.spark_type(c.type or "VARCHAR")) for c in ds.columns if c.name.lower() in wanted]
+        name = ds.id.replace(".", "_")
+        frame = source.read(spark, [f.url for f in ds.files], columns, None, timeout_s=120.0)
+        frame.createOrReplaceTempView(name + "_all")
+        spark.sql(f"SELECT * FROM {name}_all" + (f" WHERE {where}" if where else "")).createOrReplaceTempView(name)
+        text = text.replace(ds.id, name)
+    spark.sql("SELECT 1").collect()  # the session's Python workers started, as in a serving trust
+    ready()
+    started = time.perf_counter()
+    table = spark.sql(text).toArrow()
+    elapsed = time.perf_counter() - started
+    return {"elapsed_s": elapsed, "peak_bytes": _peak_rss(), "stages": {}, "rows": table.num_rows}
+
+
+def _hwm(pid: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _peak_rss() -> int:
-    """This process's peak resident set (VmHWM: reset at exec, unlike ru_maxrss, which a child inherits)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """The peak resident set (VmHWM: reset at exec, unlike ru_maxrss, which a child inherits) of this
+    process and its descendants alive now (Spark's JVM and Python workers), summed."""
+    children: dict[str, list[str]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(fields[1], []).append(stat.parent.name)
+    total, todo = 0, [str(os.getpid())]
+    while todo:
+        pid = todo.pop()
+        total += _hwm(pid)
+        todo.extend(children.get(pid, []))
+    return total or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def ready() -> None:
@@ -267,6 +326,8 @@ def ready() -> None:
 def run_child(variant: str, home: Path, sql: str, timeout: float, on_ready: Any = None) -> dict[str, Any]:
     """One run in a fresh process; ``on_ready`` is called when its set-up is done, just before the query."""
     env = {**os.environ, "TRUST_HOME": str(home)}
+    if variant.endswith("-spark"):
+        env["TRUST_ENGINE"] = "spark"
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
             [sys.executable, __file__, "--child", variant, "--home", str(home), "--sql", sql],
@@ -313,7 +374,7 @@ class Measured:
         return [r["error"] for r in self.runs[variant] if "error" in r]
 
 
-def measure_size(size: str, rounds: int, timeout: float) -> dict[str, Measured]:
+def measure_size(size: str, rounds: int, timeout: float, *, spark: bool = False) -> dict[str, Measured]:
     from trust.demo.servers import _Counter, _StaticServer
 
     root = generate(size)
@@ -337,8 +398,12 @@ def measure_size(size: str, rounds: int, timeout: float) -> dict[str, Measured]:
 
         seed_users(Trust.open(home))
         results: dict[str, Measured] = {}
-        for query in WHICH[size]:
-            sqls = {"plain": QUERIES[query], "yardstick": YARDSTICK[query], "governed": QUERIES[query]}
+        for query in ("Q1", "Q2") if spark else WHICH[size]:
+            sqls = (
+                {"plain-spark": QUERIES[query], "governed-spark": QUERIES[query], "governed": QUERIES[query]}
+                if spark
+                else {"plain": QUERIES[query], "yardstick": YARDSTICK[query], "governed": QUERIES[query]}
+            )
             measured = Measured({v: [] for v in sqls})
             for r in range(rounds):
                 order = list(sqls) if r % 2 == 0 else list(reversed(sqls))
@@ -507,6 +572,9 @@ def write(scaled: dict[str, dict[str, Measured]], demo: dict[str, Measured], mac
         )
     text = "\n".join(lines) + "\n"
     old = RESULTS / "scale.md"
+    spark_section = old.read_text().split(SPARK_SECTION, 1) if old.exists() else []
+    if len(spark_section) == 2:
+        text = text.rstrip("\n") + "\n" + SPARK_SECTION + spark_section[1]
     if not scaled and old.exists():  # --sizes "": the demo's section anew, the rest as it was
         kept = old.read_text().split("\n## The demo's everyday queries")[0]
         text = kept + text[text.index("\n## The demo's everyday queries") :]
@@ -515,12 +583,52 @@ def write(scaled: dict[str, dict[str, Measured]], demo: dict[str, Measured], mac
     return text
 
 
+SPARK_SECTION = "\n## On Apache Spark"
+
+
+def write_spark(scaled: dict[str, dict[str, Measured]], machine: str, rounds: int) -> str:
+    """The Spark section of scale.md (replacing the one there, the rest kept)."""
+    lines = [
+        SPARK_SECTION.strip(),
+        "",
+        f"`benchmarks/scale.py --spark` on {machine}; {rounds} interleaved rounds, each run a fresh process, medians. "
+        "Spark 4.3 in local mode (`local[2]`, 2 GB driver), the same files over loopback HTTP read in place by the "
+        "trust's data source. *plain Spark*: Spark SQL on the analyst's query over the same files (views through "
+        "the same reader, only the columns the query reads, the policy's opt-out filter), the session and its "
+        "Python workers started; *governed Spark*: the whole trust on the Spark engine, SQL text to stored output; "
+        "*governed DuckDB*: the same on the default engine. Peak memory is the process tree's (the JVM and "
+        "Python workers included).",
+        "",
+        "| query | rows | plain Spark | governed Spark | governed Spark / plain Spark | governed DuckDB | governed Spark / governed DuckDB | peak: plain Spark | peak: governed Spark |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, queries in scaled.items():
+        for query, m in queries.items():
+            p, g, d = m.median("plain-spark"), m.median("governed-spark"), m.median("governed")
+            pp, gp = m.median("plain-spark", "peak_bytes"), m.median("governed-spark", "peak_bytes")
+            lines.append(
+                f"| {query} | {size} | {_s(p)} | {_s(g)} | {_ratio(g, p)} | {_s(d)} | {_ratio(g, d)} | "
+                f"{_gib(pp)} | {_gib(gp)} |"
+            )
+            for variant in m.runs:
+                for e in m.errors(variant)[:1]:
+                    lines.append(f"|  | {variant} failed: {e[-200:]} |  |  |  |  |  |  |  |")
+    section = "\n".join(lines) + "\n"
+    old = RESULTS / "scale.md"
+    text = old.read_text() if old.exists() else ""
+    text = text.split(SPARK_SECTION)[0].rstrip("\n") + "\n\n" + section
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    old.write_text(text)
+    return section
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1M,10M,10Mx30M")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--no-demo", action="store_true")
+    ap.add_argument("--spark", action="store_true", help="Q1 and Q2 on Spark (plain and governed) and DuckDB")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--home", help=argparse.SUPPRESS)
     ap.add_argument("--sql", help=argparse.SUPPRESS)
@@ -529,6 +637,11 @@ def main() -> None:
         print(json.dumps(child(args.child, Path(args.home), args.sql)))
         return
     machine = f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    if args.spark:
+        sizes = [s for s in args.sizes.split(",") if s in ("1M", "10M")]
+        print(write_spark({size: measure_size(size, args.rounds, args.timeout, spark=True) for size in sizes}, machine,
+                          args.rounds))  # fmt: skip
+        return
     scaled = {size: measure_size(size, args.rounds, args.timeout) for size in args.sizes.split(",") if size}
     demo = {} if args.no_demo else measure_demo(args.rounds)
     print(write(scaled, demo, machine, args.rounds))
