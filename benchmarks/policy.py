@@ -4,8 +4,9 @@ Builds the policy from ``policies/`` (regopy bundle, once) and decides every pol
 ``tests/policy/cases`` (input documents built from the catalogue as the service builds them:
 allowed and denied, one to four datasets, joins, obligations) many times over. Reports the build
 time, decisions per second and p50/p95/max latency, uncached (every decision evaluated) and
-cached (the same input again), and through a real OPA server when ``opa`` is on PATH. Writes
-``benchmarks/results/policy.md``.
+cached (the same input again), the whole ``data.trust.decision`` evaluated in regopy for comparison
+(the trust evaluates ``data.trust.partial_decision`` and works the thresholds out in Python), and
+through a real OPA server when ``opa`` is on PATH. Writes ``benchmarks/results/policy.md``.
 
     .venv/bin/python benchmarks/policy.py               # 20 rounds over all cases
     .venv/bin/python benchmarks/policy.py --rounds 5
@@ -31,7 +32,7 @@ import trust  # noqa: E402,F401  (loads the engine before regopy; see trust/poli
 from trust.catalog import load_catalog  # noqa: E402
 from trust.config import REPO_ROOT  # noqa: E402
 from trust.policy.cases import Case, all_cases  # noqa: E402
-from trust.policy.embedded import EmbeddedPolicy, policy_data  # noqa: E402
+from trust.policy.embedded import QUERY, EmbeddedPolicy, policy_data  # noqa: E402
 
 POLICIES = REPO_ROOT / "policies"
 RESULTS = Path(__file__).resolve().parent / "results" / "policy.md"
@@ -92,8 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         builds.append(time.perf_counter() - t)
     uncached = EmbeddedPolicy(POLICIES, cache_size=0)
     cached = EmbeddedPolicy(POLICIES)
-    for case in cases:  # warm up, and check every case still passes
-        assert not case.mismatches(uncached.decide(case.document)), case.id
+    whole = EmbeddedPolicy(POLICIES, query=QUERY, cache_size=0)
+    for case in cases:  # warm up, and check every case still passes, the same both ways
+        decision = uncached.decide(case.document)
+        assert not case.mismatches(decision), case.id
+        assert decision.to_json() == whole.decide(case.document).to_json(), case.id
         cached.decide(case.document)
     rows: list[tuple[str, dict[str, float]]] = [
         ("embedded, every decision evaluated", measure(uncached.decide, cases, args.rounds)),
@@ -106,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure(uncached.decide, [c for c in cases if not c.expect["allow"]], args.rounds),
         ),
         ("embedded, repeated input (cache hit)", measure(cached.decide, cases, args.rounds)),
+        ("embedded, whole data.trust.decision in regopy", measure(whole.decide, cases, args.rounds)),
     ]
     opa_note = "No `opa` binary on PATH, so no OPA server figures; install OPA and rerun to add them."
     server = opa_server()
@@ -151,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "of engine time in `load.md`).",
         "- The cache keys on the whole input document (user, project, date and query shape), so only an identical "
         "request hits it; the policy and its data are fixed for the life of the process.",
+        "- The trust evaluates `data.trust.partial_decision` as a bundle entry point and works the strictest "
+        "disclosure thresholds out in Python (`trust/policy/thresholds.py`), deciding exactly what "
+        "`data.trust.decision` decides (checked on every case above, by `tests/policy/test_thresholds.py` and by "
+        "`trust policy check`); the last embedded row evaluates that whole decision in regopy, as OPA and the "
+        "policy tests do.",
         f"- {opa_note}",
     ]
     out = Path(args.out)

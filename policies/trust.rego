@@ -11,6 +11,9 @@
 # Each department module is listed below by name, four times (deny, row_filters, column_masks,
 # disclosure). Listing them is twice as fast in regopy as iterating data.trust.departments[_],
 # and `trust policy check` fails if a department module is not listed, so none is ever ignored.
+#
+# Policy tests, `opa test` and an OPA server read `decision`. The trust's embedded evaluator reads
+# `partial_decision` (at the end) and works out the disclosure thresholds itself, as `disclosure` does.
 package trust
 
 import rego.v1
@@ -62,17 +65,35 @@ allow if count(deny) == 0
 
 # -- Disclosure: the strictest thresholds across the datasets and rules a query touches ----------
 
-threshold_sources contains {"rule": "disclosure.defaults", "settings": data.disclosure.defaults}
-
-threshold_sources contains {"rule": concat(".", ["disclosure.departments", t.department]), "settings": s} if {
-	some t in input.query.tables
-	s := data.disclosure.departments[t.department]
+# The places in disclosure.json that set thresholds for this query: its defaults, and the entry of each
+# department and dataset the query touches that has one. Each is named by its place:
+# "disclosure.datasets.dwp.pip_awards" is data.disclosure.datasets["dwp.pip_awards"] (configured_settings).
+# Contributions are named by their rules, which never start with "disclosure.".
+configured_thresholds contains "disclosure.defaults" if {
+	_ = data.disclosure.defaults
 }
 
-threshold_sources contains {"rule": concat(".", ["disclosure.datasets", t.dataset]), "settings": s} if {
+configured_thresholds contains concat(".", ["disclosure.departments", t.department]) if {
 	some t in input.query.tables
-	s := data.disclosure.datasets[t.dataset]
+	_ = data.disclosure.departments[t.department]
 }
+
+configured_thresholds contains concat(".", ["disclosure.datasets", t.dataset]) if {
+	some t in input.query.tables
+	_ = data.disclosure.datasets[t.dataset]
+}
+
+configured_settings(name) := data.disclosure.defaults if name == "disclosure.defaults"
+
+configured_settings(name) := data.disclosure.departments[trim_prefix(name, "disclosure.departments.")] if {
+	startswith(name, "disclosure.departments.")
+}
+
+configured_settings(name) := data.disclosure.datasets[trim_prefix(name, "disclosure.datasets.")] if {
+	startswith(name, "disclosure.datasets.")
+}
+
+threshold_sources contains {"rule": name, "settings": configured_settings(name)} if some name in configured_thresholds
 
 threshold_sources contains {"rule": c.rule, "settings": c} if some c in contributions
 
@@ -119,5 +140,26 @@ decision := {
 		"column_masks": column_masks,
 		"disclosure": disclosure,
 	},
-	"disclosure_rules": {s.rule | some s in threshold_sources},
+	"disclosure_rules": disclosure_rules,
+}
+
+# The sources' names, as threshold_sources has them (without building that set: the embedded evaluator
+# needs only these).
+disclosure_rules := configured_thresholds | {c.rule | some c in contributions}
+
+# What the trust's embedded evaluator asks for: the decision without its disclosure thresholds, and the
+# contributions to them. Working out the strictest thresholds costs a third of every decision in regopy,
+# so the trust does it in Python (trust/policy/thresholds.py), from the places in disclosure.json that
+# `disclosure_rules` names (configured_settings) and the contributions, exactly as `disclosure` does.
+# tests/policy/test_thresholds.py and `trust policy check` fail if the two ever disagree: change how
+# `disclosure` combines, or configured_settings, only together with thresholds.py.
+partial_decision := {
+	"allow": allow,
+	"deny": deny,
+	"obligations": {
+		"row_filters": row_filters,
+		"column_masks": column_masks,
+	},
+	"disclosure_rules": disclosure_rules,
+	"contributions": contributions,
 }

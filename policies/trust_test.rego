@@ -61,3 +61,25 @@ test_one_department_denial_refuses_the_whole_query if {
 	not d.allow
 	fx.rules(d) == {"dfe.legal_gateway"}
 }
+
+# The trust's embedded evaluator reads partial_decision and works the thresholds out itself
+# (trust/policy/thresholds.py); everything else in it is the decision's own.
+test_the_partial_decision_is_the_decision_but_for_its_thresholds if {
+	who := fx.ana
+	today := fx.today
+	q := fx.with_joins(fx.query(["hmrc.paye_employments", "desnz.businesses"]), [{"left": "hmrc.paye_employments.employer_id", "right": "desnz.businesses.employer_id", "kind": "inner"}])
+	d := data.trust.decision with input.identity as who
+		with input.project as {"id": "demo-employment-support"}
+		with input.query as q
+		with input.context as {"date": today}
+	p := data.trust.partial_decision with input.identity as who
+		with input.project as {"id": "demo-employment-support"}
+		with input.query as q
+		with input.context as {"date": today}
+	p.allow == d.allow
+	p.deny == d.deny
+	p.obligations == object.remove(d.obligations, ["disclosure"])
+	p.disclosure_rules == d.disclosure_rules
+	{c.rule | some c in p.contributions} == {"hmrc.employer_level"}
+	"disclosure.departments.DESNZ" in p.disclosure_rules
+}

@@ -68,7 +68,7 @@ deny contains lib.denial(
 	lib.text([user, " does not hold the analyst role, which running a query needs."]),
 	"Ask a trust administrator to grant the analyst role.",
 ) if {
-	not "analyst" in object.get(input, ["identity", "roles"], [])
+	not "analyst" in input.identity.roles
 }
 
 deny contains lib.denial(
@@ -85,7 +85,7 @@ deny contains lib.denial(
 	lib.text(["Ask the project's sponsor (", object.get(project, "sponsor", "see the project record"), ") to add you to the project."]),
 ) if {
 	project
-	not user in object.get(project, "members", [])
+	not user in project.members
 }
 
 # -- Safe projects ---------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ deny contains lib.denial(
 ) if {
 	project
 	some t in input.query.tables
-	not t.dataset in object.get(project, "datasets", [])
+	not t.dataset in project.datasets
 }
 
 deny contains lib.denial(
@@ -145,8 +145,12 @@ deny contains lib.denial(
 	"The result is not aggregated.",
 	"Make every output column a GROUP BY key or an aggregate such as count(*).",
 ) if {
-	not object.get(input, ["query", "aggregated_output"], false) == true
+	not input.query.aggregated_output == true
 }
+
+# Looked up (restricted_aggregates[f]) rather than tested with `f in {...}`: regopy builds a set
+# literal again each time it meets one, and `in` is a built-in call.
+restricted_aggregates := {"min", "max", "median", "quantile"}
 
 deny contains lib.denial(
 	"trust.restricted_aggregate",
@@ -154,11 +158,14 @@ deny contains lib.denial(
 	"Use count, sum or avg, or ask the data owners to add it to the project's allowed aggregates.",
 ) if {
 	some a in input.query.aggregates
-	a.function in {"min", "max", "median", "quantile"}
-	not a.function in object.get(project, "allowed_aggregates", [])
+	restricted_aggregates[a.function]
+	not a.function in project.allowed_aggregates
 }
 
 # -- Councils and Strategic Authorities see only their own areas -------------------------------
+
+# (Defaulted, so regopy evaluates it once per decision rather than in each rule that asks.)
+default area_restricted := false
 
 area_restricted if organisation.type in {"council", "strategic_authority"}
 
@@ -171,14 +178,18 @@ areas := object.get(organisation, "areas", [])
 # Area codes go into SQL: only well-formed ONS codes are accepted (checked again by `trust policy check`).
 valid_area(code) if regex.match(`^[EWSN][0-9]{8}$`, code)
 
+invalid_areas contains code if {
+	some code in areas
+	not valid_area(code)
+}
+
 deny contains lib.denial(
 	"trust.areas_invalid",
 	lib.text([org_name, "'s registered areas include '", code, "', which is not an ONS area code."]),
 	"Ask a trust administrator to correct the organisation's areas in policies/data/organisations.json.",
 ) if {
 	area_restricted
-	some code in areas
-	not valid_area(code)
+	some code in invalid_areas
 }
 
 deny contains lib.denial(
@@ -201,10 +212,18 @@ deny contains lib.denial(
 	not area_column(t)
 }
 
-area_filter[t.dataset] := lib.text([area_column(t), " IN (", lib.sql_list(areas), ")"]) if {
+# Every area is a well-formed code, so a filter can be built from them. (A rule of its own, so that
+# regopy asks area_restricted first: it reorders the conditions within area_filter's body.)
+default areas_usable := false
+
+areas_usable if {
 	area_restricted
 	count(areas) > 0
-	count([code | some code in areas; not valid_area(code)]) == 0
+	count(invalid_areas) == 0
+}
+
+area_filter[t.dataset] := lib.text([area_column(t), " IN (", lib.sql_list(areas), ")"]) if {
+	areas_usable
 	some t in input.query.tables
 }
 

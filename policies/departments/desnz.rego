@@ -16,12 +16,15 @@ desnz_tables contains t if {
 # A 5-digit industry within one local authority is often a single business: the two are never
 # shown (output or grouped) together.
 
+# Looked up rather than tested with `in {...}`, which regopy rebuilds for every use of every column.
+shown_uses := {"output", "group_by"}
+
 shown(dataset, names) := {c.column |
 	some c in input.query.columns
 	c.dataset == dataset
 	c.column in names
 	some use in c.used_in
-	use in {"output", "group_by"}
+	shown_uses[use]
 }
 
 deny contains lib.denial(
@@ -31,8 +34,8 @@ deny contains lib.denial(
 ) if {
 	some t in desnz_tables
 	industry := shown(t.dataset, settings.fine_industry)
+	count(industry) > 0 # the area columns only when there is a fine industry column
 	area := shown(t.dataset, settings.fine_geography)
-	count(industry) > 0
 	count(area) > 0
 }
 

@@ -21,9 +21,13 @@ dfe_tables contains t if {
 # -- Legal gateway ---------------------------------------------------------------------------------
 # Learner data may be used only under a legal gateway that names DfE as a party.
 
+# (Defaulted, so regopy works it out once per decision rather than once for each DfE dataset.)
+default names_dfe := false
+
 names_dfe if {
+	lowered := lower(gateway)
 	some name in settings.gateway_names
-	contains(lower(gateway), lower(name))
+	contains(lowered, lower(name))
 }
 
 deny contains lib.denial(

@@ -30,10 +30,10 @@ special_category contains t.dataset if {
 # A flagged column, unless its whole dataset is flagged already (one reason is enough).
 special_category contains lib.text([c.dataset, ".", c.column]) if {
 	some c in input.query.columns
+	"special_category" in c.flags # first: most columns have no flag
 	some t in dwp_tables
 	t.dataset == c.dataset
 	not "special_category" in t.flags
-	"special_category" in c.flags
 }
 
 deny contains lib.denial(

@@ -56,15 +56,20 @@ deny contains lib.denial(
 # Earnings are never published at employer level below HMRC's employer threshold. A query is at
 # employer level when it links HMRC data to employers: an employer_id join or an employer dataset.
 
+# (Defaulted, so regopy works it out once per decision rather than in each rule that asks.)
+default hmrc_queried := false
+
+hmrc_queried if count(hmrc_datasets) > 0
+
 employer_level if {
-	count(hmrc_datasets) > 0
+	hmrc_queried
 	some j in input.query.joins
 	some side in [j.left, j.right]
 	lib.column_of(side) == "employer_id"
 }
 
 employer_level if {
-	count(hmrc_datasets) > 0
+	hmrc_queried
 	some t in input.query.tables
 	t.dataset in settings.employer_level_datasets
 }

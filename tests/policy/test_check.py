@@ -149,3 +149,14 @@ def test_regopy_pitfalls_are_warned_about(policies, registrations):
     )
     warnings = [p for p in check_policies(policies, registrations) if p.severity == "warning"]
     assert {p.file.rsplit("/", 1)[-1] for p in warnings} == {"desnz.rego", "desnz_test.rego"}
+
+
+def test_thresholds_the_trust_works_out_differently_from_the_policy_are_an_error(policies, registrations):
+    # `disclosure` changed in trust.rego but not in trust/policy/thresholds.py: the embedded evaluator,
+    # which works the thresholds out in Python, would no longer decide what the policy says.
+    trust_rego = policies / "trust.rego"
+    edit(trust_rego, '"rounding_base": max([s.rounding_base | some s in full]),', '"rounding_base": 5,')
+    errors = [p for p in check_policies(policies, registrations) if p.severity == "error"]
+    assert len(errors) == 1, [str(p) for p in errors]
+    assert errors[0].line == line_of(trust_rego, "partial_decision :=")
+    assert "data.trust.decision decides" in errors[0].message and "thresholds.py" in errors[0].message

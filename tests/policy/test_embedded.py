@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
+import regopy
 
+from trust.catalog.model import Role
 from trust.config import REPO_ROOT, Config
 from trust.errors import ConfigurationError
 from trust.policy import select_policy
 from trust.policy.decision import Decision
-from trust.policy.embedded import EmbeddedPolicy
+from trust.policy.embedded import UNDEFINED, EmbeddedPolicy, run, to_input
 
 ALLOW = {"allow": True, "deny": [], "obligations": {"row_filters": [], "column_masks": [], "disclosure": {}}}
 
@@ -68,6 +71,47 @@ def test_anything_but_a_clean_decision_denies(body, why):
     assert "could not decide" in d.deny[0]["message"] and "trust policy check" in d.deny[0]["remedy"]
     if why:
         assert why in d.deny[0]["message"]
+
+
+def test_a_decision_that_is_false_is_undefined_as_before():
+    # Evaluated as an entry point rather than a query, a rule that is false is still no decision.
+    assert policy("decision := false").evaluate({}) is UNDEFINED
+    assert refused_by(policy("decision := false").decide({})) == "trust.policy_error"
+
+
+def test_a_query_that_is_not_a_rule_is_still_evaluated():
+    assert (
+        EmbeddedPolicy(modules={"x.rego": "package x\n\nimport rego.v1\n\ny := 2\n"}, query="data.x.y + 1").evaluate({})
+        == 3
+    )
+
+
+def test_the_input_reaches_the_engine_as_regopy_would_convert_it():
+    echo = EmbeddedPolicy(
+        modules={"trust.rego": "package trust\n\nimport rego.v1\n\necho := input\n"}, query="data.trust.echo"
+    )
+    document = {
+        "text": "é, ünïcode and spaces",
+        "numbers": [0, -3, 2**40, 1.5, -0.0],
+        "flags": [True, False, None],
+        "nested": {"tuple": (1, "a"), "set": {"x"}, "empty": {}, "list": []},
+        "role": Role.MEASURE,
+    }
+    for converted in (regopy.Input(document), to_input(document)):
+        echo._rego.set_input(converted)
+        assert run(echo._rego, echo._bundle, "trust/echo") == json.loads(json.dumps(document, default=sorted))
+        assert echo.evaluate(document) == json.loads(json.dumps(document, default=sorted))
+
+
+@pytest.mark.parametrize(
+    "partial",
+    ['{"allow": true, "deny": []}', '"yes"', '{"allow": true, "deny": [], "obligations": {}}'],
+    ids=["no-obligations", "not-an-object", "no-thresholds"],
+)
+def test_a_partial_decision_without_its_parts_denies(partial):
+    # Never allowed with the built-in thresholds in place of the policy's own.
+    p = policy(f"partial_decision := {partial}\ndecision := {{}}", data={"disclosure": {}})
+    assert p.partial and refused_by(p.decide({})) == "trust.policy_error"
 
 
 def test_a_deny_wins_even_if_allow_says_true():

@@ -8,7 +8,9 @@ Problems are reported like a compiler's, ``file:line:column: severity: message``
 
 - syntax errors in any module (tests included), with the file and line;
 - the whole policy must compile, and must give a decision for a probe of every project and
-  organisation, with row filters and masks that are valid SQL over the dataset's columns;
+  organisation, with row filters and masks that are valid SQL over the dataset's columns, and the
+  same decision by way of ``data.trust.partial_decision`` (thresholds worked out in Python) as
+  ``data.trust.decision`` gives whole;
 - policy data: valid JSON/YAML; projects name real datasets, columns and dates; organisations'
   areas are ONS codes; department settings name real datasets and columns; disclosure
   thresholds are in range;
@@ -32,12 +34,14 @@ from trust.catalog.model import Catalog, Role
 from trust.errors import TrustError, did_you_mean
 from trust.policy.decision import Decision
 from trust.policy.embedded import (
+    PARTIAL,
     QUERY,
     EmbeddedPolicy,
     compile_error,
     engine_output,
     new_interpreter,
     policy_modules,
+    read_modules,
     test_modules,
 )
 
@@ -536,9 +540,15 @@ def _check_disclosure(report: _Report, disclosure: Any, departments: Any, catalo
 
 
 def _probe(report: _Report, policy: EmbeddedPolicy, data: Mapping[str, Any], catalog: Catalog) -> None:
-    """Ask for a decision for every project and organisation; every answer must be usable."""
+    """Ask for a decision for every project and organisation; every answer must be usable, and the same
+    whole (``data.trust.decision``) as by way of the partial decision."""
     from trust.sql.rewrite import leaf_sql, obligations_from
 
+    whole = (
+        EmbeddedPolicy(report.directory, modules=read_modules(report.directory), data=dict(data), query=QUERY)
+        if policy.partial
+        else None
+    )
     projects = data.get("projects") or {}
     organisations = data.get("organisations") or {}
     reported: set[Any] = set()
@@ -561,6 +571,18 @@ def _probe(report: _Report, policy: EmbeddedPolicy, data: Mapping[str, Any], cat
                 },
             }
             decision: Decision = policy.decide(document)
+            if whole is not None and "partial" not in reported:  # the first difference is enough
+                expected = whole.decide(document)
+                if decision.to_json() != expected.to_json():
+                    reported.add("partial")
+                    report.add(
+                        *_partial_location(report),
+                        "error",
+                        f"for project {pid} and organisation {org}, {PARTIAL} with the thresholds the trust works "
+                        f"out (trust/policy/thresholds.py) decides {_summary(decision)}, but {QUERY} decides "
+                        f"{_summary(expected)}: change `disclosure` and configured_settings in trust.rego only "
+                        "together with thresholds.py",
+                    )
             if decision.rules[:1] == ("trust.policy_error",):
                 key = decision.deny[0]["message"]
                 if key not in reported:
@@ -596,6 +618,20 @@ def _probe(report: _Report, policy: EmbeddedPolicy, data: Mapping[str, Any], cat
                             f"{rule} gives {ds.id} a {kind} the trust cannot "
                             f"apply ({item['expression']!r}): {exc.message}",
                         )
+
+
+def _partial_location(report: _Report) -> tuple[str, int, int]:
+    path = report.directory / "trust.rego"
+    source = path.read_text() if path.exists() else ""
+    found = re.search(r"^partial_decision\s*:=", source, re.M)
+    return (report.name(path), *_position(source, found.start())) if found else (report.name(path), 1, 1)
+
+
+def _summary(decision: Decision) -> str:
+    d = decision.to_json()
+    return json.dumps(
+        {"allow": d["allow"], "deny": [x["rule"] for x in d["deny"]], "disclosure": d["obligations"]["disclosure"]}
+    )
 
 
 def check_policies(directory: Path, catalog: Catalog) -> list[Problem]:
