@@ -591,7 +591,7 @@ def write_spark(scaled: dict[str, dict[str, Measured]], machine: str, rounds: in
     lines = [
         SPARK_SECTION.strip(),
         "",
-        f"`benchmarks/scale.py --spark` on {machine}; {rounds} interleaved rounds, each run a fresh process, medians. "
+        f"`benchmarks/scale.py --spark` on {machine}; interleaved rounds (per row), each run a fresh process, medians. "
         "Spark 4.3 in local mode (`local[2]`, 2 GB driver), the same files over loopback HTTP read in place by the "
         "trust's data source. *plain Spark*: Spark SQL on the analyst's query over the same files (views through "
         "the same reader, only the columns the query reads, the policy's opt-out filter), the session and its "
@@ -599,27 +599,32 @@ def write_spark(scaled: dict[str, dict[str, Measured]], machine: str, rounds: in
         "*governed DuckDB*: the same on the default engine. Peak memory is the process tree's (the JVM and "
         "Python workers included).",
         "",
-        "| query | rows | plain Spark | governed Spark | governed Spark / plain Spark | governed DuckDB | governed Spark / governed DuckDB | peak: plain Spark | peak: governed Spark |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| query | rows | rounds | plain Spark | governed Spark | governed Spark / plain Spark | governed DuckDB | governed Spark / governed DuckDB | peak: plain Spark | peak: governed Spark |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    old = RESULTS / "scale.md"
+    text = old.read_text() if old.exists() else ""
+    earlier = text.split(SPARK_SECTION, 1)[1].splitlines() if SPARK_SECTION in text else []
+    for line in earlier:  # sizes not measured in this run keep their rows
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 3 and cells[1] in ("Q1", "Q2") and cells[2] not in scaled:
+            lines.append(line)
     for size, queries in scaled.items():
         for query, m in queries.items():
             p, g, d = m.median("plain-spark"), m.median("governed-spark"), m.median("governed")
             pp, gp = m.median("plain-spark", "peak_bytes"), m.median("governed-spark", "peak_bytes")
             lines.append(
-                f"| {query} | {size} | {_s(p)} | {_s(g)} | {_ratio(g, p)} | {_s(d)} | {_ratio(g, d)} | "
+                f"| {query} | {size} | {rounds} | {_s(p)} | {_s(g)} | {_ratio(g, p)} | {_s(d)} | {_ratio(g, d)} | "
                 f"{_gib(pp)} | {_gib(gp)} |"
             )
             for variant in m.runs:
                 for e in m.errors(variant)[:1]:
-                    lines.append(f"|  | {variant} failed: {e[-200:]} |  |  |  |  |  |  |  |")
+                    lines.append(f"|  | {variant} failed: {e[-200:]} |  |  |  |  |  |  |  |  |")
     section = "\n".join(lines) + "\n"
-    old = RESULTS / "scale.md"
-    text = old.read_text() if old.exists() else ""
     text = text.split(SPARK_SECTION)[0].rstrip("\n") + "\n\n" + section
     RESULTS.mkdir(parents=True, exist_ok=True)
     old.write_text(text)
-    return section
+    return section  # rows of sizes not run now are kept as they were (their rounds column says how many)
 
 
 def main() -> None:
