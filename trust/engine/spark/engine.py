@@ -181,6 +181,7 @@ class SparkEngine:
         result: list[pa.Table] = []
         timings: dict[str, float] = {}
         done = threading.Event()
+        cancelled = threading.Event()  # the caller was answered with a timeout: start no job after it
         sessions: list[Any] = []
 
         def run() -> None:
@@ -212,7 +213,9 @@ class SparkEngine:
                     views.append(name)
                 guard.check(sql, views, parameters=set(parameters or ()))
                 guard.verify_session(spark)
-                spark.addTag(tag)
+                spark.addTag(tag)  # before the check below: a timeout after it interrupts the tagged jobs
+                if cancelled.is_set():
+                    raise _timeout(limits)
                 t1 = time.perf_counter()
                 table = _naive(spark.sql(sql, args=dict(parameters) if parameters else None).toArrow())
                 t2 = time.perf_counter()
@@ -233,6 +236,7 @@ class SparkEngine:
         worker = threading.Thread(target=run, name="trust-spark-query", daemon=True)
         worker.start()
         if not done.wait(max(0.0, deadline - time.monotonic())):
+            cancelled.set()
             if sessions:
                 try:
                     sessions[0].interruptTag(tag)
