@@ -429,10 +429,12 @@ def _prune_leaves(tree: exp.Expr, leaves: list[tuple[str, exp.Expr]]) -> None:
     DuckDB prunes a leaf's unused columns itself; an engine that reads through a data source given
     a fixed schema (Spark) fetches what the leaf names, so the SQL names only what is read. Kept
     whole where a ``*`` could read every column."""
+    inside = {id(col) for _, leaf in leaves for col in leaf.find_all(exp.Column)}  # the leaves' own names
     used: dict[str, set[str]] = {}
     loose: set[str] = set()  # unqualified names (USING, a name only one source has): kept wherever they may be
     for col in tree.find_all(exp.Column):
-        (used.setdefault(col.table, set()) if col.table else loose).add(col.name)
+        if id(col) not in inside:
+            (used.setdefault(col.table, set()) if col.table else loose).add(col.name)
     for alias, leaf in leaves:
         reader = leaf.parent.find_ancestor(exp.Select) if leaf.parent is not None else None  # whose FROM/JOIN it is
         if isinstance(reader, exp.Select) and any(
