@@ -7,34 +7,13 @@ import dataclasses
 
 import pytest
 
-from trust.catalog import Catalog, FileFooter, load_catalog
-from trust.config import REPO_ROOT
-
-TYPES = {
-    "date_of_birth": "DATE",
-    "claim_start": "DATE",
-    "award_start": "DATE",
-    "award_amount": "DOUBLE",
-    "weekly_amount": "DOUBLE",
-    "gross_pay": "DOUBLE",
-    "tax_paid": "DOUBLE",
-    "turnover": "DOUBLE",
-    "employee_count": "INTEGER",
-    "tax_month": "SMALLINT",
-    "achieved": "BOOLEAN",
-    "opted_out": "BOOLEAN",
-}
+from tests.sql.catalogs import typed_catalog
+from trust.catalog import Catalog, FileFooter
 
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
-    registered = load_catalog(REPO_ROOT / "catalog")
-    out = {}
-    for ds in registered:
-        cols = tuple(dataclasses.replace(c, type=TYPES.get(c.name, "VARCHAR")) for c in ds.columns)
-        files = (FileFooter(f"http://127.0.0.1:9/{ds.id}.parquet", 1000, 10, 1, 100, (), "x"),)
-        out[ds.id] = dataclasses.replace(ds, columns=cols, files=files)
-    return Catalog(out)
+    return typed_catalog()
 
 
 @pytest.fixture()

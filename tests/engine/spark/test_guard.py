@@ -3,15 +3,14 @@ the SQL the trust generates passes. The same attacks against a real session: ``t
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 from sqlglot.dialects.spark import Spark
 
+from tests.sql.catalogs import typed_catalog
 from tests.sql.corpus_cases import load_controls
-from trust.catalog import Catalog, FileFooter, load_catalog
-from trust.config import REPO_ROOT
+from trust.catalog import Catalog
 from trust.engine.spark import guard
 from trust.engine.spark.session import LOCKED_CONF
 from trust.errors import ConfigurationError, NotAllowed, QueryFailed
@@ -388,20 +387,6 @@ def test_verify_session_accepts_the_locked_settings_and_nothing_else() -> None:
 
 
 # The SQL the trust's generator writes for Spark, for every control query of the corpus, passes.
-_TYPES = {
-    "date_of_birth": "DATE",
-    "claim_start": "DATE",
-    "award_start": "DATE",
-    "award_amount": "DOUBLE",
-    "weekly_amount": "DOUBLE",
-    "gross_pay": "DOUBLE",
-    "tax_paid": "DOUBLE",
-    "turnover": "DOUBLE",
-    "employee_count": "INTEGER",
-    "tax_month": "SMALLINT",
-    "achieved": "BOOLEAN",
-    "opted_out": "BOOLEAN",
-}
 _OBLIGATIONS = obligations_from(
     [{"dataset": "dwp.uc_claims", "expression": "NOT opted_out"}],
     [
@@ -417,12 +402,7 @@ CONTROLS = load_controls()
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    out = {}
-    for ds in load_catalog(REPO_ROOT / "catalog"):
-        columns = tuple(dataclasses.replace(c, type=_TYPES.get(c.name, "VARCHAR")) for c in ds.columns)
-        files = (FileFooter(f"http://127.0.0.1:9/{ds.id}.parquet", 1000, 10, 1, 100, (), "x"),)
-        out[ds.id] = dataclasses.replace(ds, columns=columns, files=files)
-    return Catalog(out)
+    return typed_catalog()
 
 
 @pytest.mark.parametrize("keyed", [False, True], ids=["suppression", "noise"])
