@@ -121,19 +121,10 @@ def _same_row(a: tuple[Any, ...], b: tuple[Any, ...], columns: list[str], case_i
         assert _same(x, y), f"{case_id}: {name}: DuckDB {x!r}, Spark {y!r} (row {values})"
 
 
+@pytest.mark.parametrize("mode", ["noisy", "suppressing"], ids=["noise", "suppression"])
 @pytest.mark.parametrize("control", CONTROLS, ids=[c.id for c in CONTROLS])
-def test_control_query_publishes_the_same_with_noise(control, noisy) -> None:
-    duck, spark = noisy
-    _assert_same(
-        control.id,
-        _published(duck, control.user, control.project, control.sql),
-        _published(spark, control.user, control.project, control.sql),
-    )
-
-
-@pytest.mark.parametrize("control", CONTROLS, ids=[c.id for c in CONTROLS])
-def test_control_query_publishes_the_same_with_suppression(control, suppressing) -> None:
-    duck, spark = suppressing
+def test_control_query_publishes_the_same(control, mode, request) -> None:
+    duck, spark = request.getfixturevalue(mode)
     _assert_same(
         control.id,
         _published(duck, control.user, control.project, control.sql),
