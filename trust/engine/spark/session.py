@@ -14,8 +14,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trust.errors import ConfigurationError
@@ -115,6 +117,11 @@ def _build(settings: SparkSettings) -> SparkSession:
     )
     for key, value in LOCKED_CONF.items():
         builder = builder.config(key, value)
+    if not settings.master.startswith("sc://"):
+        # Spark makes its (unused: the catalogue is in memory) warehouse folder where it is told, by default
+        # in the working directory; keep it out of whatever folder the trust was started in.
+        warehouse = Path(tempfile.gettempdir()) / f"trust-spark-warehouse-{os.getpid()}"
+        builder = builder.config("spark.sql.warehouse.dir", warehouse.as_uri())
     session = builder.getOrCreate()
     from trust.engine.spark.source import register
 
