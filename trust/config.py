@@ -103,6 +103,47 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("header_timeout_s", 10.0, "Seconds a client may take to send a request's line and headers (then 408)."),
     Setting("body_idle_timeout_s", 10.0, "Seconds a request body may stall with nothing arriving (then 408)."),
     Setting("body_timeout_s", 30.0, "Seconds a client may take to send a whole request body (then 408)."),
+    Setting(
+        "token_lifetime_days",
+        90.0,
+        "Days a bearer token works when `trust tokens issue` is not given --expires-days; 0 means tokens issued "
+        "without --expires-days never expire (an explicit choice; tokens issued before this setting keep theirs).",
+    ),
+    Setting("smtp_host", "", "SMTP server for notifications of release requests; empty sends no e-mail."),
+    Setting("smtp_port", 25, "Port of the SMTP server."),
+    Setting("smtp_from", "trust@localhost", "The From address of the trust's e-mail."),
+    Setting("smtp_starttls", False, "Whether to upgrade the SMTP connection with STARTTLS."),
+    Setting("smtp_username", "", "User name for the SMTP server, if it needs one."),
+    Setting("smtp_password", "", "Password for the SMTP server (set it in TRUST_SMTP_PASSWORD, not in trust.toml)."),
+    Setting(
+        "webhook_urls",
+        "",
+        "Comma-separated URLs that receive every notification of a release request as signed JSON (docs/release.md).",
+    ),
+    Setting(
+        "webhook_secret", "", "Shared secret that signs webhook bodies (HMAC-SHA256; set it in TRUST_WEBHOOK_SECRET)."
+    ),
+    Setting("public_url", "", "Where analysts and checkers reach the trust's pages, for links in notifications."),
+    Setting(
+        "oidc_issuer",
+        "",
+        "Issuer URL of the organisation's OpenID Connect provider (its discovery document is at "
+        "<issuer>/.well-known/openid-configuration); empty: checkers sign in to the pages with tokens only.",
+    ),
+    Setting("oidc_name", "", "The provider's name on the sign-in button; empty: the issuer's host name."),
+    Setting("oidc_client_id", "", "The trust's client id, registered with the OpenID Connect provider."),
+    Setting(
+        "oidc_client_secret",
+        "",
+        "The trust's client secret at the OpenID Connect provider (set it in TRUST_OIDC_CLIENT_SECRET, not in trust.toml).",
+    ),
+    Setting("oidc_scopes", "openid email profile", "Scopes the trust asks the OpenID Connect provider for."),
+    Setting(
+        "oidc_user_claim",
+        "preferred_username",
+        "The ID token claim that names the trust user: 'preferred_username' (matched against user names) or "
+        "'email' (matched against users' e-mail addresses, `trust users add --email`).",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -14,6 +14,7 @@ The tree::
     ├── StorageFailed               the trust's own storage is full or failing; nothing was stored
     ├── StateDisagrees              a stored record disagrees with the audit trail; not acted on
     ├── QueryTimeout                the query ran past its time limit
+    ├── QueryCancelled              the analyst cancelled the query; nothing was made
     ├── QueryFailed                 the engine failed; the message never echoes data values
     ├── DisclosureBlocked           no cell of the result may be shown
     ├── InvalidTransition           a release request cannot move that way
@@ -27,7 +28,7 @@ HTTP statuses are mapped here, in one place, so server and client agree.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -80,12 +81,13 @@ class PolicyDenied(QueryRejected):
     http_status = 403
     code = "policy_denied"
 
-    def __init__(self, denials: list[dict[str, str]]) -> None:
+    def __init__(self, denials: list[dict[str, str]], policy_input: Mapping[str, Any] | None = None) -> None:
         first = denials[0] if denials else {"rule": "trust.default_deny", "message": "no rule allowed this query"}
         more = f" (and {len(denials) - 1} more)" if len(denials) > 1 else ""
         super().__init__(f"Denied by policy [{first['rule']}]: {first['message']}{more}", rule=first["rule"])
         self.denials = denials
         self.context["denials"] = denials
+        self.policy_input = policy_input  # for the audit event (trust policy diff replays it); not sent to the user
 
 
 class UnknownName(TrustError):
@@ -131,6 +133,17 @@ class QueryTimeout(TrustError):
     code = "query_timeout"
 
 
+class QueryCancelled(TrustError):
+    """The analyst stopped the query (Ctrl-C, a kernel interrupt, ``DELETE /v1/queries/{id}``) before it made
+    an output. In Jupyter only the message is shown: the traceback would say nothing the analyst can use."""
+
+    http_status = 409
+    code = "query_cancelled"
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for what an uncaught exception shows
+        return [f"{type(self).__name__}: {self.message}"]
+
+
 class QueryFailed(TrustError):
     http_status = 500
     code = "query_failed"
@@ -156,8 +169,8 @@ UNAUTHENTICATED = "Authentication required: send a valid bearer token (ask an ad
 
 class NotAuthenticated(NotAuthorised):
     """No valid bearer token came with the request (HTTP 401). Every way a token can fail (missing,
-    malformed, unknown, revoked, expired) is this one error with this one message, so a caller learns
-    nothing about which it was."""
+    malformed, unknown, revoked, user disabled) is this one error with this one message, so a caller
+    learns nothing about which it was; only an expired token's holder is told it expired."""
 
     http_status = 401
     code = "not_authenticated"
@@ -195,6 +208,7 @@ ERRORS_BY_CODE: dict[str, type[TrustError]] = {
         StorageFailed,
         StateDisagrees,
         QueryTimeout,
+        QueryCancelled,
         QueryFailed,
         DisclosureBlocked,
         InvalidTransition,

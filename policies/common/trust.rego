@@ -93,7 +93,7 @@ deny contains lib.denial(
 deny contains lib.denial(
 	"trust.unknown_project",
 	lib.text(["Project '", project_id, "' is not registered with the trust."]),
-	"Check the project id, or ask your sponsor to register the project in policies/data/projects.json.",
+	"Check the project id, or apply for the project (`trust apply`, docs/projects.md): the data owners approve it in the trust.",
 ) if {
 	not project
 }
@@ -101,7 +101,7 @@ deny contains lib.denial(
 deny contains lib.denial(
 	"trust.project_expired",
 	lib.text(["Project ", project_id, "'s approval expired on ", object.get(project, "expires", "(no expiry date recorded)"), "."]),
-	"Ask the project's sponsor to renew the approval with the data owners.",
+	lib.text(["To renew the approval, apply to amend the project with a later expiry (`trust apply --amends ", project_id, "`, docs/projects.md); its data owners approve it in the trust."]),
 ) if {
 	project
 
@@ -243,7 +243,19 @@ deny contains lib.denial(
 	not area_filter[t.dataset]
 }
 
+# Conditions a data owner set when approving the project's agreement (trust.service.agreements): row
+# filters on their own datasets, and stricter disclosure thresholds for queries that read their data.
+row_filters contains {"dataset": f.dataset, "expression": f.expression, "rule": "trust.agreement_condition"} if {
+	some f in object.get(project, ["conditions", "row_filters"], [])
+	some t in input.query.tables
+	t.dataset == f.dataset
+}
+
+disclosure contains object.union(settings, {"rule": concat(".", ["trust.agreement_condition", department])}) if {
+	some department, settings in object.get(project, ["conditions", "disclosure"], {})
+	some t in input.query.tables
+	t.department == department
+}
+
 # What this module does not contribute (each module answers all four; see policies/trust.rego).
 column_masks := set()
-
-disclosure := set()

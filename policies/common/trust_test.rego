@@ -159,3 +159,31 @@ test_every_denial_says_what_would_help if {
 		endswith(x.message, x.remedy)
 	}
 }
+
+# An agreement's conditions (trust.service.agreements): a data owner's row filter on their dataset, and their
+# stricter thresholds for queries that read their department's data, and for no other query.
+agreement := {"p-agreed": {
+	"purpose": "employment_support", "legal_gateway": "dea-2017-s64-research", "expires": "2027-09-30",
+	"datasets": ["dwp.uc_claims", "hmrc.paye_employments"], "members": ["ana"],
+	"conditions": {
+		"row_filters": [{"dataset": "dwp.uc_claims", "expression": "region = 'E12000002'"}],
+		"disclosure": {"HMRC": {"min_units": 20}},
+	},
+}}
+
+test_an_agreements_row_filter_applies_to_its_dataset if {
+	ps := agreement
+	d := fx.decide(fx.ana, "p-agreed", fx.query(["dwp.uc_claims"])) with data.projects as ps
+	d.allow
+	{"dataset": "dwp.uc_claims", "expression": "region = 'E12000002'", "rule": "trust.agreement_condition"} in d.obligations.row_filters
+}
+
+test_an_agreements_thresholds_apply_only_with_that_departments_data if {
+	ps := agreement
+	hmrc := fx.decide(fx.ana, "p-agreed", fx.query(["hmrc.paye_employments"])) with data.projects as ps
+	hmrc.obligations.disclosure.min_units == 20
+	"trust.agreement_condition.HMRC" in hmrc.disclosure_rules
+	dwp := fx.decide(fx.ana, "p-agreed", fx.query(["dwp.uc_claims"])) with data.projects as ps
+	dwp.obligations.disclosure.min_units == 10
+	count([f | some f in dwp.obligations.row_filters; f.rule == "trust.agreement_condition"]) == 1
+}

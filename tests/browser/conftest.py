@@ -115,14 +115,15 @@ def airlock(departments: DepartmentServers, tmp_path_factory: pytest.TempPathFac
             c.close()
 
 
-def sign_in(browser: Browser, url: str, token: str) -> Page:
-    """A fresh browser context signed in to the checkers' pages with ``token``; on the queue page."""
+def sign_in(browser: Browser, url: str, token: str, *, landing: str = "Requests waiting for review") -> Page:
+    """A fresh browser context signed in to the pages with ``token``; on the queue page (a checker's) or
+    the applications page (a data owner's)."""
     page = browser.new_context(base_url=url).new_page()
     page.goto("/checker/")
     expect(page.get_by_role("heading", name="Sign in to check outputs")).to_be_visible()
     page.get_by_label("Token").fill(token)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Requests waiting for review")).to_be_visible()
+    expect(page.get_by_role("heading", name=landing)).to_be_visible()
     return page
 
 

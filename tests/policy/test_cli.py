@@ -110,7 +110,7 @@ def test_explain_an_input_document(trust, trust_home, tmp_path):
     (tmp_path / "input.json").write_text(json.dumps(document))
     r = run("explain", "--input", str(tmp_path / "input.json"), home=trust_home)
     assert r.returncode == 1
-    assert "deny         trust.project_expired" in r.stdout and "to fix: Ask the project's sponsor" in r.stdout
+    assert "deny         trust.project_expired" in r.stdout and "to fix: To renew the approval, apply to amend the project" in r.stdout
 
 
 def test_explain_online_shows_the_sql_with_the_obligations_in_every_leaf(trust):
@@ -152,7 +152,7 @@ def test_policy_commands_are_part_of_the_trust_command(trust_home):
         cwd=REPO_ROOT,
         timeout=60,
     )
-    assert r.returncode == 0 and all(c in r.stdout for c in ("test", "explain", "check"))
+    assert r.returncode == 0 and all(c in r.stdout for c in ("test", "explain", "diff", "check"))
 
 
 def test_explain_lists_every_mask_a_rule_makes(trust):

@@ -172,8 +172,15 @@ def test_publish_loads_modules_and_data_through_the_apis(opa):
         "departments/hmrc.rego",
         "departments/dfe.rego",
         "departments/desnz.rego",
+        "applications/application.rego",
+        "applications/applications.rego",
+        "applications/gateways.rego",
+        "applications/dwp.rego",
+        "applications/hmrc.rego",
+        "applications/dfe.rego",
+        "applications/desnz.rego",
     }
-    assert set(api.data) == {"projects", "organisations", "departments", "disclosure"}
+    assert set(api.data) == {"projects", "organisations", "departments", "disclosure", "gateways", "purposes"}
     puts = [r for r in api.requests if r[0] == "PUT"]
     assert ("PUT", "/v1/policies/departments/dwp.rego", "text/plain") in puts
     assert ("PUT", "/v1/data/projects", "application/json") in puts

@@ -81,7 +81,7 @@ def test_unknown_dataset_suggests_the_right_one(catalog: Catalog) -> None:
 def test_table_without_department_is_unknown(catalog: Catalog) -> None:
     with pytest.raises(UnknownName, match="department.dataset") as info:
         _resolve("SELECT count(*) FROM uc_claims", catalog)
-    assert info.value.context["rule"] == "unknown_dataset" and "Did you mean 'uc_claims'" in str(info.value)
+    assert info.value.context["rule"] == "unknown_dataset" and "Did you mean 'dwp.uc_claims'" in str(info.value)
 
 
 def test_unknown_column(catalog: Catalog) -> None:

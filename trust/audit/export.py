@@ -3,8 +3,10 @@
 Built from the audit log (every output and refused query is an event there) and the release
 requests, for a department, the Information Commissioner or the public. It names projects,
 purposes, legal gateways, datasets and organisations, never SQL, figures or people: those stay
-in the audit log itself. The report carries the audit chain's state and its head hash, so a
-later report (or ``trust audit verify``) shows whether the history it summarises was changed.
+in the audit log itself. Only registered projects are named: an id seen only in refused queries
+(a mistyped one) is counted in ``queries_refused_for_unregistered_projects``, never named. The
+report carries the audit chain's state and its head hash, so a later report (or ``trust audit
+verify``) shows whether the history it summarises was changed.
 
     >>> report = trust.transparency_report()        # doctest: +SKIP
     >>> write_report(report, Path("transparency"))  # doctest: +SKIP
@@ -87,6 +89,8 @@ class TransparencyReport:
     projects: tuple[ProjectRow, ...]
     usage: tuple[UsageRow, ...]
     releases: tuple[ReleaseRow, ...]
+    # queries refused for a project id that is not registered (a typo, a guess): counted, never named
+    refused_unregistered: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +105,7 @@ class TransparencyReport:
                 "to": self.period_to,
             },
             "projects": [asdict(p) for p in self.projects],
+            "queries_refused_for_unregistered_projects": self.refused_unregistered,
             "usage": [asdict(u) for u in self.usage],
             "releases": [asdict(r) for r in self.releases],
         }
@@ -165,7 +170,12 @@ def transparency_report(
             )
         )
 
-    project_ids = sorted(set(outputs) | set(refused) | set(states) | {p for p, _ in usage})
+    # A project is listed when it is registered or the trust made something for it (an output or a
+    # release request is only ever made for a registered project, which may since have ended). An id
+    # seen only in refused queries may be anyone's typo or guess: it is counted, never published.
+    real = set(projects) | set(outputs) | set(states) | {p for p, _ in usage}
+    unregistered = sum(n for p, n in refused.items() if p not in real)
+    project_ids = sorted(real & (set(outputs) | set(refused) | set(states) | {p for p, _ in usage}))
     project_rows = []
     for pid in project_ids:
         spec = projects.get(pid, {})
@@ -215,6 +225,7 @@ def transparency_report(
         projects=tuple(project_rows),
         usage=tuple(usage_rows),
         releases=tuple(release_rows),
+        refused_unregistered=unregistered,
     )
 
 

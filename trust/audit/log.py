@@ -23,7 +23,7 @@ from typing import Any
 
 from trust.audit.kinds import EventKind
 from trust.store import Records, StateStore
-from trust.store.audit import AuditRecord
+from trust.store.audit import AuditQuery, AuditRecord
 
 GENESIS = "0" * 64
 
@@ -88,6 +88,12 @@ class AuditLog:
     def events(self, *, kind: EventKind | str | None = None) -> list[AuditEvent]:
         with self.store.read() as tx:
             return [AuditEvent.of(r) for r in tx.audit.all(kind=EventKind(kind).value if kind else None)]
+
+    def search(self, query: AuditQuery) -> list[AuditEvent]:
+        """The newest events matching ``query``, newest first (``trust audit show|search``). It only
+        reads: nothing is written, so reading the trail leaves its chain and head as they were."""
+        with self.store.read() as tx:
+            return [AuditEvent.of(r) for r in tx.audit.search(query)]
 
     def verify(self) -> tuple[bool, str]:
         """(True, summary) when the chain is intact; else (False, the first broken event)."""

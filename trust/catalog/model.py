@@ -103,6 +103,7 @@ class Dataset:
     credentials: str | None = None
     description: str = ""
     flags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # words people search for it by (``trust catalog search``, DCAT keywords)
     files: tuple[FileFooter, ...] = ()  # filled in by discovery
     globbed: tuple[str, ...] = ()  # the locations that are patterns, whose file list is part of the version
     status: Status = Status.UNBOUND
@@ -160,6 +161,9 @@ class Dataset:
         location = raw["location"]
         locations = (location,) if isinstance(location, str) else tuple(str(x) for x in location)
         columns = tuple(Column.from_yaml(n, c, where) for n, c in dict(raw["columns"]).items())
+        tags = raw.get("tags", ())
+        if not isinstance(tags, list | tuple) or not all(isinstance(t, str) and t.strip() for t in tags):
+            raise ConfigurationError(f"{where}: tags must be a list of words or phrases, e.g. [earnings, pay].")
         ds = cls(
             id=ds_id,
             department=department,
@@ -170,6 +174,7 @@ class Dataset:
             credentials=raw.get("credentials"),
             description=str(raw.get("description", "")),
             flags=tuple(raw.get("flags", ())),
+            tags=tuple(t.strip() for t in tags),
         )
         if ds.unit_key not in {c.name for c in columns}:
             raise ConfigurationError(f"{where}: unit_key {ds.unit_key!r} is not one of its columns.")
@@ -205,14 +210,3 @@ class Catalog:
                 c.name: (c.type if c.type and "|" not in c.type else types.get(c.name) or "VARCHAR") for c in ds.columns
             }
         return out
-
-    def search(self, text: str) -> list[Dataset]:
-        t = text.lower()
-        return [
-            ds
-            for ds in self
-            if t in ds.id
-            or t in ds.title.lower()
-            or t in ds.description.lower()
-            or any(t in c.name or t in c.description.lower() for c in ds.columns)
-        ]

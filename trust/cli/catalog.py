@@ -1,4 +1,5 @@
-"""``trust catalog``: the datasets, their status and versions, and the data owners' refresh.
+"""``trust catalog``: the datasets, their status and versions, the data owners' refresh, and finding
+data (``search``, each dataset's links and projects in ``show``, ``export --format dcat``).
 
 Registered into the main parser by ``trust.cli.main.build_parser`` with ``register(sub, add)``.
 Runs in-process over the trust at ``--home``, as its operator.
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trust.cli.common import trust_for
+from trust.errors import TrustError
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -55,6 +57,62 @@ def cmd_show(args: argparse.Namespace) -> int:
             [(c.name, c.type or "", c.pinned_type or "", c.role.value, c.description) for c in ds.columns],
         )
     )
+    page = trust.catalog.page(ds.id, trust.access.user(args.user) if args.user else None)
+    by_key: dict[str, list[str]] = {}
+    for link in page.links:
+        by_key.setdefault(link.key, []).append(f"{link.dataset} ({link.department})")
+    for key, others in by_key.items():
+        print(f"links on {key} to: {', '.join(others)}")
+    if not page.links:
+        print("links: none (it shares no linkage key with another dataset)")
+    whose = f"{args.user}'s projects" if args.user else "projects"
+    print(f"{whose} that may use it: {', '.join(page.usable_by) or 'none'}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    trust = trust_for(args)
+    user = trust.access.user(args.user) if args.user else None
+    text = " ".join(args.text)
+    hits = trust.catalog.search(text, user, project=args.project, limit=args.limit)
+    if not hits:
+        print(f"No dataset matches {text!r}. Try another word, or `trust catalog list --offline` for every dataset.")
+        return 1
+    table = Table(title=f"Datasets matching {text!r}, best first", title_justify="left")
+    table.add_column("#", style="dim", justify="right")
+    table.add_column("dataset", style="bold", no_wrap=True)
+    table.add_column("title", overflow="fold")
+    table.add_column("department", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("why it matched", overflow="fold")
+    table.add_column(f"usable by {args.user}'s projects" if user else "usable by projects", overflow="fold")
+    for i, (hit, usable) in enumerate(hits, 1):
+        ds = hit.dataset
+        table.add_row(str(i), ds.id, ds.title, ds.department, f"{hit.score:.3f}", hit.why, ", ".join(usable) or "-")
+    console = Console()
+    if not console.is_terminal:  # piped or captured: wide enough that each dataset stays on a line or two
+        console = Console(width=200)
+    console.print(table)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    trust = trust_for(args)
+    text = json.dumps(trust.catalog.dcat(args.base_url), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise TrustError(f"Could not write {args.output}: {exc.strerror}. Choose a file you can write.") from None
+        print(f"wrote the catalogue as DCAT JSON-LD to {args.output}")
+    else:
+        print(text, end="")
     return 0
 
 
@@ -101,6 +159,25 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     show = add("show", cmd_show, "Show one dataset's columns, roles, types and status.", cat)
     show.add_argument("dataset")
     show.add_argument("--offline", action="store_true", help="registrations only; do not contact departments")
+    show.add_argument("--user", help="show which of this analyst's projects may use it (default: every project)")
+    search = add(
+        "search",
+        cmd_search,
+        "Find datasets: ranked by relevance over titles, descriptions, tags and columns, with synonyms and typos.",
+        cat,
+    )
+    search.add_argument("text", nargs="+", help="what to look for, e.g. earnings by region")
+    search.add_argument("--user", help="show which of this analyst's projects may use each (default: every project)")
+    search.add_argument("--project", help="show only whether this project may use each")
+    search.add_argument("--limit", type=int, default=20, help="most datasets to show (default 20)")
+    export = add("export", cmd_export, "Export the catalogue's metadata for other catalogues to harvest.", cat)
+    export.add_argument("--format", choices=["dcat"], required=True, help="dcat: DCAT (JSON-LD)")
+    export.add_argument(
+        "--base-url",
+        default="http://localhost:8400",
+        help="the trust server's public URL, under which dataset IRIs and access URLs are built",
+    )
+    export.add_argument("--output", "-o", help="write to this file (default: standard output)")
     versions = add("versions", cmd_versions, "List a dataset's accepted versions, and any change found since.", cat)
     versions.add_argument("dataset")
     refresh = add(

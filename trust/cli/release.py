@@ -1,4 +1,4 @@
-"""``trust release list | status | download`` and ``trust audit export``.
+"""``trust release list | status | download | comments | comment | diff | replace`` and ``trust audit export``.
 
 Registered into the main parser by ``trust.cli.main.build_parser`` with ``register(sub, add)``. The
 release commands talk to a trust server when ``--url`` or ``TRUST_URL`` is set (as the user of
@@ -14,6 +14,7 @@ release commands talk to a trust server when ``--url`` or ``TRUST_URL`` is set (
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import sys
 from collections.abc import Callable
@@ -40,6 +41,18 @@ class _Remote:
 
     def download(self, request_id: str, to: Path) -> Path:
         return self.client.download_release(request_id, to)
+
+    def comments(self, request_id: str) -> builtins.list[Any]:
+        return self.client.release_comments(request_id)
+
+    def comment(self, request_id: str, body: str, **where: Any) -> Any:
+        return self.client.comment_release(request_id, body, **where)
+
+    def diff(self, request_id: str, since: int | None) -> dict[str, Any]:
+        return self.client.release_diff(request_id, since)
+
+    def replace(self, request_id: str, old: str, new: str) -> Any:
+        return self.client.replace_output(request_id, old, new)
 
 
 class _Local:
@@ -72,6 +85,18 @@ class _Local:
             z.extractall(to)
         shutil.copy2(archive, to / request_id / archive.name)
         return to / request_id
+
+    def comments(self, request_id: str) -> builtins.list[Any]:
+        return self.trust.airlock.comments(self.user, request_id)
+
+    def comment(self, request_id: str, body: str, **where: Any) -> Any:
+        return self.trust.airlock.comment(self.user, request_id, body, **where)
+
+    def diff(self, request_id: str, since: int | None) -> dict[str, Any]:
+        return self.trust.airlock.diff(self.user, request_id, since=since).to_json()
+
+    def replace(self, request_id: str, old: str, new: str) -> Any:
+        return self.trust.airlock.replace(self.user, request_id, old, new)
 
 
 def _backend(args: argparse.Namespace) -> _Remote | _Local:
@@ -121,6 +146,62 @@ def cmd_release_list(args: argparse.Namespace) -> int:
 def cmd_release_download(args: argparse.Namespace) -> int:
     folder = _backend(args).download(args.request, Path(args.to))
     print(f"{folder} (every file checked against manifest.json)")
+    return 0
+
+
+def cmd_release_comments(args: argparse.Namespace) -> int:
+    found = _backend(args).comments(args.request)
+    firsts = [c for c in found if not c.parent]
+    for first in firsts:  # each thread: its first comment, then the replies, indented
+        for c in [first, *[r for r in found if r.parent == first.id]]:
+            where = " ".join(x for x in (c.output or "", c.cell or "") if x) or "request"
+            note = " (checkers only)" if c.audience == "checkers" else ""
+            indent = "    " if c.parent else ""
+            print(f"{indent}{c.id} {c.created[:19].replace('T', ' ')} {c.author} on {where}{note}: {c.body}")
+    if not found:
+        print(f"No comments on {args.request}.")
+    return 0
+
+
+def cmd_release_comment(args: argparse.Namespace) -> int:
+    made = _backend(args).comment(
+        args.request,
+        args.text,
+        output=args.output,
+        cell=args.cell,
+        reply_to=args.reply_to,
+        checkers_only=args.checkers_only,
+    )
+    print(f"{made.id} added to {args.request}" + (f" (a reply to {made.parent})" if made.parent else ""))
+    return 0
+
+
+def cmd_release_diff(args: argparse.Namespace) -> int:
+    diff = _backend(args).diff(args.request, args.since)
+    if args.json:
+        import json
+
+        print(json.dumps(diff, indent=1))
+        return 0
+    print(f"{args.request}: round {diff['before']} -> round {diff['after']}")
+    if diff["justification_changed"]:
+        print(f"  justification was: {diff['justification_before']}")
+        print(f"  justification now: {diff['justification_after']}")
+    for o in diff["outputs"]:
+        head = f"  {o['kind']} {o['output']}" + (f" (replaces {o['replaces']})" if o["replaces"] else "")
+        print(head)
+        for c in o["cells"]:
+            print(f"    {c['row']} {c['column']}: {c['before'] or '(no row)'} -> {c['after'] or '(no row)'}")
+        if o["reasons_before"] != o["reasons_after"]:
+            print(f"    cell reasons: {o['reasons_before']} -> {o['reasons_after']}")
+    if not diff["outputs"] and not diff["justification_changed"]:
+        print("  nothing changed")
+    return 0
+
+
+def cmd_release_replace(args: argparse.Namespace) -> int:
+    request = _backend(args).replace(args.request, args.output, args.by)
+    print(f"{args.by} replaces {args.output} in {request.id}; resubmit it: client.submit_release('{request.id}')")
     return 0
 
 
@@ -176,6 +257,25 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     dl.add_argument("request")
     dl.add_argument("--to", default=".", help="folder to unpack it in (default: here)")
+    cs = remote_options(add("comments", cmd_release_comments, "Show the comments you may read, by thread.", release))
+    cs.add_argument("request")
+    cm = remote_options(
+        add("comment", cmd_release_comment, "Comment on a request, an output or a cell, or reply.", release)
+    )
+    cm.add_argument("request")
+    cm.add_argument("text")
+    cm.add_argument("--output", default=None, help="the output it is about")
+    cm.add_argument("--cell", default=None, help="ROW:COLUMN of that output, e.g. 3:claimants")
+    cm.add_argument("--reply-to", default=None, help="the comment it answers (joins its thread)")
+    cm.add_argument("--checkers-only", action="store_true", help="a note among output checkers")
+    df = remote_options(add("diff", cmd_release_diff, "What changed since a round you reviewed.", release))
+    df.add_argument("request")
+    df.add_argument("--since", type=int, default=None, help="the round to compare with (default: your last)")
+    df.add_argument("--json", action="store_true")
+    rp = remote_options(add("replace", cmd_release_replace, "Put a corrected output in a returned request.", release))
+    rp.add_argument("request")
+    rp.add_argument("output", help="the output to replace")
+    rp.add_argument("by", help="the corrected output")
 
     audit = (
         _subcommands(sub.choices["audit"])

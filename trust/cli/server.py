@@ -26,7 +26,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     user = trust_for(args).access.add_user(
-        args.name, tuple(r.strip() for r in args.roles.split(",") if r.strip()), args.organisation
+        args.name, tuple(r.strip() for r in args.roles.split(",") if r.strip()), args.organisation, email=args.email
     )
     print(f"added {user.name} ({', '.join(user.roles)}, {user.organisation})")
     return 0
@@ -60,9 +60,12 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 def cmd_tokens_issue(args: argparse.Namespace) -> int:
     trust = trust_for(args)
     trust.access.user(args.user)  # a disabled user gets no token
-    token = trust.access.issue_token(args.user, label=args.label, expires_days=args.expires_days)
+    never = args.expires_days == "never"
+    token = trust.access.issue_token(
+        args.user, label=args.label, expires_days=None if never else args.expires_days, never_expires=never
+    )
     print(token.secret)
-    expiry = f", expires {token.expires}" if token.expires else ""
+    expiry = f", expires {token.expires}" if token.expires else ", never expires"
     print(
         f"issued {token.id} for {token.user}{expiry}. It is shown once: store it now "
         f"(e.g. TRUST_TOKEN in the analyst's environment). Revoke with `trust tokens revoke {token.id}`.",
@@ -81,7 +84,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
             t.user,
             t.label,
             t.created,
-            t.expires or "",
+            t.expires or "never",
             "revoked" if t.revoked else ("active" if t.active(now()) else "expired"),
         )
         for t in trust_for(args).access.tokens(args.user)
@@ -103,6 +106,16 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _days(text: str) -> float | str:
+    """``--expires-days``: a number of days, or 'never' (an explicit choice: the default is an expiry)."""
+    if text.strip().lower() == "never":
+        return "never"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days or 'never', got {text!r}") from None
+
+
 def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the server's commands to ``trust``'s subparsers."""
     from trust.server import DEFAULT_PORT
@@ -119,6 +132,7 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     ua.add_argument("name")
     ua.add_argument("--roles", default="analyst", help="comma-separated: analyst,output_checker,policy_owner,admin")
     ua.add_argument("--organisation", required=True)
+    ua.add_argument("--email", help="where notifications of release requests go (kept as it is when not given)")
     add("list", cmd_users_list, "List users, their roles and projects.", users)
     ud = add("disable", cmd_users_disable, "Disable a user and revoke their tokens.", users)
     ud.add_argument("name")
@@ -127,7 +141,12 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     ti = add("issue", cmd_tokens_issue, "Issue a token for USER and print it (once).", tokens)
     ti.add_argument("user")
     ti.add_argument("--label", default="", help="a note, e.g. the notebook or machine it is for")
-    ti.add_argument("--expires-days", type=float, default=None, help="days until it stops working (default: never)")
+    ti.add_argument(
+        "--expires-days",
+        type=_days,
+        default=None,
+        help="days until it stops working, or 'never' (default: the token_lifetime_days setting, 90)",
+    )
     tl = add("list", cmd_tokens_list, "List tokens (ids, never the tokens themselves).", tokens)
     tl.add_argument("user", nargs="?")
     tr = add("revoke", cmd_tokens_revoke, "Revoke a token by id (tok-…) or by the token, or all of --user's.", tokens)

@@ -1,8 +1,9 @@
-"""The catalogue as the client sees it: datasets, columns, roles, and which projects may use each."""
+"""The catalogue as the client sees it: datasets, columns, roles, which projects may use each,
+what each links to on which keys, and ranked search (``client.catalog.search("earnings")``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,20 @@ class ColumnInfo:
 
 
 @dataclass(frozen=True)
+class LinkInfo:
+    """Another dataset that shares the linkage key ``key``: a query may join the two on it."""
+
+    key: str
+    dataset: str
+    title: str = ""
+    department: str = ""
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> LinkInfo:
+        return cls(str(raw["key"]), str(raw["dataset"]), str(raw.get("title") or ""), str(raw.get("department") or ""))
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     id: str
     department: str
@@ -45,6 +60,7 @@ class DatasetInfo:
     usable_by: tuple[str, ...]  # which of the caller's projects may use it
     rows: int | None = None
     flags: tuple[str, ...] = ()
+    links: tuple[LinkInfo, ...] = ()  # on a dataset's own page (``client.dataset(...)``)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> DatasetInfo:
@@ -58,6 +74,7 @@ class DatasetInfo:
             usable_by=tuple(raw.get("usable_by") or ()),
             rows=raw.get("rows"),
             flags=tuple(raw.get("flags") or ()),
+            links=tuple(LinkInfo.from_json(link) for link in raw.get("links") or ()),
         )
 
     def column(self, name: str) -> ColumnInfo:
@@ -73,7 +90,8 @@ class DatasetInfo:
     def __str__(self) -> str:
         head = f"{self.id}: {self.title} ({self.department}); unit {self.unit_key}"
         rows = [(c.name, c.type or "", c.role, c.description) for c in self.columns]
-        return head + "\n" + render_text(["column", "type", "role", "description"], rows, limit=1000)
+        table = render_text(["column", "type", "role", "description"], rows, limit=1000)
+        return "\n".join([head, table, *_page_lines(self)])
 
     def _repr_html_(self) -> str:
         return dataset_html(self)
@@ -129,7 +147,8 @@ def catalog_html(catalogue: Catalogue) -> str:
     return (
         f'{_STYLE}<div class="trust-catalog"><p><strong>Catalogue{scope}</strong>: {len(catalogue)} datasets</p>'
         + _table(["dataset", "department", "title", "rows", "columns", "usable by your projects"], rows)
-        + '<p class="trust-meta">%trust_catalog DATASET shows its columns and roles.</p></div>'
+        + '<p class="trust-meta">%trust_catalog DATASET shows its columns, roles and links; '
+        + "%trust_search TEXT finds datasets by what they hold.</p></div>"
     )
 
 
@@ -149,7 +168,123 @@ def dataset_html(ds: DatasetInfo) -> str:
         f'{_STYLE}<div class="trust-catalog"><p><strong>{_e(ds.id)}</strong>: {_e(ds.title)} ({_e(ds.department)})'
         f'{rows_line} · unit <code>{_e(ds.unit_key)}</code></p><p class="trust-meta">{_e(ds.description)}</p>'
         + _table(["column", "type", "role", "description", "flags"], rows)
+        + "".join(f'<p class="trust-meta">{_e(line)}</p>' for line in _page_lines(ds)[:-1])
         + f'<p class="trust-meta">usable by your projects: {_e(", ".join(ds.usable_by) or "none")}. '
         "Roles: dimension (group, filter), measure (aggregate), linkage_key (joins and count(DISTINCT …)), "
         "direct_identifier (never).</p></div>"
     )
+
+
+def _page_lines(ds: DatasetInfo) -> list[str]:
+    """What a dataset links to on which keys, then which of your projects may use it."""
+    by_key: dict[str, list[str]] = {}
+    for link in ds.links:
+        by_key.setdefault(link.key, []).append(
+            f"{link.dataset} ({link.department})" if link.department else link.dataset
+        )
+    lines = [f"links on {key} to: {', '.join(others)}" for key, others in by_key.items()]
+    return [*lines, f"usable by your projects: {', '.join(ds.usable_by) or 'none'}"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One dataset a search found: its rank order is the list's; ``why`` says what it matched."""
+
+    id: str
+    title: str
+    department: str
+    score: float  # bm25 (higher is better); hits matching more of the query's words come first
+    matched: int  # how many of the query's words it matches
+    words: int
+    why: tuple[str, ...]
+    usable_by: tuple[str, ...]  # which of your projects may use it
+    description: str = ""
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> SearchHit:
+        return cls(
+            id=str(raw["id"]),
+            title=str(raw["title"]),
+            department=str(raw["department"]),
+            score=float(raw["score"]),
+            matched=int(raw["matched"]),
+            words=int(raw["words"]),
+            why=tuple(str(w) for w in raw.get("why") or ()),
+            usable_by=tuple(raw.get("usable_by") or ()),
+            description=str(raw.get("description") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    hits: tuple[SearchHit, ...]
+
+    def __iter__(self) -> Iterator[SearchHit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, i: int) -> SearchHit:
+        return self.hits[i]
+
+    @property
+    def ids(self) -> list[str]:
+        return [h.id for h in self.hits]
+
+    def __str__(self) -> str:
+        if not self.hits:
+            return f"No dataset matches {self.query!r}."
+        rows = [
+            (i, h.id, h.title, h.department, f"{h.score:.3f}", "; ".join(h.why), ", ".join(h.usable_by) or "-")
+            for i, h in enumerate(self.hits, 1)
+        ]
+        return render_text(["#", "dataset", "title", "department", "score", "why", "usable by"], rows, limit=1000)
+
+    def _repr_html_(self) -> str:
+        return search_html(self)
+
+
+def search_html(results: SearchResults) -> str:
+    rows = [
+        [
+            f"<td>{i}</td>",
+            f"<td><code>{_e(h.id)}</code></td>",
+            f"<td>{_e(h.title)}</td>",
+            f"<td>{_e(h.department)}</td>",
+            f'<td class="trust-num">{h.score:.3f}</td>',
+            f"<td>{'<br>'.join(_e(w) for w in h.why)}</td>",
+            f"<td>{_e(', '.join(h.usable_by) or '—')}</td>",
+        ]
+        for i, h in enumerate(results, 1)
+    ]
+    if not rows:
+        return f'{_STYLE}<div class="trust-catalog"><p>No dataset matches <q>{_e(results.query)}</q>.</p></div>'
+    return (
+        f'{_STYLE}<div class="trust-catalog"><p><strong>Search</strong> <q>{_e(results.query)}</q>: '
+        f"{len(results)} datasets, best first</p>"
+        + _table(["#", "dataset", "title", "department", "score", "why it matched", "usable by your projects"], rows)
+        + '<p class="trust-meta">%trust_catalog DATASET shows its columns, links and projects.</p></div>'
+    )
+
+
+class CatalogueCalls:
+    """``client.catalog(...)``: the catalogue; ``client.catalog.search(text)``: datasets ranked by relevance,
+    searched on the server (titles, descriptions, tags, columns, synonyms, typos)."""
+
+    def __init__(self, get: Callable[[str, Mapping[str, Any]], Any]) -> None:
+        self._get = get  # (path, query parameters) -> the server's JSON answer
+
+    def __call__(self, project: str | None = None, search: str | None = None) -> Catalogue:
+        """Every dataset, its columns and roles, and which of your projects may use it."""
+        params = {k: v for k, v in {"project": project, "search": search}.items() if v}
+        body = self._get("/v1/catalog", params)
+        return Catalogue(tuple(DatasetInfo.from_json(d) for d in body["datasets"]), project=body.get("project"))
+
+    def search(self, text: str, project: str | None = None, limit: int = 20) -> SearchResults:
+        """Datasets matching ``text``, best first, each with why it matched and which of your projects
+        (or just ``project``) may use it: ``client.catalog.search("earnings by region")``."""
+        params: dict[str, Any] = {"q": text, "limit": limit, **({"project": project} if project else {})}
+        body = self._get("/v1/search", params)
+        return SearchResults(str(body.get("query", text)), tuple(SearchHit.from_json(h) for h in body["results"]))

@@ -20,20 +20,21 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from trust import wire
-from trust.client.catalogue import Catalogue, DatasetInfo
+from trust.client.applications import ApplicationMethods
+from trust.client.catalogue import CatalogueCalls, DatasetInfo
 from trust.client.progress import Progress, progress_for
 from trust.client.releases import ReleaseMethods
-from trust.errors import ConfigurationError, QueryTimeout, TrustError
+from trust.errors import ConfigurationError, QueryCancelled, QueryTimeout, TrustError
 from trust.outputs.output import Output, OutputSummary
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 FIRST_WAIT_S = 1.0  # the server holds a submission this long before answering "still running"
-POLL_WAIT_S = 2.0
+POLL_WAIT_S = 1.0  # so progress moves about once a second
 
 
 class ServerUnavailable(TrustError):
@@ -43,7 +44,7 @@ class ServerUnavailable(TrustError):
     code = "server_unavailable"
 
 
-class Client(ReleaseMethods):
+class Client(ReleaseMethods, ApplicationMethods):
     """A connection to a trust server, as one user (the token's)."""
 
     def __init__(
@@ -91,20 +92,22 @@ class Client(ReleaseMethods):
 
     # -- the session interface ---------------------------------------------------------------
     def sql(self, text: str, project: str | None = None) -> Output:
-        """Run one governed query; the protected output, or the ``TrustError`` that refused it."""
+        """Run one governed query; the protected output, or the ``TrustError`` that refused it.
+
+        Ctrl-C or a kernel interrupt while it waits cancels the query on the server: ``QueryCancelled``."""
         project = self._project(project)
-        response = self._request(
-            "POST",
-            "/v1/queries",
-            json={"sql": text, "project": project},
-            params={"wait": FIRST_WAIT_S},
-            headers={"Idempotency-Key": uuid.uuid4().hex, "Accept": wire.ARROW_STREAM},
-        )
+        submission: dict[str, Any] = {
+            "json": {"sql": text, "project": project},
+            "headers": {"Idempotency-Key": uuid.uuid4().hex, "Accept": wire.ARROW_STREAM},
+        }
         progress: Progress | None = None
         deadline: float | None = None
+        query: str | None = None
         try:
+            response = self._request("POST", "/v1/queries", params={"wait": FIRST_WAIT_S}, **submission)
             while response.status_code == 202:
                 state = response.json()
+                query = state["query"]
                 if deadline is None:  # the server's own timer stops the query; this only guards a lost server
                     deadline = time.monotonic() + 2 * float(state.get("timeout_s", 60)) + 30
                 if time.monotonic() > deadline:
@@ -122,10 +125,33 @@ class Client(ReleaseMethods):
                     params={"wait": POLL_WAIT_S},
                     headers={"Accept": wire.ARROW_STREAM},
                 )
+        except KeyboardInterrupt:
+            if progress is not None:
+                progress.close()
+                progress = None
+            self._cancel(query, submission)
         finally:
             if progress is not None:
                 progress.close()
         return self._output(response)
+
+    def _cancel(self, query: str | None, submission: dict[str, Any]) -> NoReturn:
+        """Stop the query this client was waiting for when it was interrupted: ``QueryCancelled`` once the
+        server has stopped it; the interrupt itself if the query had finished first (its output stands)."""
+        if query is None:  # interrupted while submitting: the same key finds the query (or starts it, to stop it)
+            found = self._request("POST", "/v1/queries", params={"wait": 0}, **submission)
+            if found.status_code != 202:
+                raise KeyboardInterrupt
+            query = str(found.json()["query"])
+        state = self._request("DELETE", f"/v1/queries/{query}").json()
+        while state.get("state") in ("queued", "running"):  # still stopping: a poll answers QueryCancelled
+            polled = self._request("GET", f"/v1/queries/{query}", params={"wait": POLL_WAIT_S})
+            if polled.status_code != 202:
+                break
+            state = polled.json()
+        if state.get("state") == "cancelled":
+            raise QueryCancelled(str(state.get("message") or f"Query {query} cancelled."), query=query)
+        raise KeyboardInterrupt  # it ended before the cancel reached it: client.outputs() has its output
 
     # -- outputs -----------------------------------------------------------------------------
     def outputs(self, project: str | None = None) -> list[OutputSummary]:
@@ -139,11 +165,11 @@ class Client(ReleaseMethods):
         return self._output(self._request("GET", f"/v1/outputs/{output_id}", headers={"Accept": wire.ARROW_STREAM}))
 
     # -- catalogue and identity --------------------------------------------------------------
-    def catalog(self, project: str | None = None, search: str | None = None) -> Catalogue:
-        """Every dataset, its columns and roles, and which of your projects may use it."""
-        params = {k: v for k, v in {"project": project, "search": search}.items() if v}
-        body = self._request("GET", "/v1/catalog", params=params).json()
-        return Catalogue(tuple(DatasetInfo.from_json(d) for d in body["datasets"]), project=body.get("project"))
+    @property
+    def catalog(self) -> CatalogueCalls:
+        """``client.catalog(project=None)``: every dataset, its columns and roles, and which of your
+        projects may use it; ``client.catalog.search("earnings by region")``: datasets ranked by relevance."""
+        return CatalogueCalls(lambda path, params: self._request("GET", path, params=params).json())
 
     def dataset(self, dataset_id: str, project: str | None = None) -> DatasetInfo:
         params = {"project": project} if project else {}

@@ -1,15 +1,31 @@
-"""A progress line for queries that take more than a moment.
+"""Progress for queries that take more than a moment: which stage the query is at, and for how long.
 
-In Jupyter it is one display that updates in place and is cleared when the query ends; in a
-terminal it is one line on stderr, rewritten with ``\\r``; elsewhere it is silent. The state
-comes from the server: queued or running, seconds so far, and the query's time limit.
+The state comes from the server (``GET /v1/queries/{id}``) or, embedded, from the service itself:
+its ``stage`` (policy, waiting, reading, disclosure, recording) and ``elapsed_s``; never the bytes
+read, which depend on the data (``trust.service.progress``). It is drawn by tqdm (``tqdm.auto``): an
+ipywidgets bar in Jupyter, a line on stderr in a terminal, and nothing elsewhere; the bar goes when
+the query ends.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+
+SHOW_AFTER_S = 1.0  # a query done sooner shows no progress at all
+STAGES = {
+    "queued": "queued",
+    "policy": "policy decision",
+    "waiting": "waiting for a read slot",
+    "reading": "reading",
+    "disclosure": "disclosure control",
+    "recording": "recording the output",
+    "done": "done",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
 
 
 class Progress(Protocol):
@@ -17,12 +33,25 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
+def stage_of(state: Mapping[str, Any]) -> str:
+    """The stage, in words (a server without stages says only queued or running)."""
+    stage = str(state.get("stage") or state.get("state") or "running")
+    return STAGES.get(stage, stage)
+
+
 def describe(state: Mapping[str, Any]) -> str:
+    """``query q-… reading: 3.1 s of its 60 s limit``: the whole state in one line."""
     limit = state.get("timeout_s")
-    if state.get("state") == "queued":
-        return f"query {state.get('query')} waiting for a free worker ({state.get('elapsed_s', 0):.0f} s)"
     of = f" of its {limit:g} s limit" if limit else ""
-    return f"query {state.get('query')} running: {state.get('running_s', state.get('elapsed_s', 0)):.1f} s{of}"
+    return f"{_name(state)} {stage_of(state)}: {_elapsed(state)}{of}"
+
+
+def _name(state: Mapping[str, Any]) -> str:
+    return f"query {state['query']}" if state.get("query") else "query"
+
+
+def _elapsed(state: Mapping[str, Any]) -> str:
+    return f"{float(state.get('elapsed_s') or 0):.1f} s"
 
 
 class _Silent:
@@ -44,44 +73,33 @@ class _Callback:
         pass
 
 
-class _Terminal:
-    def __init__(self) -> None:
-        self.width = 0
+class _Bar:
+    """One tqdm bar per query, shown once the query has taken more than a moment: the query and its
+    stage as its description, the seconds since it was submitted after it."""
 
-    def update(self, state: Mapping[str, Any]) -> None:
-        text = "⏳ " + describe(state)
-        sys.stderr.write("\r" + text.ljust(self.width))
-        sys.stderr.flush()
-        self.width = len(text)
+    def __init__(self, *, notebook: bool, after_s: float = SHOW_AFTER_S) -> None:
+        self.notebook, self.shown_at = notebook, time.monotonic() + after_s
+        self.bar: Any = None
 
-    def close(self) -> None:
-        if self.width:
-            sys.stderr.write("\r" + " " * self.width + "\r")
-            sys.stderr.flush()
-
-
-class _Notebook:
-    def __init__(self) -> None:
-        self.handle: Any = None
-
-    def _html(self, text: str) -> Any:
-        from IPython.display import HTML
-
-        return HTML(f'<div class="trust-progress" style="color:#555">⏳ {text}</div>')
-
-    def update(self, state: Mapping[str, Any]) -> None:
-        from IPython.display import display
-
-        if self.handle is None:
-            self.handle = display(self._html(describe(state)), display_id=True)
+    def _open(self) -> Any:
+        if self.notebook:
+            from tqdm.auto import tqdm  # type: ignore[import-untyped]  # ipywidgets in Jupyter
         else:
-            self.handle.update(self._html(describe(state)))
+            from tqdm.std import tqdm  # type: ignore[import-untyped]
+        return tqdm(total=None, leave=False, file=sys.stderr, bar_format="{desc}{postfix}", delay=1e-9)
+
+    def update(self, state: Mapping[str, Any]) -> None:
+        if self.bar is None:
+            if time.monotonic() < self.shown_at:
+                return
+            self.bar = self._open()
+        self.bar.set_description_str(f"{_name(state)} {stage_of(state)}", refresh=False)
+        self.bar.set_postfix_str(_elapsed(state), refresh=False)  # the query's own clock, not the bar's
+        self.bar.refresh()
 
     def close(self) -> None:
-        if self.handle is not None:
-            from IPython.display import HTML
-
-            self.handle.update(HTML(""))
+        if self.bar is not None:
+            self.bar.close()
 
 
 def in_notebook() -> bool:
@@ -91,13 +109,14 @@ def in_notebook() -> bool:
 
 
 def progress_for(setting: bool | Callable[[Mapping[str, Any]], None] | None) -> Progress:
-    """``None``: Jupyter or a terminal if there is one; ``False``: silent; ``True``: always show."""
+    """``None``: Jupyter or a terminal if there is one; ``False``: silent; ``True``: always show;
+    a callable: given each state instead."""
     if callable(setting):
         return _Callback(setting)
     if setting is False:
         return _Silent()
     if in_notebook():
-        return _Notebook()
+        return _Bar(notebook=True)
     if setting or sys.stderr.isatty():
-        return _Terminal()
+        return _Bar(notebook=False)
     return _Silent()

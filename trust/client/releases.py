@@ -24,7 +24,7 @@ import httpx
 
 from trust.errors import TrustError
 from trust.outputs.bundle import MANIFEST, verify_bundle
-from trust.outputs.release import ReleaseRequest, ReleaseState
+from trust.outputs.release import Comment, ReleaseRequest, ReleaseState
 
 DECIDED = frozenset({ReleaseState.RELEASED, ReleaseState.REJECTED, ReleaseState.RETURNED, ReleaseState.WITHDRAWN})
 
@@ -116,6 +116,44 @@ class ReleaseMethods:
             headers={"Idempotency-Key": uuid.uuid4().hex},  # a retried review is recorded once
         )
         return ReleaseRequest.from_json(response.json())
+
+    def replace_output(
+        self, request_id: str, output: Any, by: Any, *, cell_reasons: Mapping[Any, str] | None = None
+    ) -> ReleaseRequest:
+        """In a request returned for changes, put the corrected output ``by`` in the place of ``output``."""
+        body: dict[str, Any] = {"output": _ids([output])[0], "by": _ids([by])[0]}
+        if cell_reasons:
+            body["cell_reasons"] = _reasons({body["by"]: cell_reasons})[body["by"]]
+        return ReleaseRequest.from_json(self._request("POST", f"/v1/releases/{request_id}/replace", json=body).json())
+
+    def comment_release(
+        self,
+        request_id: str,
+        body: str,
+        *,
+        output: Any = None,
+        cell: Any = None,
+        reply_to: str | None = None,
+        checkers_only: bool = False,
+    ) -> Comment:
+        """Comment on a request, an output or a cell ((row, column) or "ROW:COLUMN"), or reply in a thread."""
+        wire: dict[str, Any] = {"body": body, "checkers_only": checkers_only}
+        if output is not None:
+            wire["output"] = _ids([output])[0]
+        if cell is not None:
+            wire["cell"] = f"{cell[0]}:{cell[1]}" if isinstance(cell, tuple) else str(cell)
+        if reply_to is not None:
+            wire["reply_to"] = reply_to
+        return Comment.from_json(self._request("POST", f"/v1/releases/{request_id}/comments", json=wire).json())
+
+    def release_comments(self, request_id: str) -> list[Comment]:
+        body = self._request("GET", f"/v1/releases/{request_id}/comments").json()
+        return [Comment.from_json(c) for c in body["comments"]]
+
+    def release_diff(self, request_id: str, since: int | None = None) -> dict[str, Any]:
+        """What changed since round ``since`` (default: the round before, or the last you reviewed)."""
+        params = {"since": since} if since is not None else None
+        return dict(self._request("GET", f"/v1/releases/{request_id}/diff", params=params).json())
 
     def wait_for_release(self, request_id: str, *, timeout: float = 300.0, every: float = 1.0) -> ReleaseRequest:
         """Poll until the checkers have decided (released, rejected, returned) or ``timeout`` seconds pass."""

@@ -193,8 +193,16 @@ class _S3Server:
     """moto's S3 in server mode, under werkzeug in a background thread."""
 
     def __init__(self, counter: _Counter, host: str, port: int) -> None:
-        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
+        try:  # the demo extra: not in the runtime (requirements/runtime.lock)
+            from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+            from werkzeug.serving import make_server
+        except ImportError as exc:
+            from trust.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"the demo's S3 server needs the demo's packages ({exc.name} is missing): run `make demo`, "
+                "or pip install -r requirements/demo.lock"
+            ) from None
 
         class Handler(MotoRequestHandler):
             # werkzeug answers with "Connection: close", so no kept-alive handler outlives stop().

@@ -5,6 +5,10 @@ datasets it reads and the access that covers exactly their files, runs it within
 and returns the result as Arrow with the footer digests of the files it read (``Execution``). What
 the engine returns is then protected exactly as before: both engines compute the same companion
 columns, so disclosure control cannot tell which one ran.
+
+A ``Control`` passed to ``run`` is how the service cancels a running query (DuckDB's ``interrupt()``,
+Spark's ``interruptTag``: the caller is answered with ``QueryCancelled`` at once) and how the engine
+reports the bytes it has read so far.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from trust.engine.control import Control
 from trust.engine.execute import Execution, execute
 from trust.engine.pool import SandboxPool
 from trust.engine.sandbox import Access, Limits
@@ -39,6 +44,7 @@ class Engine(Protocol):
         verify: tuple[str, ...] = (),
         on_finish: Callable[[], None] | None = None,
         wait_s: float | None = None,
+        control: Control | None = None,
     ) -> Execution: ...
 
     def close(self) -> None: ...
@@ -64,6 +70,7 @@ class DuckDBEngine:
         verify: tuple[str, ...] = (),
         on_finish: Callable[[], None] | None = None,
         wait_s: float | None = None,
+        control: Control | None = None,
     ) -> Execution:
         return execute(
             sql,
@@ -75,6 +82,7 @@ class DuckDBEngine:
             on_finish=on_finish,
             wait_s=wait_s,
             sandboxes=self.sandboxes,
+            control=control,
         )
 
     def close(self) -> None:
@@ -87,7 +95,13 @@ def engine_for(config: Config) -> Engine:
     if name == "duckdb":
         return DuckDBEngine()
     if name == "spark":
-        from trust.engine.spark.engine import SparkEngine, settings_from
+        try:  # the spark extra: not in the runtime (requirements/runtime.lock)
+            from trust.engine.spark.engine import SparkEngine, settings_from
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"Setting 'engine' is 'spark' but {exc.name} is not installed: pip install -r "
+                "requirements/spark.lock (or 'labour-market-data-trust[spark]'), or set engine = \"duckdb\"."
+            ) from None
 
         return SparkEngine(settings_from(config))
     raise ConfigurationError(

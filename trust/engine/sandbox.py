@@ -151,6 +151,9 @@ def open_sandbox(access: Access, limits: Limits, *, metadata_cache: bool = False
         # three retries): the query's own limit then holds (trust.engine.execute).
         con.execute(f"SET http_timeout = {max(1, round(limits.http_timeout_s))}")
         con.execute(f"SET http_retries = {int(limits.http_retries)}")
+        # Each HTTP/S3 request, once answered, is logged in the connection's memory: the bytes a running
+        # query has read so far come from there (trust.engine.execute), and go when the sandbox closes.
+        con.execute("CALL enable_logging('HTTP')")
         if spill:
             con.execute(f"SET max_temp_directory_size = {_literal(limits.spill_limit)}")
         con.execute("SET enable_global_s3_configuration = false")  # only the departments' own secrets

@@ -5,7 +5,8 @@ SQL, the disclosure report (statuses and rules, never the checkers' figures: a u
 a suppressed cell would undo the suppression), the policy decision (thresholds, and which
 datasets had row filters or masks, never their expressions) and the datasets' fingerprints.
 For the request: who asked, why, and who approved. ``manifest.json`` lists every file with its
-SHA-256; the SHA-256 of the manifest itself is recorded in the audit log when the request is
+SHA-256, and ``ro-crate-metadata.json`` describes the same files as an RO-Crate after the Five Safes
+RO-Crate profile (``trust.outputs.crate``); the SHA-256 of the manifest itself is recorded in the audit log when the request is
 released, so anyone holding the bundle can check it against the trust's transparency report.
 
 The bundle is written to a temporary folder and renamed into place in one step (while the
@@ -13,7 +14,7 @@ release is recorded), so a crash leaves either no bundle or a whole one, and bui
 replaces a stale one.
 
     releases/rel-…/
-        manifest.json  request.json  README.txt  rel-….zip (all of them, for download)
+        manifest.json  ro-crate-metadata.json  request.json  README.txt  rel-….zip (all of them, for download)
         outputs/out-…/table.csv  table.xlsx  query.sql  disclosure.json  decision.json  datasets.json
 """
 
@@ -36,6 +37,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from trust.outputs.crate import CRATE_METADATA, crate_metadata
 from trust.outputs.output import Output
 from trust.outputs.release import ReleaseRequest, ReviewDecision
 from trust.sdc.parameters import Parameters
@@ -105,6 +107,7 @@ def write_bundle(
     approvers: Sequence[Approver],
     released: str,
     stale: Mapping[str, Mapping[str, str]] | None = None,
+    organisations: Mapping[str, str] | None = None,
 ) -> Bundle:
     """Write the bundle for ``request`` into a temporary folder under ``root``; ``install_bundle`` puts it in place.
 
@@ -113,14 +116,16 @@ def write_bundle(
 
     Two steps, so the caller can install the bundle and record the release in one transaction: a
     crash leaves either no bundle or a whole one, and a losing concurrent builder discards its copy.
+    ``organisations`` (user -> organisation) names the analyst's and the checkers' organisations in the
+    RO-Crate description (``trust.outputs.crate``).
     """
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{request.id}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
         files: dict[str, bytes] = {}
-        for stored in outputs:
-            out = approved(stored)
+        released_outputs = [approved(stored) for stored in outputs]
+        for out in released_outputs:
             base = f"outputs/{out.id}/"
             files[base + "table.csv"] = table_csv(out)
             files[base + "table.xlsx"] = table_xlsx(out)
@@ -153,10 +158,19 @@ def write_bundle(
             "created": request.created,
             "released": released,
             "outputs": request.output_ids,
+            "replaced": {o.output: o.replaces for o in request.outputs if o.replaces},  # corrected -> first
             "approvers": [a.to_json() for a in approvers],
         }
         files["request.json"] = _json(about)
         files["README.txt"] = _readme(request, approvers, released, stale or {}).encode()
+        files[CRATE_METADATA] = crate_metadata(
+            request,
+            released_outputs,
+            files,
+            project=project,
+            organisations={**{a.name: a.organisation for a in approvers}, **(organisations or {})},
+            released=released,
+        )
         for name, data in files.items():
             _write(tmp / name, data)
             if name.endswith("table.csv"):
@@ -378,7 +392,9 @@ def _readme(
         f"datasets read (datasets.json). Cells shown as {SUPPRESSED_MARKER} are confidential: withheld by\n"
         f"statistical disclosure control.\n"
         f"manifest.json lists the SHA-256 of every file; the SHA-256 of manifest.json itself is in the\n"
-        f"trust's audit log and transparency report.\n" + ("\n" + "".join(warnings) if warnings else "")
+        f"trust's audit log and transparency report. ro-crate-metadata.json describes the release as an\n"
+        f"RO-Crate (Five Safes RO-Crate profile): project, analyst, queries, checks and reviews.\n"
+        + ("\n" + "".join(warnings) if warnings else "")
     )
 
 

@@ -15,8 +15,28 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from trust.errors import TrustError
-from trust.outputs.render import output_html, render_text
+from trust.outputs.render import output_html, result_text
 from trust.sdc.report import SUPPRESSED_MARKER, DisclosureReport
+
+
+def _pandas() -> Any:
+    """pandas, imported when a DataFrame is asked for (not by every user of an output)."""
+    import pandas  # type: ignore[import-untyped]
+
+    return pandas
+
+
+def _nullable_dtype(arrow_type: pa.DataType) -> Any:
+    """pandas' nullable dtype for an Arrow type of numbers or flags (None: pyarrow's default)."""
+    pd = _pandas()
+
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_floating(arrow_type):
+        return pd.Float64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    return None
 
 
 class ReleaseRequester(Protocol):
@@ -81,18 +101,46 @@ class Output:
         }
         return self.table.replace_schema_metadata(meta)
 
-    def to_pandas(self, marker: str | None = SUPPRESSED_MARKER) -> Any:
-        """A DataFrame; suppressed cells hold ``marker`` ('[c]'), or are missing with ``marker=None``."""
+    def to_pandas(self) -> Any:
+        """The published values as a pandas DataFrame, ready for arithmetic: numbers in nullable
+        columns (``Int64``, ``Float64``; ``boolean`` for flags), and a suppressed cell missing
+        (``pd.NA``), so ``df.sum()`` adds what was published. ``out.suppressed_frame()`` says which
+        cells were withheld; ``[c]`` is for the views (``str(out)``, HTML, CSV, XLSX), never the data.
 
-        df = self.table.to_pandas()
-        if marker is not None:
-            for c, name in enumerate(self.columns):
-                if any(self.suppressed[c]):
-                    df[name] = df[name].astype(object)
-                    for r, s in enumerate(self.suppressed[c]):
-                        if s:
-                            df.at[r, name] = marker
+            >>> df = out.to_pandas()                                   # doctest: +SKIP
+            >>> df["turnover"].sum()                                   # doctest: +SKIP
+        """
+        pd = _pandas()
+
+        table = pa.Table.from_arrays(  # positional names: pyarrow mixes the dtypes of columns named alike
+            [col.cast(pa.float64()) if pa.types.is_decimal(col.type) else col for col in self.table.columns],
+            names=[str(c) for c in range(len(self.columns))],
+        )
+        df = table.to_pandas(types_mapper=_nullable_dtype)
+        df.columns = pd.Index(self.columns)
+        for c in range(len(self.columns)):
+            mask = self.suppressed[c] if c < len(self.suppressed) else ()
+            if any(mask):  # null already in the protected table; never trust that alone
+                df.isetitem(c, df.iloc[:, c].where(~pd.Series(mask, index=df.index, dtype=bool), pd.NA))
         return df
+
+    def suppressed_frame(self) -> Any:
+        """Which cells were withheld: a boolean DataFrame of the same shape, columns and index as
+        ``out.to_pandas()``, True where the cell is suppressed (shown ``[c]``).
+
+            >>> out.to_pandas().where(~out.suppressed_frame())         # doctest: +SKIP
+        """
+        pd = _pandas()
+
+        rows = self.table.num_rows
+        frame = pd.DataFrame(
+            {str(c): [bool(s) for s in self.suppressed[c]] if c < len(self.suppressed) else [False] * rows
+             for c in range(len(self.columns))},
+            index=pd.RangeIndex(rows),
+            dtype=bool,
+        )  # fmt: skip
+        frame.columns = pd.Index(self.columns)
+        return frame
 
     def request_release(
         self,
@@ -124,7 +172,7 @@ class Output:
         return target.request_release(ids, justification, cell_reasons=reasons)
 
     def __str__(self) -> str:
-        return render_text(self.columns, self.rows(), footer=self.report.summary())
+        return result_text(self.columns, self.rows(), footer=self.report.summary())
 
     def _repr_html_(self) -> str:
         return output_html(self)

@@ -109,13 +109,70 @@ class ReleaseOutput:
 
     output: str
     cell_reasons: Mapping[str, str] = field(default_factory=dict)  # "ROW:COLUMN" -> reason
+    replaces: str | None = None  # the output this one corrects, after the request was returned
 
     def to_json(self) -> dict[str, Any]:
-        return {"output": self.output, "cell_reasons": dict(self.cell_reasons)}
+        return {
+            "output": self.output,
+            "cell_reasons": dict(self.cell_reasons),
+            **({"replaces": self.replaces} if self.replaces else {}),
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ReleaseOutput:
-        return cls(str(raw["output"]), {str(k): str(v) for k, v in dict(raw.get("cell_reasons") or {}).items()})
+        return cls(
+            str(raw["output"]),
+            {str(k): str(v) for k, v in dict(raw.get("cell_reasons") or {}).items()},
+            str(raw["replaces"]) if raw.get("replaces") else None,
+        )
+
+
+COMMENT_AUDIENCES = ("analyst", "checkers")  # analyst: the author and the checkers; checkers: checkers only
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on a request, one of its outputs, or one cell; a reply names its thread's comment."""
+
+    id: str
+    request: str
+    round: int
+    author: str
+    audience: str  # COMMENT_AUDIENCES
+    body: str
+    created: str
+    output: str | None = None
+    cell: str | None = None  # "ROW:COLUMN"
+    parent: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "request": self.request,
+            "round": self.round,
+            "author": self.author,
+            "audience": self.audience,
+            "body": self.body,
+            "created": self.created,
+            "output": self.output,
+            "cell": self.cell,
+            "parent": self.parent,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Comment:
+        return cls(
+            str(raw["id"]),
+            str(raw["request"]),
+            int(raw["round"]),
+            str(raw["author"]),
+            str(raw["audience"]),
+            str(raw["body"]),
+            str(raw["created"]),
+            raw.get("output"),
+            raw.get("cell"),
+            raw.get("parent"),
+        )
 
 
 @dataclass(frozen=True)

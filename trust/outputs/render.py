@@ -1,19 +1,31 @@
-"""How an output looks to a person: as text (terminal, ``str(out)``) and as HTML (Jupyter).
+"""How an output looks to a person: as text (terminal, ``str(out)``), as HTML (Jupyter) and as CSV.
 
-One renderer for embedded and client outputs. Suppressed cells show the GSS symbol ``[c]``;
-under each table one line summarises disclosure control, and one names the datasets read and
-the rows they hold. Everything shown in HTML is escaped.
+One renderer for embedded and client outputs. Suppressed cells show the GSS symbol ``[c]`` (only
+in these views: ``out.to_pandas()`` holds numbers, missing where suppressed), and every number is
+``rounded`` by one function whichever the view. Under each table one line summarises disclosure
+control, and one names the datasets read and the rows they hold. Everything shown in HTML is escaped.
 """
 
 from __future__ import annotations
 
+import csv
 import html
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+import io
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import IO, Any, Protocol
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from trust.sdc.report import SUPPRESSED_MARKER, DisclosureReport
 
 MAX_HTML_ROWS = 60
+DECIMALS = 2  # fractions in every view: HTML, text, CSV (and the terminal)
 STYLE = """<style>
 .trust-output table, .trust-catalog table {border-collapse: collapse; font-variant-numeric: tabular-nums}
 .trust-output th, .trust-output td, .trust-catalog th, .trust-catalog td {padding: 2px 8px; border-bottom: 1px solid #ddd}
@@ -49,14 +61,31 @@ class Shown(Protocol):
     def rows(self, marker: str | None = ...) -> list[tuple[Any, ...]]: ...
 
 
-def format_value(value: Any) -> str:
-    """How a cell is shown: thousands separators, two decimals for fractions, blank for null."""
+def rounded(value: Any) -> Any:
+    """A number as every view shows it (HTML, text, CSV, XLSX): fractions to ``DECIMALS`` places, so the
+    noise of floating point (``1234.5600000001``) never reaches a person; whole numbers as they are."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return round(value, DECIMALS) if math.isfinite(value) else value
+    return value
+
+
+def format_value(value: Any, *, thousands: bool = True) -> str:
+    """How a cell is shown: ``rounded``, with thousands separators (not in CSV), blank for null.
+
+    >>> format_value(1234.5600000001), format_value(1234.5600000001, thousands=False), format_value(1234567)
+    ('1,234.56', '1234.56', '1,234,567')
+    """
     if value is None:
         return ""
+    value = rounded(value)
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:,.{DECIMALS}f}" if thousands else f"{value:.{DECIMALS}f}"
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        return f"{value:,}" if thousands else str(value)
     return str(value)
 
 
@@ -75,6 +104,68 @@ def render_text(columns: list[str], rows: list[tuple[Any, ...]], *, footer: str 
 
 def _numeric(text: str) -> bool:
     return text.replace(",", "").replace(".", "").replace("-", "").isdigit() or text == SUPPRESSED_MARKER
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def result_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """A protected result as a ``rich`` table: numbers right-aligned and rounded as in HTML, suppressed
+    cells ``[c]``. Every cell is plain ``Text``: a value is never read as markup."""
+    return next(result_tables(columns, rows, chunk=max(len(rows), 1)))
+
+
+def result_tables(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, chunk: int = 200) -> Iterator[Table]:
+    """``result_table`` in pieces of ``chunk`` rows that line up as one (the same column widths, the
+    header on the first), so a long result streams: the first rows show at once, and a reader that
+    stops early (``| head``) stops the rendering too."""
+    cells = [
+        [Text(SUPPRESSED_MARKER, style="red") if v == SUPPRESSED_MARKER else Text(format_value(v)) for v in row]
+        for row in rows
+    ]
+    numeric = [
+        any(_is_number(row[i]) or row[i] == SUPPRESSED_MARKER for row in rows)
+        and all(_is_number(row[i]) or row[i] in (SUPPRESSED_MARKER, None) for row in rows)
+        for i in range(len(columns))
+    ]
+    widths = [max([cell_len(name)] + [row[i].cell_len for row in cells]) for i, name in enumerate(columns)]
+    for start in range(0, max(len(cells), 1), chunk):
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            show_edge=False,
+            show_header=start == 0,
+            header_style="bold",
+            highlight=False,
+        )
+        for name, is_numeric, width in zip(columns, numeric, widths):
+            table.add_column(Text(name), justify="right" if is_numeric else "left", no_wrap=is_numeric, width=width)
+        for row in cells[start : start + chunk]:
+            table.add_row(*row)
+        yield table
+
+
+def result_text(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, footer: str = "", limit: int = 40) -> str:
+    """``result_table`` as plain text (``str(out)``): no colour, as wide as its content."""
+    sink = io.StringIO()
+    console = Console(file=sink, width=100_000, color_system=None, highlight=False, markup=False, emoji=False)
+    console.print(result_table(columns, rows[:limit]))
+    lines = [line.rstrip() for line in sink.getvalue().splitlines()]
+    if len(rows) > limit:
+        lines.append(f"... {len(rows) - limit} more rows")
+    if footer:
+        lines.append(footer)
+    return "\n".join(lines)
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], sink: IO[str]) -> None:
+    """A protected result as CSV: numbers ``rounded`` as in HTML (without thousands separators),
+    suppressed cells ``[c]``, nulls empty."""
+    writer = csv.writer(sink, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([format_value(v, thousands=False) for v in row])
 
 
 def escape(value: Any) -> str:
@@ -106,7 +197,7 @@ def output_html(out: Shown) -> str:
                 cells.append(
                     f'<td class="trust-suppressed" title="suppressed by disclosure control">{SUPPRESSED_MARKER}</td>'
                 )
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            elif _is_number(value):
                 cells.append(f'<td class="trust-num">{escape(format_value(value))}</td>')
             else:
                 cells.append(f"<td>{escape(format_value(value))}</td>")

@@ -6,7 +6,8 @@
 
 Problems are reported like a compiler's, ``file:line:column: severity: message``:
 
-- syntax errors in any module (tests included), with the file and line;
+- syntax errors in any module (tests included), each once, with the file, line and column
+  (``compile_problems``, which ``trust policy test`` uses too);
 - the whole policy must compile, and must give a decision for a probe of every project and
   organisation, with row filters and masks that are valid SQL over the dataset's columns, and the
   same decision by way of ``data.trust.partial_decision`` (thresholds worked out in Python) as
@@ -48,8 +49,6 @@ from trust.policy.embedded import (
 AREA_CODE = re.compile(r"^[EWSN]\d{8}$")
 ORGANISATION_TYPES = ("department", "statistics_body", "council", "strategic_authority")
 AGGREGATES = ("min", "max", "median", "quantile")
-_PRINTED_POSITION = re.compile(r"-- (\S+?):(\d+):(\d+)")
-_AST_POSITION = re.compile(r"\(error \d+:([^|]+)\|(\d+)\|")
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,40 @@ def _position(source: str, offset: int) -> tuple[int, int]:
     return source.count("\n", 0, offset) + 1, offset - (source.rfind("\n", 0, offset) + 1) + 1
 
 
+_ERROR_AT = re.compile(r"\(error \d+:([^|\n]*)\|(\d+)\|\d+\s*\(errormsg \d+:([^\n]*)\)")
+_PRINTED_ERROR = re.compile(r"^([^\n]+)\n-- (\S+?):(\d+):(\d+)", re.M)
+
+
+def compile_problems(
+    exc: regopy.RegoError, printed: str, sources: Mapping[str, str], prefix: str = ""
+) -> list[Problem]:
+    """Each compile error once, as ``file:line:column: error: message`` (errors on one line are one problem).
+
+    regopy reports each error in its exception (file and character offset) and prints it with its
+    line and column; a module compiled for several purposes repeats them, so they are deduplicated
+    here. ``sources`` are the module texts by name; ``prefix`` goes before each file name.
+    """
+    found: list[tuple[str, int, int, str]] = []
+    for file, offset, message in _ERROR_AT.findall(str(exc)):
+        if file in sources:
+            found.append((file, *_position(sources[file], int(offset)), message.strip()))
+    if not found:
+        for message, file, line, column in _PRINTED_ERROR.findall(printed):
+            found.append((file, int(line), int(column), message.strip()))
+    by_line: dict[tuple[str, int], tuple[int, list[str]]] = {}
+    for file, line, column, message in found:
+        first, messages = by_line.setdefault((file, line), (column, []))
+        if message not in messages:
+            messages.append(message)
+    problems = [
+        Problem(f"{prefix}{file}", line, column, "error", "; ".join(messages))
+        for (file, line), (column, messages) in by_line.items()
+    ]
+    if not problems:
+        problems.append(Problem(prefix.rstrip("/") or ".", 1, 1, "error", compile_error(exc)))
+    return problems  # in the engine's order: the first is where it first lost its way
+
+
 # -- Rego ------------------------------------------------------------------------------------------
 
 
@@ -109,14 +142,8 @@ def _check_module(report: _Report, path: Path, rego: regopy.Interpreter) -> bool
         with engine_output() as printed:
             rego.add_module(name, source)
     except regopy.RegoError as exc:
-        line, column = 1, 1
-        at = _PRINTED_POSITION.search("".join(printed))
-        ast = _AST_POSITION.search(str(exc))
-        if at:
-            line, column = int(at.group(2)), int(at.group(3))
-        elif ast:
-            line, column = _position(source, int(ast.group(2)))
-        report.add(shown, line, column, "error", f"syntax: {compile_error(exc)}")
+        for problem in compile_problems(exc, "".join(printed), {name: source}):
+            report.add(shown, problem.line, problem.column, "error", f"syntax: {problem.message}")
         return False
 
     def code(match: re.Match[str]) -> bool:  # not inside a comment
@@ -166,15 +193,9 @@ def _check_rego(report: _Report, data: Mapping[str, Any]) -> EmbeddedPolicy | No
         with engine_output() as printed:
             new_interpreter(modules, data).build(QUERY)
     except regopy.RegoError as exc:
-        at = _PRINTED_POSITION.search("".join(printed))
-        file = report.name(report.directory / at.group(1)) if at else report.name(report.directory)
-        report.add(
-            file,
-            int(at.group(2)) if at else 1,
-            int(at.group(3)) if at else 1,
-            "error",
-            f"the policy does not compile: {compile_error(exc)}",
-        )
+        for problem in compile_problems(exc, "".join(printed), modules):
+            file = report.name(report.directory / problem.file)
+            report.add(file, problem.line, problem.column, "error", f"the policy does not compile: {problem.message}")
         return None
     try:
         return EmbeddedPolicy(report.directory, modules=modules, data=dict(data))

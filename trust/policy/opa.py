@@ -127,6 +127,13 @@ class OpaPolicy:
                 REMEDY,
             )
 
+    def publish_data(self, name: str, value: Any) -> None:
+        """Put ``value`` at ``data.<name>`` on the server (the agreements in force: ``trust.policy.live``)."""
+        try:
+            self._client.update_or_create_data(value, name)
+        except requests.exceptions.RequestException as exc:
+            raise ConfigurationError(f"Could not send data.{name} to {self.url}: {type(exc).__name__}.") from None
+
     def publish(self, directory: Path) -> list[str]:
         """Load the policy modules and data under ``directory`` into the server; returns what was loaded."""
         loaded = []

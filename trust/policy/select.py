@@ -43,7 +43,13 @@ def select_policy(config: Config) -> Policy:
 
         return EmbeddedPolicy(Path(config.policies_dir))
     if backend == "opa":
-        from trust.policy.opa import OpaPolicy
+        try:  # the opa extra: not in the runtime (requirements/runtime.lock)
+            from trust.policy.opa import OpaPolicy
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"policy_backend is 'opa' but {exc.name} is not installed: pip install -r requirements/opa.lock "
+                "(or 'labour-market-data-trust[opa]'), or set policy_backend = \"embedded\"."
+            ) from None
 
         url = str(_setting(config, "opa_url", "")).strip()
         if not url:

@@ -8,6 +8,10 @@ A test passes when its rule is true, fails when it is false or undefined, and er
 engine cannot evaluate it. Rules named ``todo_test_...`` are reported as skipped. Tests run on the
 same embedded evaluator the trust uses, with the same policy data.
 
+A failing test is run once more, traced (``trust.policy.coverage``), to name the expression in its
+body where evaluation stopped, with the values it compared. When the policy or its tests do not
+compile, each compile error is reported once (``report``), not once per test.
+
 regopy 1.5.2 mis-evaluates ``with input as {...}`` (replacing the whole input) once a rule calls
 a built-in, and ``with input.x as some_rule``; write ``with input.identity as ... with
 input.query as q`` where ``q`` is a local variable. ``trust policy check`` warns about both.
@@ -16,16 +20,19 @@ input.query as q`` where ``q`` is a local variable. ``trust policy check`` warns
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import regopy
 
+from trust.policy.check import Problem, compile_problems
+from trust.policy.coverage import Step, Traced, TraceUnavailable, reads, steps, traced_run
 from trust.policy.embedded import (
     PolicyFailure,
-    compile_error,
     engine_output,
     new_interpreter,
     policy_data,
@@ -67,6 +74,7 @@ class TestResult:
     status: str  # pass | fail | error | skip
     detail: str = ""
     seconds: float = 0.0
+    problems: tuple[Problem, ...] = ()  # compile errors (the same for every test of the run)
 
     def line(self) -> str:
         ms = f" ({self.seconds * 1000:.1f}ms)" if self.status in {"pass", "fail"} else ""
@@ -96,8 +104,11 @@ def discover(sources: Mapping[str, str]) -> list[RegoTest]:
     return tests
 
 
-def run_tests(directory: Path, *, pattern: str | None = None) -> list[TestResult]:
-    """Run every test rule under ``directory`` (optionally only those whose ref matches ``pattern``)."""
+def run_tests(directory: Path, *, pattern: str | None = None, trace_failures: bool = True) -> list[TestResult]:
+    """Run every test rule under ``directory`` (optionally only those whose ref matches ``pattern``).
+
+    With ``trace_failures``, each failure's detail names the expression that failed (one traced run more).
+    """
     modules = read_modules(directory, tests=True)
     tests = discover(modules)
     if pattern:
@@ -115,9 +126,9 @@ def run_tests(directory: Path, *, pattern: str | None = None) -> list[TestResult
             rego = new_interpreter(modules, policy_data(directory))
             bundle = rego.build(None, [t.entrypoint for t in runnable]) if runnable else None
     except regopy.RegoError as exc:
-        where = _where("".join(printed))
-        message = f"the policy and its tests do not compile: {compile_error(exc)}{where}"
-        return [results.get(t) or TestResult(t, "error", message) for t in tests]
+        problems = tuple(compile_problems(exc, "".join(printed), modules))
+        message = f"the policy and its tests do not compile: {problems[0]}"
+        return [results.get(t) or TestResult(t, "error", message, problems=problems) for t in tests]
     rego.set_input(empty := regopy.Input({}))
     for t in runnable:
         started = time.perf_counter()
@@ -135,17 +146,68 @@ def run_tests(directory: Path, *, pattern: str | None = None) -> list[TestResult
             why = "undefined" if not isinstance(value, bool) else "false"
             results[t] = TestResult(t, "fail", f"{t.file}:{t.line}: the rule is {why}", elapsed)
     del empty
+    failed = [t for t in runnable if results[t].status == "fail"]
+    if failed and trace_failures:
+        for t, why in _why_failed(modules, policy_data(directory), failed).items():
+            r = results[t]
+            results[t] = TestResult(t, r.status, f"{r.detail}\n    {why}", r.seconds)
     return [results[t] for t in tests]
 
 
-def _where(printed: str) -> str:
-    found = re.search(r"-- (\S+:\d+:\d+)", printed)
-    return f" at {found.group(1)}" if found else ""
+def _why_failed(modules: dict[str, str], data: dict[str, Any], failed: list[RegoTest]) -> dict[RegoTest, str]:
+    """For each failed test, the expression in its body where evaluation stopped, and the values it read."""
+    entries = [t.entrypoint for t in failed]
+    try:
+        with tempfile.TemporaryDirectory(prefix="trust-policy-test-") as tmp:
+            traced = traced_run(modules, data, entries, entries, Path(tmp))
+            return {t: why for i, t in enumerate(failed) if (why := _failure(traced, i, t, modules))}
+    except (TraceUnavailable, OSError, ValueError, KeyError):
+        return {}  # the failure is still reported, without the expression
+
+
+def _failure(traced: Traced, i: int, test: RegoTest, sources: dict[str, str]) -> str | None:
+    """Evaluation runs a body in order and stops at the first expression that is false or undefined, so
+    the failing expression is on the furthest line of the test's body that ever ran (in every branch of
+    a ``some``, it failed there)."""
+    lines = traced.trace(i)
+    own = f".data.{test.package}.{test.name}"
+    ran: list[tuple[int, int, Step]] = []  # located steps in the test's body: line, column, step
+    last: Step | None = None  # where evaluation stopped
+    for step in steps(lines, traced.plan, test.entrypoint):
+        if not step.function.endswith(own):
+            continue  # inside a rule or function the test called
+        where = step.location(traced.files)
+        if where is not None and (where[0] != test.file or (where[1], where[2]) == (test.line, 1)):
+            continue  # the rule head's own bookkeeping, or a fixture inlined from elsewhere
+        last = step
+        if where is not None:
+            ran.append((where[1], where[2], step))
+    if not ran or last is None:
+        return None
+    line = max(r[0] for r in ran)
+    column = min(r[1] for r in ran if r[0] == line)
+    final = [r[2] for r in ran if r[0] == line][-1]
+    text = sources[test.file].splitlines()[line - 1][column - 1 :].strip()
+    stopped = reads(lines, last.at)
+    outcome = (
+        "false" if last.kind == "EqualStmt" or (last.kind == "NotEqualStmt" and stopped == ["false"]) else "undefined"
+    )
+    why = f"fails at {test.file}:{line}:{column}: {text}  ({outcome})"
+    values = [v if len(v) <= 160 else v[:157] + "..." for v in reads(lines, final.at)]
+    if values:
+        why += "\n    values: " + "  |  ".join(values)
+    return why
 
 
 def report(results: list[TestResult], *, verbose: bool = False) -> str:
     """Text like ``opa test``: failures (or everything with ``verbose``) by file, then a summary."""
     lines: list[str] = []
+    problems = list(dict.fromkeys(p for r in results for p in r.problems))
+    if problems:  # nothing ran: each compile error once, not once per test
+        lines += [str(p) for p in problems]
+        lines.append(f"the policy and its tests do not compile: {len(problems)} error(s); no test ran")
+        lines.append(f"ERROR: {len(results)}/{len(results)}")
+        return "\n".join(lines)
     shown = [r for r in results if verbose or r.status in {"fail", "error"}]
     current = None
     for r in shown:

@@ -10,9 +10,12 @@ requests stay quick while long queries run.
     GET  /v1/health                   the server, its queue, and each dataset's status and version
     GET  /v1/me                       who the token belongs to, and their projects
     GET  /v1/catalog[?project=]       datasets, columns, roles, and which of my projects may use each
-    GET  /v1/catalog/{dataset}        one dataset
+    GET  /v1/catalog/{dataset}        one dataset, with the datasets it links to on which keys
+    GET  /v1/search?q=[&project=]     datasets ranked by relevance to q, with why each matched
+    GET  /v1/dcat                     the catalogue as DCAT JSON-LD (metadata only)
     POST /v1/queries[?wait=s]         {sql, project}: 200 with the output, or 202 with progress
     GET  /v1/queries/{id}[?wait=s]    poll a query: 200 output, 202 progress, or its error
+    DELETE /v1/queries/{id}           cancel a query: 200 with its state once stopped (202 while stopping)
     GET  /v1/outputs[?project=]       my projects' outputs, newest first
     GET  /v1/outputs/{id}             one output: Arrow IPC (Accept: application/vnd.apache.arrow.stream) or JSON
     ...  /v1/releases…                release requests, reviews and bundles (trust/server/releases.py)
@@ -41,6 +44,7 @@ from trust import wire
 from trust.catalog import Dataset, Status
 from trust.errors import TrustError, UnknownName
 from trust.outputs.output import Output
+from trust.server.agreements import add_agreement_routes, is_public_path
 from trust.server.checker import OPEN_PATHS, add_checker_pages, is_checker_path
 from trust.server.guard import Guard, Limits, Refused, admit, problem
 from trust.server.jobs import QueryJob, QueryJobs
@@ -113,6 +117,8 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     async def authenticate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         if is_checker_path(request.url.path):  # the checkers' pages sign in with a session cookie instead
+            return await call_next(request)
+        if is_public_path(request.url.path):  # the public register of agreements: no sign-in
             return await call_next(request)
         try:
             user = await run_in_threadpool(trust.access.authenticate, _bearer(request))
@@ -218,9 +224,20 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     def dataset(request: Request, dataset_id: str, project: str | None = None) -> dict[str, Any]:
         for ds, usable in trust.catalog.for_user(me(request), project):
             if ds.id == dataset_id.lower():
-                return _dataset_json(ds, usable)
+                links = [link.to_json() for link in trust.catalog.page(ds.id).links]
+                return {**_dataset_json(ds, usable), "links": links}
         trust.catalog.bound().get(dataset_id)  # raises UnknownName with "did you mean"
         raise UnknownName(f"No dataset {dataset_id!r} in the catalogue.", dataset=dataset_id)
+
+    @app.get("/v1/search")
+    def search(request: Request, q: str = "", project: str | None = None, limit: int = 20) -> dict[str, Any]:
+        hits = trust.catalog.search(q, me(request), project=project, limit=max(1, min(limit, 100)))
+        return {"query": q, "results": [{**hit.to_json(), "usable_by": list(usable)} for hit, usable in hits]}
+
+    @app.get("/v1/dcat")
+    def dcat(request: Request) -> Response:
+        body = trust.catalog.dcat(str(request.base_url))
+        return JSONResponse(body, media_type="application/ld+json")
 
     @app.get("/v1/outputs")
     def outputs(request: Request, project: str | None = None) -> dict[str, Any]:
@@ -241,6 +258,15 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
     async def poll(request: Request, job_id: str, wait: float = 2.0) -> Response:
         return await _answer(request, trust, jobs.get(me(request).name, job_id), wait)
 
+    @app.delete("/v1/queries/{job_id}")
+    async def cancel(request: Request, job_id: str) -> Response:
+        job = jobs.cancel(me(request).name, job_id)
+        future = asyncio.wrap_future(job.future)
+        await asyncio.wait({future}, timeout=MAX_WAIT_S)
+        if future.done():
+            future.exception()  # retrieved: the job's own outcome is in its state
+        return JSONResponse(job.progress(), status_code=200 if future.done() else 202)
+
     add_routes(app, trust)
     # Added last, so outermost: it sees every body before anything in the app reads it.
     app.add_middleware(
@@ -255,6 +281,7 @@ def create_app(trust: Trust, *, workers: int = 8) -> FastAPI:
 def add_routes(app: FastAPI, trust: Trust) -> None:
     """The airlock's routes: the release API and the output checkers' pages."""
     add_release_routes(app, trust)
+    add_agreement_routes(app, trust)
     add_checker_pages(app, trust)
 
 

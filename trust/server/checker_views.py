@@ -8,12 +8,12 @@ again with their rule, figures and the analyst's reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from trust.outputs.output import Output
-from trust.outputs.release import ReleaseRequest, ReleaseState
+from trust.outputs.release import Comment, ReleaseRequest, ReleaseState
 from trust.outputs.release_text import meaning
 from trust.outputs.render import format_value
 from trust.sdc.report import SUPPRESSED_MARKER, CellReport, CellStatus
@@ -179,3 +179,77 @@ def state_label(request: ReleaseRequest) -> str:
 
 def state_meaning(request: ReleaseRequest) -> str:
     return meaning(request)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A comment and its replies, with what it is about in words."""
+
+    first: Comment
+    replies: list[Comment]
+    about: str  # "the request", "output out-…", "cell 3:claimants of out-…"
+
+
+def threads(comments: Sequence[Comment]) -> list[Thread]:
+    firsts = [c for c in comments if not c.parent]
+    found = []
+    for c in firsts:
+        about = f"cell {c.cell} of output {c.output}" if c.cell else f"output {c.output}" if c.output else "the request"
+        found.append(Thread(c, [r for r in comments if r.parent == c.id], about))
+    return found
+
+
+def cell_choices(view: OutputView) -> list[tuple[str, str]]:
+    """The cells a comment may name from the page's form: those not shown, by row and group."""
+    return [(f"{f.row}:{f.column}", f"row {f.row} ({f.group}), {f.column}: {f.status}") for f in view.flagged]
+
+
+def conditions_from_form(view: Any, department: str, form: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A data owner's conditions from the application page's form: the columns left ticked (when fewer than
+    asked for), a row filter per dataset, and a higher minimum number of units."""
+    conditions: dict[str, Any] = {}
+    columns: dict[str, list[str]] = {}
+    filters = []
+    for dataset, asked in view.application.datasets.items():
+        if f"shown-{dataset}" not in form:  # not one of this department's datasets on the page
+            continue
+        kept = [c for c in form.get(f"columns-{dataset}", []) if c in asked]
+        if set(kept) != set(asked):
+            columns[dataset] = kept
+        expression = (form.get(f"filter-{dataset}") or [""])[0].strip()
+        if expression:
+            filters.append({"dataset": dataset, "expression": expression})
+    if columns:
+        conditions["columns"] = columns
+    if filters:
+        conditions["row_filters"] = filters
+    min_units = (form.get("min_units") or [""])[0].strip()
+    if min_units:
+        conditions["disclosure"] = {"min_units": min_units}
+    return conditions
+
+
+def application_from_form(form: Mapping[str, list[str]]) -> dict[str, Any]:
+    """An application from the apply page's form: the ticked columns, each with its reason."""
+
+    def one(key: str) -> str:
+        return (form.get(key) or [""])[0].strip()
+
+    datasets: dict[str, dict[str, str]] = {}
+    for ticked in form.get("column", []):
+        dataset, _, column = ticked.partition("|")
+        if dataset and column:
+            datasets.setdefault(dataset, {})[column] = one(f"reason-{ticked}")
+    return {
+        "project": one("project"),
+        "title": one("title"),
+        "purpose": one("purpose"),
+        "legal_gateway": one("legal_gateway"),
+        "sponsor": one("sponsor"),
+        "datasets": datasets,
+        "members": [m.strip() for m in one("members").split(",") if m.strip()],
+        "outputs": one("outputs"),
+        "expires": one("expires"),
+        "dpia": one("dpia"),
+        "amends": one("amends") == "1",
+    }

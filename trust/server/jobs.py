@@ -4,6 +4,12 @@ A client submits SQL and waits a little; if the query is not done it gets the jo
 polls (each poll is idempotent and may be retried). A resubmission with the same idempotency key
 from the same user joins the existing job instead of running the query twice. The engine's own
 timer interrupts a query past ``query_timeout_s``; the job then fails with ``QueryTimeout``.
+
+Each poll answers with the query's stage (``trust.service.progress``: policy, waiting, reading,
+disclosure, recording) and its times, never the bytes read (they depend on the data; the server log
+has them, one line a query), and ``cancel`` (``DELETE /v1/queries/{id}``) stops it: the engine is
+interrupted, the thread is free again, the service audits ``query_cancelled``, and a poll answers
+``QueryCancelled``. A query whose output is already being recorded is not cancelled.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust.errors import KeyReused, UnknownName
+from trust.errors import KeyReused, QueryCancelled, UnknownName
 from trust.outputs.output import Output
 from trust.service import Trust
+from trust.service.progress import QueryProgress
 
 log = logging.getLogger("trust.server")
 KEEP_FINISHED_S = 900.0  # finished jobs answer polls this long, then are forgotten
@@ -30,6 +37,7 @@ class JobState(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -41,6 +49,7 @@ class QueryJob:
     key: str | None
     timeout_s: float
     future: Future[Output] = field(default_factory=Future)  # replaced by the pool's on submit
+    tracker: QueryProgress = field(default_factory=QueryProgress)  # its stages, and how it is cancelled
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
@@ -49,18 +58,26 @@ class QueryJob:
     def state(self) -> JobState:
         if not self.future.done():
             return JobState.RUNNING if self.started is not None else JobState.QUEUED
-        return JobState.FAILED if self.future.exception() is not None else JobState.DONE
+        error = self.future.exception()
+        if isinstance(error, QueryCancelled):
+            return JobState.CANCELLED
+        return JobState.FAILED if error is not None else JobState.DONE
 
     def progress(self) -> dict[str, Any]:
         now = self.finished or time.monotonic()
-        return {
+        state = self.state
+        out = {  # what the analyst sees: stages and times (QueryProgress.snapshot), nothing the engine read
+            **self.tracker.snapshot(),
             "query": self.id,
-            "state": self.state.value,
+            "state": state.value,
             "project": self.project,
             "elapsed_s": round(now - self.submitted, 2),
             "running_s": round(now - self.started, 2) if self.started is not None else 0.0,
             "timeout_s": self.timeout_s,
         }
+        if state is JobState.CANCELLED:
+            out["message"] = self.tracker.message
+        return out
 
 
 class QueryJobs:
@@ -78,8 +95,8 @@ class QueryJobs:
         with self._lock:
             self._prune()
             joined = self._jobs.get(self._by_key.get((user, key), "")) if key is not None else None
-            if joined is not None and joined.state is JobState.FAILED:
-                joined = None  # a failed query made nothing: its retry runs again
+            if joined is not None and joined.state in (JobState.FAILED, JobState.CANCELLED):
+                joined = None  # a failed or cancelled query made nothing: its retry runs again
             if joined is not None:
                 if (joined.project, joined.sql) != (project, sql):
                     raise KeyReused(
@@ -95,6 +112,7 @@ class QueryJobs:
                 key=key,
                 timeout_s=float(self.trust.config.query_timeout_s),
             )
+            job.tracker = QueryProgress(job.id)
             job.future = self.executor.submit(self._run, job)
             self._jobs[job.id] = job
             if key is not None:
@@ -113,6 +131,14 @@ class QueryJobs:
             )
         return job
 
+    def cancel(self, user: str, job_id: str) -> QueryJob:
+        """Stop the caller's own query, wherever it is; one that has ended (or is recording its output) is
+        left as it is. The job answers ``QueryCancelled`` once it has stopped (at once, in the engine)."""
+        job = self.get(user, job_id)
+        if job.tracker.cancel(via="api"):
+            log.info("query %s cancelled by user=%s at %s", job.id, user, job.tracker.stage.value)
+        return job
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             states = [j.state.value for j in self._jobs.values()]
@@ -124,10 +150,19 @@ class QueryJobs:
     def _run(self, job: QueryJob) -> Output:
         job.started = time.monotonic()
         try:
-            return self.trust.queries.run(job.user, job.project, job.sql, key=job.key)
+            return self.trust.queries.run(job.user, job.project, job.sql, key=job.key, progress=job.tracker)
         finally:
             job.finished = time.monotonic()
-            log.info("query %s user=%s project=%s %.2fs", job.id, job.user, job.project, job.finished - job.started)
+            # For operators only: the bytes read depend on the data (row groups skipped), so no analyst sees them.
+            log.info(
+                "query %s user=%s project=%s %s %.2fs bytes_read=%s",
+                job.id,
+                job.user,
+                job.project,
+                job.tracker.stage.value,
+                job.finished - job.started,
+                job.tracker.control.bytes_read,
+            )
 
     def _prune(self) -> None:
         cutoff = time.monotonic() - KEEP_FINISHED_S

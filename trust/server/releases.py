@@ -7,6 +7,11 @@
     POST  /v1/releases/{id}/submit       submit a draft, or resubmit a returned request
     POST  /v1/releases/{id}/withdraw     the author withdraws it
     POST  /v1/releases/{id}/reviews      an output checker's review: {decisions: {output: {decision, comment}}}
+    POST  /v1/releases/{id}/replace      {output, by, cell_reasons?}: a corrected output, while returned
+    GET   /v1/releases/{id}/comments     the comments I may read, oldest first (threads: parent)
+    POST  /v1/releases/{id}/comments     {body, output?, cell?, reply_to?, checkers_only?}
+    GET   /v1/releases/{id}/rounds       what each round asked the checkers to review
+    GET   /v1/releases/{id}/diff[?since=N]  what changed since round N (default: the last I reviewed)
     GET   /v1/releases/{id}/bundle       the released bundle (zip), for its author; the download is audited
 
 A submission or a review may carry an ``Idempotency-Key``: a retry with the same key returns the
@@ -49,6 +54,20 @@ class Decision(BaseModel):
 
 class NewReview(BaseModel):
     decisions: dict[str, Decision]
+
+
+class Replacement(BaseModel):
+    output: str = Field(max_length=100)
+    by: str = Field(max_length=100)
+    cell_reasons: dict[str, str] = Field(default_factory=dict)
+
+
+class NewComment(BaseModel):
+    body: str = Field(max_length=10_000)
+    output: str | None = Field(default=None, max_length=100)
+    cell: str | None = Field(default=None, max_length=300)
+    reply_to: str | None = Field(default=None, max_length=100)
+    checkers_only: bool = False
 
 
 def _states(text: str) -> list[ReleaseState]:
@@ -123,6 +142,39 @@ def add_release_routes(app: FastAPI, trust: Trust) -> None:
         return _json(
             trust.airlock.review(visible(request, request_id), request_id, decisions, key=key[:200] if key else None)
         )
+
+    @app.post("/v1/releases/{request_id}/replace")
+    def replace_output(request: Request, request_id: str, body: Replacement) -> JSONResponse:
+        user = visible(request, request_id)
+        trust.queries.output(user, body.by)  # another project's output: as if it did not exist
+        return _json(
+            trust.airlock.replace(user, request_id, body.output, body.by, cell_reasons=body.cell_reasons or None)
+        )
+
+    @app.get("/v1/releases/{request_id}/comments")
+    def comments(request: Request, request_id: str) -> dict[str, Any]:
+        return {"comments": [c.to_json() for c in trust.airlock.comments(me(request), request_id)]}
+
+    @app.post("/v1/releases/{request_id}/comments")
+    def comment(request: Request, request_id: str, body: NewComment) -> JSONResponse:
+        made = trust.airlock.comment(
+            visible(request, request_id),
+            request_id,
+            body.body,
+            output=body.output,
+            cell=body.cell,
+            reply_to=body.reply_to,
+            checkers_only=body.checkers_only,
+        )
+        return JSONResponse(made.to_json(), status_code=201)
+
+    @app.get("/v1/releases/{request_id}/rounds")
+    def rounds(request: Request, request_id: str) -> dict[str, Any]:
+        return {"rounds": [r.to_json() for r in trust.airlock.rounds(me(request), request_id)]}
+
+    @app.get("/v1/releases/{request_id}/diff")
+    def diff(request: Request, request_id: str, since: int | None = None) -> dict[str, Any]:
+        return trust.airlock.diff(me(request), request_id, since=since).to_json()
 
     @app.get("/v1/releases/{request_id}/bundle")
     def bundle(request: Request, request_id: str) -> FileResponse:

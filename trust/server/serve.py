@@ -96,6 +96,7 @@ def serve(
         server_header=False,
     )
     server = _Server(config, announce, trust.config.home)
+    trust.notifier.start()  # e-mail and webhooks about release requests, when configured
     try:
         server.run()
     except SystemExit:  # uvicorn exits when it cannot listen; say why on the terminal, not only in the log
@@ -105,3 +106,5 @@ def serve(
                 f"Details are in {trust.config.home / 'server.log'}."
             ) from None
         raise
+    finally:
+        trust.notifier.stop()

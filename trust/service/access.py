@@ -3,7 +3,9 @@
 A token is 256 random bits, shown once when issued (``trust tokens issue ana``); the trust keeps
 only its SHA-256, so a copy of the state database lets nobody in. A plain hash is enough here (no
 slow KDF) because the secret is random, not a password a person chose. Every way a token can fail
-raises the same ``NotAuthenticated``.
+raises the same ``NotAuthenticated`` with the same message, except expiry: the holder of a token past
+its date is told so and how to get a new one (nobody without the secret can learn it). Tokens expire
+after ``token_lifetime_days`` (90) unless issued with another expiry, or explicitly with none.
 
 Projects are policy data (``policies/data/projects.json``): purpose, legal gateway, datasets,
 members and expiry.
@@ -21,7 +23,7 @@ from typing import Any
 
 from trust.audit.kinds import EventKind
 from trust.audit.log import AuditLog
-from trust.errors import NotAuthenticated, NotAuthorised, TrustError, UnknownName, did_you_mean
+from trust.errors import ConfigurationError, NotAuthenticated, NotAuthorised, TrustError, UnknownName, did_you_mean
 from trust.policy.data import policy_data
 from trust.store import StateStore, Token, UserRecord
 
@@ -30,6 +32,7 @@ ROLES = (
     "output_checker",
     "policy_owner",
     "data_owner",
+    "accredited_researcher",  # accredited under the Digital Economy Act 2017 research power (UK Statistics Authority)
     "admin",
 )  # a data owner's organisation is their department
 OVERSEERS = frozenset({"output_checker", "admin"})  # see every project's outputs and requests
@@ -59,18 +62,42 @@ def now() -> str:
 class Access:
     """Who is calling and what they may see."""
 
-    def __init__(self, store: StateStore, audit: AuditLog, policies_dir: Path) -> None:
+    def __init__(
+        self, store: StateStore, audit: AuditLog, policies_dir: Path, *, token_lifetime_days: float = 90.0
+    ) -> None:
         self.store, self.audit, self.policies_dir = store, audit, policies_dir
+        if token_lifetime_days < 0:
+            raise ConfigurationError(
+                f"Setting 'token_lifetime_days' must be 0 (no expiry) or more days, got {token_lifetime_days:g}. "
+                "Fix it in trust.toml or the TRUST_TOKEN_LIFETIME_DAYS environment variable."
+            )
+        self.token_lifetime_days = token_lifetime_days
 
     # -- users -----------------------------------------------------------------------------------
-    def add_user(self, name: str, roles: Sequence[str], organisation: str, *, actor: str = "admin") -> User:
+    def add_user(
+        self, name: str, roles: Sequence[str], organisation: str, *, email: str | None = None, actor: str = "admin"
+    ) -> User:
+        """Add or update a user; ``email`` (where notifications of release requests go) is kept when not given."""
         bad = [r for r in roles if r not in ROLES]
         if bad:
             raise TrustError(f"Unknown role(s) {bad}; roles are {', '.join(ROLES)}.")
+        if (
+            email is not None
+            and email
+            and (email.count("@") != 1 or any(c.isspace() for c in email) or len(email) > 254)
+        ):
+            raise TrustError(f"{email!r} is not an e-mail address; give one like name@department.gov.uk.")
         with self.store.write() as tx:
-            tx.users.upsert(name, tuple(roles), organisation, now())
+            tx.users.upsert(name, tuple(roles), organisation, now(), email)
             self.audit.append(
-                tx, EventKind.USER_ADDED, actor, None, user=name, roles=list(roles), organisation=organisation
+                tx,
+                EventKind.USER_ADDED,
+                actor,
+                None,
+                user=name,
+                roles=list(roles),
+                organisation=organisation,
+                **({"email": email} if email is not None else {}),
             )
         return User(name, tuple(roles), organisation)
 
@@ -106,11 +133,24 @@ class Access:
 
     # -- tokens ----------------------------------------------------------------------------------
     def issue_token(
-        self, user: str, *, label: str = "", expires_days: float | None = None, actor: str = "admin"
+        self,
+        user: str,
+        *,
+        label: str = "",
+        expires_days: float | None = None,
+        never_expires: bool = False,
+        actor: str = "admin",
     ) -> Token:
-        """A new token for ``user``; its secret is in the returned value and nowhere else."""
+        """A new token for ``user``; its secret is in the returned value and nowhere else.
+
+        Without ``expires_days`` it expires after the ``token_lifetime_days`` setting (90 days unless
+        set; 0 there means no expiry); a token that never expires must be asked for (``never_expires``)."""
+        if never_expires and expires_days is not None:
+            raise TrustError("Give an expiry in days or ask for a token that never expires, not both.")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         expires = None
+        if expires_days is None and not never_expires and self.token_lifetime_days > 0:
+            expires_days = self.token_lifetime_days
         if expires_days is not None:
             expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days)).isoformat(timespec="seconds")
         token = Token("tok-" + secrets.token_hex(4), user, label, now(), expires, None, secret)
@@ -146,13 +186,14 @@ class Access:
             raise NotAuthenticated()
         with self.store.read() as tx:
             holder = tx.tokens.holder(token_hash(secret))
-        if (
-            holder is None
-            or holder.revoked is not None
-            or holder.user_disabled
-            or (holder.expires is not None and holder.expires <= now())
-        ):
+        if holder is None or holder.revoked is not None or holder.user_disabled:
             raise NotAuthenticated()
+        if holder.expires is not None and holder.expires <= now():
+            # Only the holder of the secret can learn this, and only that the token is past its date.
+            raise NotAuthenticated(
+                f"This token expired on {holder.expires.replace('T', ' ')}; ask an administrator for a new one "
+                "(`trust tokens issue`)."
+            )
         try:
             return self.user(holder.user)
         except TrustError:
@@ -160,7 +201,15 @@ class Access:
 
     # -- projects --------------------------------------------------------------------------------
     def projects(self) -> dict[str, dict[str, Any]]:
-        return dict(policy_data(self.policies_dir).get("projects", {}))
+        """Every project: those in policy data, and those approved applications made (newest agreement wins)."""
+        found = dict(policy_data(self.policies_dir).get("projects", {}))
+        with self.store.read() as tx:
+            found.update({p: a.spec for p, a in tx.agreements.current().items()})
+        return found
+
+    def agreements_version(self) -> int:
+        with self.store.read() as tx:
+            return tx.agreements.version()
 
     def project(self, project_id: str) -> dict[str, Any]:
         projects = self.projects()

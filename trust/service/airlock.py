@@ -26,6 +26,7 @@ from trust.errors import InvalidTransition, KeyReused, NotAuthorised, TrustError
 from trust.outputs import bundle as bundles
 from trust.outputs import release as rel
 from trust.outputs.release import Person, ReleaseOutput, ReleaseRequest, ReleaseState
+from trust.outputs.rounds import Round, RoundDiff, diff_rounds, rounds_reviewed_by
 from trust.sdc.report import CellStatus
 from trust.service.access import Access, User
 from trust.service.integrity import Integrity
@@ -83,6 +84,8 @@ def set_status(
         raise InvalidTransition(
             f"Release request {request.id} changed while you were looking at it; reload it.", request=request.id
         )
+    if target is ReleaseState.SUBMITTED:  # what this round asks the checkers to review, for the diff between rounds
+        tx.releases.save_round(request.id, round_, now)
     AuditLog.append(
         tx,
         EventKind.RELEASE_TRANSITION,
@@ -299,7 +302,11 @@ class Airlock:
             )
         reasons: dict[str, Mapping[Any, str]] = {o.output: o.cell_reasons for o in request.outputs}
         reasons.update(cell_reasons or {})
-        new_outputs = self._release_outputs(ids, {o: r for o, r in reasons.items() if o in ids})
+        links = {o.output: o.replaces for o in request.outputs}  # a corrected output keeps what it replaces
+        new_outputs = tuple(
+            replace(o, replaces=links.get(o.output))
+            for o in self._release_outputs(ids, {o: r for o, r in reasons.items() if o in ids})
+        )
         text = rel.check_justification(justification) if justification is not None else request.justification
         now = _now()
         with self.store.write() as tx:
@@ -318,6 +325,201 @@ class Airlock:
                 state_sha256=tx.releases.digest(request_id),
             )
         return self.get(user.name, request_id)
+
+    def replace(
+        self,
+        user_name: str,
+        request_id: str,
+        old_output: str,
+        new_output: str,
+        *,
+        cell_reasons: Mapping[Any, str] | None = None,
+    ) -> ReleaseRequest:
+        """In a returned request, put ``new_output`` (a corrected output of the same project, yours) in the place
+        of ``old_output``; the request keeps the link, and the checkers see what changed (``diff``)."""
+        user = self.access.user(user_name)
+        self._verified(request_id, user.name)
+        request = self._load(request_id)
+        if request.author != user.name:
+            raise NotAuthorised(f"Only {request.author}, who made {request_id}, may change its outputs.")
+        if request.state is not ReleaseState.RETURNED:
+            raise InvalidTransition(
+                f"Outputs are replaced in a request returned for changes; {request_id} is {request.state.value}.",
+                request=request_id,
+            )
+        if old_output not in request.output_ids:
+            raise TrustError(
+                f"{old_output} is not in {request_id}; its outputs are {', '.join(request.output_ids)}.",
+                request=request_id,
+            )
+        if new_output in request.output_ids:
+            raise TrustError(f"{new_output} is already in {request_id}.", request=request_id)
+        with self.store.read() as tx:
+            new = tx.outputs.summary(new_output)
+        if new.project != request.project or new.user != user.name:
+            raise TrustError(
+                f"{new_output} must be your own output of project {request.project} to replace {old_output}.",
+                request=request_id,
+            )
+        [corrected] = self._release_outputs([new_output], {new_output: cell_reasons} if cell_reasons else None)
+        outputs = tuple(
+            replace(corrected, replaces=old_output) if o.output == old_output else o for o in request.outputs
+        )
+        now = _now()
+        with self.store.write() as tx:
+            current = tx.releases.get(request_id, history=False)
+            if current.state is not ReleaseState.RETURNED or current.output_ids != request.output_ids:
+                raise InvalidTransition(
+                    f"Release request {request_id} changed meanwhile; reload it.", request=request_id
+                )
+            tx.releases.write_outputs(request_id, outputs)
+            tx.releases.update_justification(request_id, current.justification, now)
+            self.audit.append(
+                tx,
+                EventKind.RELEASE_EDITED,
+                user.name,
+                request.project,
+                request=request_id,
+                outputs=[o.output for o in outputs],
+                replaced={old_output: new_output},
+                justification=current.justification,
+                cell_reasons={o.output: dict(o.cell_reasons) for o in outputs if o.cell_reasons},
+                state_sha256=tx.releases.digest(request_id),
+            )
+        return self.get(user.name, request_id)
+
+    # -- comments and rounds ----------------------------------------------------------------------
+    def comment(
+        self,
+        user_name: str,
+        request_id: str,
+        body: str,
+        *,
+        output: str | None = None,
+        cell: CellKey | None = None,
+        reply_to: str | None = None,
+        checkers_only: bool = False,
+    ) -> rel.Comment:
+        """Comment on a request, one of its outputs or one cell, or reply in a thread. The author and the
+        checkers write for each other; checkers may also write notes among themselves (``checkers_only``),
+        which the author never sees. A reply stays on its thread's output, cell and audience."""
+        user = self.access.user(user_name)
+        request = self.get(user.name, request_id)
+        is_checker = rel.CHECKER_ROLE in user.roles and user.name != request.author
+        if user.name != request.author and not is_checker:
+            raise NotAuthorised(f"Only {request.author} and the output checkers comment on {request_id}.")
+        if request.state in (ReleaseState.WITHDRAWN, ReleaseState.DRAFT):
+            raise InvalidTransition(
+                f"Release request {request_id} is {request.state.value}; comments are for requests with the checkers.",
+                request=request_id,
+            )
+        text = (body or "").strip()
+        if not text or len(text) > rel.MAX_COMMENT:
+            raise TrustError(f"A comment needs between 1 and {rel.MAX_COMMENT} characters; this one has {len(text)}.")
+        if checkers_only and not is_checker:
+            raise NotAuthorised("Only output checkers write notes for checkers only.")
+        audience = "checkers" if checkers_only else "analyst"
+        key = cell_key(cell) if cell is not None else None
+        with self.store.read() as tx:
+            existing = {c.id: c for c in tx.releases.comments(request_id)}
+            rounds = tx.releases.rounds(request_id)
+        if reply_to is not None:
+            parent = existing.get(reply_to)
+            if parent is None or not self._may_read(user, request, parent):
+                raise UnknownName(f"No comment {reply_to!r} on {request_id} to reply to.", request=request_id)
+            output, key, audience = parent.output, parent.cell, parent.audience
+            reply_to = parent.parent or parent.id  # one level of threads: a reply answers the thread's first comment
+        elif output is not None:
+            named = set(request.output_ids) | {o.output for r in rounds for o in r.outputs}
+            if output not in named:
+                raise TrustError(
+                    f"{output} is not an output of {request_id}; its outputs are {', '.join(request.output_ids)}.",
+                    request=request_id,
+                )
+            if key is not None:
+                with self.store.read() as tx:
+                    out = tx.outputs.get(output)
+                row, _, column = key.partition(":")
+                if column not in out.columns or int(row) >= out.table.num_rows:
+                    raise TrustError(
+                        f"Cell {key} is not in {output}: it has rows 0-{out.table.num_rows - 1} and columns "
+                        f"{', '.join(out.columns)}.",
+                        output=output,
+                    )
+        elif key is not None:
+            raise TrustError("Name the output a cell comment is about (output=...).", request=request_id)
+        comment = rel.Comment(
+            id="cmt-" + secrets.token_hex(6),
+            request=request_id,
+            round=request.round,
+            author=user.name,
+            audience=audience,
+            body=text,
+            created=_now(),
+            output=output,
+            cell=key,
+            parent=reply_to,
+        )
+        with self.store.write() as tx:
+            tx.releases.add_comment(comment)
+            self.audit.append(
+                tx,
+                EventKind.RELEASE_COMMENTED,
+                user.name,
+                request.project,
+                request=request_id,
+                comment=comment.id,
+                output=output,
+                cell=key,
+                parent=reply_to,
+                audience=audience,
+                body=text,
+            )
+        return comment
+
+    def _may_read(self, user: User, request: ReleaseRequest, comment: rel.Comment) -> bool:
+        return comment.audience == "analyst" or (rel.CHECKER_ROLE in user.roles and user.name != request.author)
+
+    def comments(self, user_name: str, request_id: str) -> builtins.list[rel.Comment]:
+        """The comments ``user_name`` may read on a request, oldest first (threads: ``parent``)."""
+        user = self.access.user(user_name)
+        request = self.get(user.name, request_id)
+        with self.store.read() as tx:
+            found = tx.releases.comments(request_id)
+        return [c for c in found if self._may_read(user, request, c)]
+
+    def rounds(self, user_name: str, request_id: str) -> builtins.list[Round]:
+        """What each round asked the checkers to review, oldest first."""
+        self.get(user_name, request_id)
+        with self.store.read() as tx:
+            return tx.releases.rounds(request_id)
+
+    def diff(self, user_name: str, request_id: str, *, since: int | None = None) -> RoundDiff:
+        """What changed since round ``since``; by default since the last round this checker reviewed (for
+        anyone else, since the round before the current one)."""
+        user = self.access.user(user_name)
+        self.get(user.name, request_id)  # may they see it at all
+        with self.store.read() as tx:
+            rounds = {r.number: r for r in tx.releases.rounds(request_id)}
+            reviews = list(tx.releases.get(request_id, history=False).reviews)
+        if not rounds:
+            raise TrustError(f"Release request {request_id} has not been submitted yet.", request=request_id)
+        latest = rounds[max(rounds)]
+        if since is None:
+            mine = [n for n in rounds_reviewed_by(reviews, user.name) if n < latest.number]
+            since = mine[-1] if mine else latest.number - 1
+        if since not in rounds or since >= latest.number:
+            earlier = ", ".join(str(n) for n in sorted(rounds) if n < latest.number) or "none"
+            raise TrustError(
+                f"Round {since} of {request_id} cannot be compared with round {latest.number} (earlier rounds: "
+                f"{earlier}).",
+                request=request_id,
+            )
+        old = rounds[since]
+        ids = {o.output for o in old.outputs} | {o.output for o in latest.outputs}
+        with self.store.read() as tx:
+            outputs = {o: tx.outputs.get(o) for o in ids}
+        return diff_rounds(old, latest, outputs)
 
     # -- the checkers' moves ---------------------------------------------------------------------
     def review(
@@ -402,6 +604,7 @@ class Airlock:
                 approvers=bundles.approvers_of(request, organisations),
                 released=released,
                 stale={o.id: self.stale(o.versions) for o in outputs},
+                organisations=organisations,
             )
             installed = None
             try:

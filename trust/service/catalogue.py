@@ -16,6 +16,10 @@ limits, so one department that is down, hanging or changed leaves every other da
 
 The store holds versions and changes, so several processes over one trust home agree: a change
 found by one refuses queries in all, and a refresh by the command line is taken up by the server.
+
+Finding data works on the registrations alone (no department is contacted): ``search`` (ranked,
+``trust.catalog.search``), ``page`` (what a dataset links to on which keys, and which projects may
+use it) and ``dcat`` (the catalogue as DCAT JSON-LD for government catalogues).
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trust.audit.kinds import EventKind
 from trust.audit.log import AuditLog
 from trust.catalog import BindFailed, Catalog, Dataset, Status, access_for, bind_dataset, load_catalog, problems
+from trust.catalog.dcat import to_dcat
+from trust.catalog.links import Link, links
 from trust.catalog.model import FileFooter
+from trust.catalog.search import Glossary, Hit, search
 from trust.catalog.versions import Change, FileVersion, Manifest, Version, changes
 from trust.config import Config
 from trust.engine.footers import read_footers
@@ -143,15 +151,39 @@ class Catalogue:
 
     def for_user(self, user: User, project: str | None = None) -> list[tuple[Dataset, tuple[str, ...]]]:
         """Every dataset, with which of the caller's projects (or just ``project``) may use it."""
+        projects = self._projects(user, project)
+        return [(ds, _usable(ds.id, projects)) for ds in self.bound()]
+
+    # -- finding data ----------------------------------------------------------------------------
+    def search(
+        self, text: str, user: User | None = None, *, project: str | None = None, limit: int | None = None
+    ) -> list[tuple[Hit, tuple[str, ...]]]:
+        """The datasets matching ``text``, best first (``trust.catalog.search``), each with which of
+        ``user``'s projects (or just ``project``) may use it; every project that may, for the operator."""
+        projects = self._projects(user, project)
+        hits = search(self.registrations(), text, Glossary.load(Path(self.config.catalog_dir)), limit=limit)
+        return [(hit, _usable(hit.dataset.id, projects)) for hit in hits]
+
+    def page(self, dataset_id: str, user: User | None = None, *, project: str | None = None) -> DatasetPage:
+        """One dataset's page: its registration, the datasets it links to on which keys, and which of
+        ``user``'s projects (every project, for the operator) may use it."""
+        registrations = self.registrations()
+        ds = registrations.get(dataset_id)
+        return DatasetPage(ds, tuple(links(registrations, ds.id)), _usable(ds.id, self._projects(user, project)))
+
+    def dcat(self, base_url: str) -> dict[str, object]:
+        """The catalogue as DCAT JSON-LD (metadata only), IRIs under ``base_url``."""
+        return to_dcat(self.registrations(), base_url)
+
+    def _projects(self, user: User | None, project: str | None) -> dict[str, dict[str, Any]]:
         if project is not None:
             self.access.project(project)
-            self.access.check_can_see_project(user, project)
-            projects = {project: self.access.project(project)}
-        else:
-            projects = self.access.member_projects(user.name)
-        return [
-            (ds, tuple(p for p, spec in projects.items() if ds.id in spec.get("datasets", ()))) for ds in self.bound()
-        ]
+            if user is not None:
+                self.access.check_can_see_project(user, project)
+            return {project: self.access.project(project)}
+        if user is None:
+            return {pid: {"id": pid, **spec} for pid, spec in self.access.projects().items()}
+        return self.access.member_projects(user.name)
 
     # -- queries ---------------------------------------------------------------------------------
     def require(self, dataset_ids: Iterable[str]) -> list[Dataset]:
@@ -564,6 +596,19 @@ class Catalogue:
             )
             self._entries[ds.id] = entry
             return entry
+
+
+def _usable(dataset_id: str, projects: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
+    return tuple(p for p, spec in projects.items() if dataset_id in spec.get("datasets", ()))
+
+
+@dataclass(frozen=True)
+class DatasetPage:
+    """What a dataset's page shows beyond its registration: where it links, and who may use it."""
+
+    dataset: Dataset
+    links: tuple[Link, ...]  # datasets sharing one of its linkage keys, and which
+    usable_by: tuple[str, ...]  # the projects (of the user asking) that may use it
 
 
 def _read_columns(ds: Dataset, read: tuple[FileFooter, ...]) -> tuple[tuple[str, str], ...]:

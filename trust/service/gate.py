@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 
 from trust.errors import QueryTimeout
 
+CHECK_S = 0.25  # how often a query waiting for a slot looks whether it was cancelled
+
 
 class Slots:
     """Slots held by one query; ``release`` is safe to call more than once, from any thread."""
@@ -44,14 +46,15 @@ class DepartmentGate:
                 self._sems[department] = threading.BoundedSemaphore(max(1, int(self.max_reads(department))))
             return self._sems[department]
 
-    def acquire(self, departments: Iterable[str], wait_s: float) -> Slots:
+    def acquire(self, departments: Iterable[str], wait_s: float, check: Callable[[], None] = lambda: None) -> Slots:
         """A slot at every department, waiting at most ``wait_s`` in all; ``QueryTimeout`` naming the
-        department whose reads are all taken otherwise."""
+        department whose reads are all taken otherwise. ``check`` is called while waiting and may raise
+        (the query was cancelled): then nothing stays held."""
         deadline = time.monotonic() + max(0.0, wait_s)
         held: list[threading.BoundedSemaphore] = []
         for department in sorted(set(departments)):
             sem = self._sem(department)
-            if not sem.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            if not _acquire(sem, deadline, check, held):
                 Slots(held).release()
                 raise QueryTimeout(
                     f"{department}'s data is being read by {self.max_reads(department)} other queries, which have not finished "
@@ -62,7 +65,7 @@ class DepartmentGate:
                 )
             held.append(sem)
         if self._engines is not None:
-            if not self._engines.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            if not _acquire(self._engines, deadline, check, held):
                 Slots(held).release()
                 raise QueryTimeout(
                     f"Every query worker stayed busy for this query's {wait_s:g} s limit. Try again later.",
@@ -70,3 +73,20 @@ class DepartmentGate:
                 )
             held.append(self._engines)
         return Slots(held)
+
+
+def _acquire(
+    sem: threading.BoundedSemaphore, deadline: float, check: Callable[[], None], held: list[threading.BoundedSemaphore]
+) -> bool:
+    """``sem`` by ``deadline``, calling ``check`` every so often; if it raises, ``held`` is given back."""
+    while True:
+        try:
+            check()
+        except BaseException:
+            Slots(held).release()
+            raise
+        left = deadline - time.monotonic()
+        if sem.acquire(timeout=max(0.0, min(CHECK_S, left))):
+            return True
+        if left <= CHECK_S:
+            return False

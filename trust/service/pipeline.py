@@ -127,7 +127,7 @@ def _decide(r: Request, p: Progress) -> Progress:
     decision = r.policy.decide(document)
     p = dataclasses.replace(p, document=document, decision=decision)
     if not decision.allow:
-        raise _Refused(p, PolicyDenied([dict(d) for d in decision.deny]))
+        raise _Refused(p, PolicyDenied([dict(d) for d in decision.deny], document))
     return p
 
 

@@ -3,6 +3,11 @@
 Every outcome is audited before it is returned. An output, its audit event and the populations
 differencing needs commit in one transaction, so a later query is never checked against less than
 what an analyst was shown.
+
+A query reports its stage as it goes (``trust.service.progress``) and may be cancelled until its
+output starts to be recorded: then it is audited as ``query_cancelled`` and made nothing. Run from a
+program's main thread (the CLI, a notebook's kernel), the query runs on a thread of its own and the
+main thread waits, so Ctrl-C or a kernel interrupt cancels it cleanly instead of landing mid-stage.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from trust.audit.kinds import EventKind
@@ -21,7 +27,7 @@ from trust.config import Config
 from trust.engine.base import engine_for
 from trust.engine.execute import Execution
 from trust.engine.sandbox import sweep_spill
-from trust.errors import KeyReused, QueryFailed, TrustError, UnknownName
+from trust.errors import KeyReused, QueryCancelled, QueryFailed, TrustError, UnknownName
 from trust.outputs.output import Output, OutputSummary
 from trust.policy import Policy
 from trust.policy.explain import Explanation
@@ -33,12 +39,14 @@ from trust.service.access import Access
 from trust.service.catalogue import Catalogue, engine_limits, spill_dir
 from trust.service.gate import DepartmentGate
 from trust.service.integrity import Integrity
+from trust.service.progress import QueryProgress, Stage
 from trust.sql.companions import KEY_PARAMETER
 from trust.sql.rewrite import Plan
 from trust.store import Remembered, StateStore
 from trust.store.populations import ProjectHistory
 
 RECORD_KEYS = "record_keys"
+WATCH_S = 0.25  # how often a waiting main thread shows progress
 
 
 def _now() -> str:
@@ -96,12 +104,52 @@ class Queries:
             self.request(user_name, project_id, sql, offline=offline), backend=self.policy.describe(), offline=offline
         )
 
-    def run(self, user_name: str, project_id: str, sql: str, *, key: str | None = None) -> Output:
+    def run(
+        self,
+        user_name: str,
+        project_id: str,
+        sql: str,
+        *,
+        key: str | None = None,
+        progress: QueryProgress | None = None,
+        on_progress: Callable[[Mapping[str, object]], None] | None = None,
+    ) -> Output:
         """The whole pipeline for one query; every outcome is audited before it is returned.
 
         With an idempotency ``key``, a retry of the same query by the same user returns the output the
-        first one made (even across a restart) instead of running it again."""
+        first one made (even across a restart) instead of running it again. ``progress`` is where the
+        query's stages are kept and how it is cancelled; ``on_progress`` is called with its snapshot
+        while the caller waits (from the caller's thread)."""
+        progress = progress if progress is not None else QueryProgress()
+        if on_progress is None and threading.current_thread() is not threading.main_thread():
+            return self._run(user_name, project_id, sql, key, progress)
+        return _wait_interruptibly(lambda: self._run(user_name, project_id, sql, key, progress), progress, on_progress)
+
+    def _run(self, user_name: str, project_id: str, sql: str, key: str | None, progress: QueryProgress) -> Output:
+        try:
+            output = self._pipeline(user_name, project_id, sql, key, progress)
+        except QueryCancelled:
+            self.audit.record(
+                EventKind.QUERY_CANCELLED,
+                user_name,
+                project_id,
+                query=progress.id,
+                sql=sql,
+                stage=(progress.cancelled_at or progress.stage).value,
+                via=progress.cancelled_via,
+                bytes_read=progress.control.bytes_read,
+            )
+            progress.enter(Stage.CANCELLED)
+            raise progress.cancelled_error() from None
+        except BaseException:
+            progress.enter(Stage.FAILED)
+            raise
+        progress.enter(Stage.DONE)
+        return output
+
+    def _pipeline(self, user_name: str, project_id: str, sql: str, key: str | None, progress: QueryProgress) -> Output:
         request_sha = _sha(f"{project_id}\n{sql}")
+        progress.enter(Stage.POLICY)
         if key:
             first = self._remembered(user_name, key, request_sha)
             if first is not None:
@@ -119,16 +167,20 @@ class Queries:
                 error=type(exc).__name__,
                 rule=exc.context.get("rule"),
                 message=exc.message,
+                # What the policy was asked, when it refused (for `trust policy diff`): no data, only the query's shape.
+                **({"policy_input": dict(pi)} if (pi := getattr(exc, "policy_input", None)) is not None else {}),
             )
             raise
         plan = checked.plan
         started = time.monotonic()
         stages["check_s"], clock = time.perf_counter() - clock, time.perf_counter()
         try:
+            progress.enter(Stage.WAITING)
             datasets = self.catalogue.require(plan.datasets)
-            result = self._execute(plan, datasets, started)
+            result = self._execute(plan, datasets, started, progress)
             stages["engine_s"], clock = time.perf_counter() - clock, time.perf_counter()
             stages.update({f"engine_{k}": v for k, v in result.timings.items()})
+            progress.enter(Stage.DISCLOSURE)
             protect_started = clock
             protected = protect(
                 result.table,
@@ -139,6 +191,8 @@ class Queries:
             )
             protected = withhold(protected)  # a small row's presence would answer a question: never shown
             stages["protect_s"], clock = time.perf_counter() - protect_started, time.perf_counter()
+        except QueryCancelled:
+            raise
         except TrustError as exc:
             self.audit.record(
                 EventKind.QUERY_FAILED,
@@ -171,11 +225,20 @@ class Queries:
                 "rows": protected.table.num_rows,
                 "datasets": {d.id: d.row_count for d in datasets},
                 "rows_scanned": sum(d.row_count for d in datasets),
+                "bytes_read": result.bytes_read,  # fetched from the departments (operators and benchmarks)
                 "stages": stages,  # seconds per stage, for operators and benchmarks (not sent to analysts)
             },
         )
         remember = Remembered("query", request_sha, output.id) if key else None
-        stands = self.record(output, protected.populations, protected.scheme, key=remember, key_text=key)
+        progress.enter(Stage.RECORDING)  # the last moment a cancel is honoured: after it the output stands
+        stands = self.record(
+            output,
+            protected.populations,
+            protected.scheme,
+            key=remember,
+            key_text=key,
+            policy_input=checked.document,
+        )
         stages["record_s"] = time.perf_counter() - clock
         return output if stands == output.id else self.output(user_name, stands)
 
@@ -191,14 +254,15 @@ class Queries:
             )
         return found.result
 
-    def _execute(self, plan: Plan, datasets: list[Dataset], started: float) -> Execution:
+    def _execute(self, plan: Plan, datasets: list[Dataset], started: float, progress: QueryProgress) -> Execution:
         """Run ``plan`` over ``datasets`` with a read slot at each department, checking that what it
         read is each dataset's registered version (footers read, files a pattern matches)."""
         departments = tuple(sorted({d.department for d in datasets}))
         limits = engine_limits(self.config, departments)
-        slots = self.gate.acquire(departments, limits.timeout_s - (time.monotonic() - started))
+        slots = self.gate.acquire(departments, limits.timeout_s - (time.monotonic() - started), check=progress.check)
         listing: Future[dict[str, tuple[str, ...]]] | None = None
         try:
+            progress.enter(Stage.READING)
             if any(d.globbed for d in datasets):  # listed beside the query, so it adds no time
                 listing = self._listing_pool.submit(self.catalogue.listing, datasets)
             result = self.engine.run(
@@ -211,6 +275,7 @@ class Queries:
                 verify=tuple(f.url for d in datasets for f in d.files),
                 on_finish=slots.release,
                 wait_s=limits.timeout_s - (time.monotonic() - started),
+                control=progress.control,
             )
         except QueryFailed:
             slots.release()
@@ -241,6 +306,7 @@ class Queries:
         *,
         key: Remembered | None = None,
         key_text: str | None = None,
+        policy_input: Mapping[str, object] | None = None,
     ) -> str:
         """Store an output with its audit event, its shown cells' populations and its idempotency key, in
         one transaction; the id of the output that stands (the first one, if the key raced in twice)."""
@@ -269,6 +335,10 @@ class Queries:
                 sql_sha256=_sha(output.sql),
                 decision=dict(output.decision),
                 content_sha256=tx.outputs.digest(output.id),
+                # For operators (the store keeps no stats): the bytes read depend on the data, so no analyst sees them.
+                bytes_read=output.stats.get("bytes_read"),
+                # The policy input the decision was made on, for `trust policy diff` to replay.
+                **({"policy_input": dict(policy_input)} if policy_input is not None else {}),
             )
         return output.id
 
@@ -296,3 +366,35 @@ class Queries:
         with self.store.read() as tx:
             self.integrity.check_output(tx, output_id, actor=user.name, project=summary.project)
             return tx.outputs.get(output_id)
+
+
+def _wait_interruptibly(
+    work: Callable[[], Output], progress: QueryProgress, on_progress: Callable[[Mapping[str, object]], None] | None
+) -> Output:
+    """Run ``work`` on a thread while this one waits (showing progress); a ``KeyboardInterrupt`` here
+    cancels the query, which then stops at its next stage or by the engine's interrupt."""
+    outcome: list[Output] = []
+    error: list[BaseException] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            error.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="trust-query", daemon=True).start()
+    try:
+        while not done.wait(WATCH_S):
+            if on_progress is not None:
+                on_progress(progress.snapshot())
+    except KeyboardInterrupt:
+        if not progress.cancel(via="interrupt"):  # too late: the output is being recorded, and will stand
+            done.wait()
+            raise
+        done.wait()
+    if error:
+        raise error[0]
+    return outcome[0]

@@ -3,13 +3,14 @@
 Interfaces (server, client-facing pieces, CLI, magic) hold a ``Trust`` and call its services:
 ``trust.access`` (users, tokens, projects), ``trust.catalog`` (datasets), ``trust.queries`` (the
 pipeline and stored outputs), ``trust.airlock`` (release requests), ``trust.checkers`` (the
-checkers' web sessions). No service calls back up into ``Trust``; each gets what it needs here.
+checkers' web sessions), ``trust.notifier`` (e-mail and webhooks about requests; ``trust serve``
+starts it). No service calls back up into ``Trust``; each gets what it needs here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,21 @@ from trust.audit.export import TransparencyReport, transparency_report, write_re
 from trust.audit.kinds import EventKind
 from trust.audit.log import AuditLog
 from trust.catalog import Catalog
+from trust.catalog.search import Hit
 from trust.config import Config
+from trust.errors import UnknownName
 from trust.outputs.output import Output
 from trust.outputs.release import ReleaseRequest
 from trust.policy import select_policy
+from trust.policy.applications import Assessment
 from trust.policy.explain import Explanation
+from trust.policy.live import LivePolicy
 from trust.service.access import Access
+from trust.service.agreements import Agreements
 from trust.service.airlock import Airlock
 from trust.service.catalogue import Catalogue
 from trust.service.checkers import CheckerSessions
+from trust.service.notify import Notifier, NotifySettings
 from trust.service.queries import Queries
 from trust.store import Store
 
@@ -37,8 +44,15 @@ class Trust:
         self.config = config
         self.store = Store(config.state_db)
         self.audit = AuditLog(self.store)
-        self.policy = select_policy(config)
-        self.access = Access(self.store, self.audit, Path(config.policies_dir))
+        self.access = Access(
+            self.store, self.audit, Path(config.policies_dir), token_lifetime_days=config.token_lifetime_days
+        )
+        self.policy = LivePolicy(
+            select_policy(config),
+            directory=Path(config.policies_dir),
+            version=self.access.agreements_version,
+            projects=self.access.projects,
+        )
         self.catalog = Catalogue(config, self.access, self.store, self.audit)
         self.queries = Queries(config, self.store, self.audit, self.access, self.catalog, self.policy)
         self.airlock = Airlock(
@@ -46,6 +60,32 @@ class Trust:
         )
         self.integrity = self.queries.integrity
         self.checkers = CheckerSessions(self.store, self.audit, self.access)
+        self.agreements = Agreements(
+            self.store, self.audit, self.access, catalog=self.catalog.registrations, assess=self._assess_application
+        )
+        self.notifier = Notifier(
+            self.store,
+            self.audit,
+            NotifySettings.from_config(config),
+            project=self._project,
+            departments_of=self._departments_of,
+        )
+
+    def _assess_application(self, document: Mapping[str, Any]) -> Assessment:
+        from trust.policy.applications import assess
+
+        return assess(Path(self.config.policies_dir), document["application"])
+
+    def _departments_of(self, datasets: list[str]) -> set[str]:
+        catalog = self.catalog.registrations()
+        known = {d.id: d.department for d in catalog}
+        return {known[d] for d in datasets if d in known}
+
+    def _project(self, project_id: str) -> Mapping[str, Any]:
+        try:
+            return self.access.project(project_id)
+        except UnknownName:  # a project since removed: notify without its sponsor
+            return {}
 
     @classmethod
     def open(cls, home: Path | None = None) -> Trust:
@@ -94,15 +134,21 @@ class Session:
     def __repr__(self) -> str:
         return f"Session(user={self.user!r}, project={self.project!r})"
 
-    def sql(self, text: str) -> Output:
-        """Run one governed query; the output exactly as an analyst's client would receive it."""
-        return dataclasses.replace(self.trust.queries.run(self.user, self.project, text).for_analyst(), origin=self)
+    def sql(self, text: str, *, on_progress: Callable[[Mapping[str, object]], None] | None = None) -> Output:
+        """Run one governed query; the output exactly as an analyst's client would receive it. Ctrl-C or a
+        kernel interrupt while it runs cancels it (``QueryCancelled``); ``on_progress`` sees its stages."""
+        out = self.trust.queries.run(self.user, self.project, text, on_progress=on_progress)
+        return dataclasses.replace(out.for_analyst(), origin=self)
 
     def explain(self, text: str) -> Explanation:
         return self.trust.queries.explain(self.user, self.project, text)
 
     def catalog(self) -> Catalog:
         return self.trust.catalog.bound()
+
+    def search(self, text: str, *, limit: int | None = None) -> list[tuple[Hit, tuple[str, ...]]]:
+        """Datasets matching ``text``, best first, each with why and which of this analyst's projects may use it."""
+        return self.trust.catalog.search(text, self.trust.access.user(self.user), limit=limit)
 
     def request_release(
         self,

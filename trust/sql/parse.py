@@ -158,7 +158,9 @@ def parse(sql: str, *, max_length: int = 20000, max_depth: int = 12) -> Parsed:
     _check_characters(sql)
     _check_tokens(sql, max_depth)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        # A comment after the final semicolon (`SELECT ...; -- done`) comes back as an empty
+        # `Semicolon` statement holding only that comment: it is not a second statement.
+        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         line, col = err.get("line"), err.get("col")

@@ -8,6 +8,7 @@ catalogue columns it is made from: its lineage.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ def _check_tables(tree: exp.Expr, catalog: Catalog) -> None:
         if not db:
             if name in ctes:
                 continue
-            hint = did_you_mean(name, [d.table_name for d in catalog])
+            hint = _dataset_hint(name, catalog)
             raise UnknownName(
                 f"{table.name!r} is not a dataset or a CTE. Name datasets as department.dataset "
                 f"(e.g. dwp.uc_claims).{hint} Run `trust catalog list` to see them.",
@@ -86,6 +87,53 @@ def _check_tables(tree: exp.Expr, catalog: Catalog) -> None:
             catalog.get(f"{db}.{name}")
         except UnknownName as exc:
             raise UnknownName(exc.message, rule="unknown_dataset", dataset=f"{db}.{name}", position=pos) from None
+
+
+def _dataset_hint(name: str, catalog: Catalog) -> str:
+    """' Did you mean 'dwp.uc_claims'?' for a table named without its department: the full id of the
+    closest dataset, never the bare name that was just refused."""
+    ids: dict[str, str] = {}
+    for d in sorted(catalog, key=lambda d: d.id):
+        ids.setdefault(d.table_name, d.id)
+    close = difflib.get_close_matches(name.lower(), list(ids), n=1, cutoff=0.6)
+    return f" Did you mean {ids[close[0]]!r}?" if close else ""
+
+
+def _column_hint(tree: exp.Expr, name: str, catalog: Catalog) -> str:
+    """' Did you mean …?' for an unknown column, from what the query it stands in can read: the columns
+    of its datasets, CTEs and subqueries (of one alias alone for ``alias.column``). Never a column of a
+    dataset the query does not read, nor a direct identifier, which could not be used anywhere."""
+    try:
+        scopes = traverse_scope(tree)
+    except Exception:  # a tree sqlglot cannot scope: no hint rather than a wrong one
+        return ""
+    wanted = name.lower()
+    seen: list[str] = []
+    for scope in scopes:
+        tables = {c.table.lower() for c in scope.columns if c.name.lower() == wanted}
+        if not tables:
+            continue
+        sources = {alias.lower(): source for alias, source in scope.sources.items()}
+        unknown = sorted(t for t in tables if t and t not in sources)
+        if unknown:
+            return f" {unknown[0]!r} is not a table or alias of this query.{did_you_mean(unknown[0], sources)}"
+        for alias, source in sources.items():
+            if "" in tables or alias in tables:
+                seen += _visible_columns(source, catalog)
+    return did_you_mean(name, [c for c in dict.fromkeys(seen) if c.lower() != wanted])
+
+
+def _visible_columns(source: exp.Table | Scope, catalog: Catalog) -> list[str]:
+    if isinstance(source, Scope):
+        query = source.expression
+        return [n for n in query.named_selects if n != "*"] if isinstance(query, exp.Query) else []
+    if not source.text("db"):
+        return []
+    try:
+        ds = catalog.get(f"{source.text('db')}.{source.name}")
+    except UnknownName:
+        return []
+    return [c.name for c in ds.columns if c.role is not Role.DIRECT_IDENTIFIER]
 
 
 def _check_direct_identifiers(tree: exp.Expr, catalog: Catalog) -> None:
@@ -162,9 +210,8 @@ def _qualify(parsed: Parsed, catalog: Catalog) -> exp.Query:
         text = str(exc)
         if "could not be resolved" in text or text.startswith("Unknown column"):
             col = text.split("'")[1] if "'" in text else text.split(": ")[-1].split(".")[0].strip()
-            known = {c.name for d in catalog for c in d.columns}
             raise UnknownName(
-                f"Column {col!r} is unknown or ambiguous here.{did_you_mean(col, known - {col})} "
+                f"Column {col!r} is unknown or ambiguous here.{_column_hint(parsed.tree, col, catalog)} "
                 "Qualify it with its table alias and check `trust catalog show DATASET`.",
                 rule="unknown_column",
                 column=col,

@@ -3,7 +3,8 @@
 One module per aggregate, each a small ``Protocol`` the business layer depends on and its SQLite
 implementation: ``outputs``, ``releases``, ``populations`` (for differencing), ``users`` (users and
 tokens), ``checker_sessions``, ``secrets``, ``datasets`` (versions of the data read in place),
-``idempotency`` and ``audit`` (the event rows; the chain is ``trust.audit``).
+``idempotency``, ``notifications`` (the outbox), ``agreements`` (applications and the projects they
+become) and ``audit`` (the event rows; the chain is ``trust.audit``).
 ``Store.write()`` is one transaction over all of them, so an output, its audit event and its
 populations, or a release transition and its event, commit together or not at all
 (``trust.service.queries.Queries.record`` and ``trust.service.airlock.set_status``).
@@ -18,11 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from trust.store.agreements import (
+    AgreementStore,
+    SqliteAgreements,
+    StoredAgreement,
+    StoredApplication,
+    StoredDecision,
+)
 from trust.store.audit import AuditHead, AuditRecord, AuditStore, SqliteAudit
 from trust.store.checker_sessions import CheckerSession, CheckerSessionStore, SqliteCheckerSessions, StoredSession
 from trust.store.database import Database
 from trust.store.datasets import DatasetStore, SqliteDatasets
 from trust.store.idempotency import IdempotencyStore, Remembered, SqliteIdempotency
+from trust.store.notifications import Notification, NotificationStore, SqliteNotifications
 from trust.store.outputs import OutputStore, SqliteOutputs
 from trust.store.populations import PopulationStore, SqlitePopulations
 from trust.store.releases import ReleaseStore, SqliteReleases
@@ -30,12 +39,15 @@ from trust.store.secrets import SecretStore, SqliteSecrets
 from trust.store.users import SqliteTokens, SqliteUsers, Token, TokenHolder, TokenStore, UserRecord, UserStore
 
 __all__ = [
+    "AgreementStore",
     "AuditRecord",
     "AuditStore",
     "CheckerSession",
     "CheckerSessionStore",
     "DatasetStore",
     "IdempotencyStore",
+    "Notification",
+    "NotificationStore",
     "OutputStore",
     "PopulationStore",
     "Records",
@@ -43,6 +55,9 @@ __all__ = [
     "ReleaseStore",
     "StateStore",
     "Store",
+    "StoredAgreement",
+    "StoredApplication",
+    "StoredDecision",
     "StoredSession",
     "Token",
     "TokenHolder",
@@ -66,6 +81,8 @@ class Records:
     secrets: SecretStore
     datasets: DatasetStore
     idempotency: IdempotencyStore
+    notifications: NotificationStore
+    agreements: AgreementStore
 
     @classmethod
     def over(cls, con: sqlite3.Connection) -> Records:
@@ -80,6 +97,8 @@ class Records:
             SqliteSecrets(con),
             SqliteDatasets(con),
             SqliteIdempotency(con),
+            SqliteNotifications(con),
+            SqliteAgreements(con),
         )
 
 

@@ -29,6 +29,23 @@ class AuditRecord:
     hash: str
 
 
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which events to read, newest first; every filter given must match (None: any).
+
+    ``user`` matches the event's actor or the user it is about (a token issued *for* ana);
+    ``dataset`` matches an event about that dataset or an output that read it; ``since`` and
+    ``until`` are UTC timestamps as the events store them (``until`` exclusive)."""
+
+    kinds: tuple[str, ...] = ()
+    user: str | None = None
+    project: str | None = None
+    dataset: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int = 20
+
+
 class AuditStore(Protocol):
     def last(self) -> tuple[int, str] | None: ...
 
@@ -37,6 +54,10 @@ class AuditStore(Protocol):
     def all(self, *, kind: str | None = None) -> list[AuditRecord]: ...
 
     def latest_about(self, field: str, value: str, having: str) -> AuditRecord | None: ...
+
+    def search(self, query: AuditQuery) -> list[AuditRecord]: ...
+
+    def after(self, seq: int, *, kinds: tuple[str, ...], limit: int = 500) -> list[AuditRecord]: ...
 
 
 _COLUMNS = "seq, ts, kind, actor, project, payload, prev_hash, hash"
@@ -82,6 +103,47 @@ class SqliteAudit:
             (value,),
         ).fetchone()
         return None if row is None else AuditRecord(*row)
+
+    def search(self, query: AuditQuery) -> list[AuditRecord]:
+        """The newest ``query.limit`` events matching every filter given, newest first; a read only."""
+        where: list[str] = []
+        args: list[object] = []
+        if query.kinds:
+            where.append(f"kind IN ({','.join('?' * len(query.kinds))})")
+            args += query.kinds
+        if query.user is not None:
+            where.append("(actor = ? OR json_extract(payload, '$.user') = ?)")
+            args += [query.user, query.user]
+        if query.project is not None:
+            where.append("project = ?")
+            args.append(query.project)
+        if query.dataset is not None:
+            where.append(
+                "(json_extract(payload, '$.dataset') = ? OR EXISTS (SELECT 1 FROM json_each(payload, '$.datasets') "
+                "WHERE json_each.value = ?))"
+            )
+            args += [query.dataset, query.dataset]
+        if query.since is not None:
+            where.append("ts >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("ts < ?")
+            args.append(query.until)
+        sql = f"SELECT {_COLUMNS} FROM audit_events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC LIMIT ?"
+        args.append(max(0, query.limit))
+        return [AuditRecord(*r) for r in self.con.execute(sql, args)]
+
+    def after(self, seq: int, *, kinds: tuple[str, ...], limit: int = 500) -> list[AuditRecord]:
+        """Events of ``kinds`` after event ``seq``, oldest first (for those who act on events in order)."""
+        marks = ",".join("?" * len(kinds))
+        rows = self.con.execute(
+            f"SELECT {_COLUMNS} FROM audit_events WHERE seq > ? AND kind IN ({marks}) ORDER BY seq LIMIT ?",
+            (seq, *kinds, limit),
+        )
+        return [AuditRecord(*r) for r in rows]
 
     def all(self, *, kind: str | None = None) -> list[AuditRecord]:
         where, args = (" WHERE kind = ?", (kind,)) if kind else ("", ())

@@ -184,6 +184,87 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE outputs ADD COLUMN engine TEXT NOT NULL DEFAULT 'duckdb';
     """,
+    # 11: notifications of release requests (trust/store/notifications.py): the outbox, the audit event up to
+    # which transitions have been turned into notifications, and the users' e-mail addresses they go to.
+    """
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        created TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,      -- the release_transition audit event it tells of
+        request TEXT NOT NULL,
+        action TEXT NOT NULL,
+        channel TEXT NOT NULL,           -- email or webhook
+        recipient TEXT NOT NULL,
+        payload TEXT NOT NULL,           -- JSON: subject, text and the webhook body
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        sent TEXT,
+        failed TEXT,                     -- given up on
+        error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX notifications_due ON notifications(next_attempt) WHERE sent IS NULL AND failed IS NULL;
+    CREATE INDEX notifications_request ON notifications(request);
+    CREATE TABLE notification_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+    ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    """,
+    # 12: a release request's rounds (what each asked the checkers to review, for the diff between rounds),
+    # threaded comments on a request, an output or a cell, and the output a corrected one replaces.
+    """
+    ALTER TABLE release_outputs ADD COLUMN replaces TEXT;  -- the output this one corrects, after a return
+    CREATE TABLE release_rounds (
+        request_id TEXT NOT NULL REFERENCES release_requests(id),
+        round INTEGER NOT NULL,
+        submitted TEXT NOT NULL,
+        justification TEXT NOT NULL,
+        outputs TEXT NOT NULL,           -- JSON: the outputs with cell reasons and replaced outputs
+        PRIMARY KEY (request_id, round)
+    );
+    CREATE TABLE release_comments (
+        id TEXT PRIMARY KEY,             -- cmt-1a2b3c4d5e6f
+        request_id TEXT NOT NULL REFERENCES release_requests(id),
+        round INTEGER NOT NULL,
+        output_id TEXT,                  -- NULL: on the request as a whole
+        cell TEXT,                       -- "ROW:COLUMN", NULL: on the whole output
+        parent_id TEXT REFERENCES release_comments(id),  -- the comment it answers
+        author TEXT NOT NULL REFERENCES users(name),
+        audience TEXT NOT NULL,          -- analyst (the author and the checkers) or checkers (checkers only)
+        body TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX release_comments_by_request ON release_comments(request_id, created);
+    """,
+    # 13: data-sharing applications, each department's decision on its part, and the agreements (versioned
+    # project policy data) that approved applications become (trust/store/agreements.py).
+    """
+    CREATE TABLE applications (
+        id TEXT PRIMARY KEY,             -- app-1a2b3c4d5e6f
+        applicant TEXT NOT NULL REFERENCES users(name),
+        state TEXT NOT NULL,             -- draft, submitted, approved, rejected, withdrawn
+        project TEXT NOT NULL,           -- the project it creates or amends
+        amends INTEGER NOT NULL DEFAULT 0,
+        spec TEXT NOT NULL,              -- JSON: what was applied for
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE application_decisions (
+        application TEXT NOT NULL REFERENCES applications(id),
+        department TEXT NOT NULL,
+        approver TEXT NOT NULL REFERENCES users(name),
+        decision TEXT NOT NULL,          -- approve or reject
+        conditions TEXT NOT NULL,        -- JSON: fewer columns, row filters, stricter thresholds
+        note TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (application, department, approver)
+    );
+    CREATE TABLE agreements (
+        project TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        spec TEXT NOT NULL,              -- JSON: the project's policy data (data.projects[project])
+        application TEXT NOT NULL REFERENCES applications(id),
+        created TEXT NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    """,
 )
 
 

@@ -1,4 +1,5 @@
-"""Release requests: the ``release_*`` tables of migration 4.
+"""Release requests: the ``release_*`` tables of migration 4, and of migration 12 (rounds, comments and
+replaced outputs).
 
 Reads and writes only; which moves are allowed is ``trust.outputs.release``, and the service
 layer (``trust.service.airlock``) composes the two inside one transaction.
@@ -13,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from trust.errors import UnknownName, did_you_mean
-from trust.outputs.release import ReleaseOutput, ReleaseRequest, ReleaseState, Review, ReviewDecision, Step
+from trust.outputs.release import Comment, ReleaseOutput, ReleaseRequest, ReleaseState, Review, ReviewDecision, Step
+from trust.outputs.rounds import Round
 
 _COLUMNS = "id, author, project, justification, state, round, created, updated, bundle_sha256"
 
@@ -34,6 +36,14 @@ class ReleaseStore(Protocol):
     ) -> bool: ...
 
     def by_key(self, author: str, key: str) -> str | None: ...
+
+    def save_round(self, request_id: str, round_: int, submitted: str) -> None: ...
+
+    def rounds(self, request_id: str) -> list[Round]: ...
+
+    def add_comment(self, comment: Comment) -> None: ...
+
+    def comments(self, request_id: str) -> list[Comment]: ...
 
     def digest(self, request_id: str) -> str | None: ...
 
@@ -71,9 +81,9 @@ class SqliteReleases:
     def write_outputs(self, request_id: str, outputs: Iterable[ReleaseOutput]) -> None:
         self.con.execute("DELETE FROM release_outputs WHERE request_id = ?", (request_id,))
         self.con.executemany(
-            "INSERT INTO release_outputs (request_id, output_id, position, cell_reasons) VALUES (?,?,?,?)",
+            "INSERT INTO release_outputs (request_id, output_id, position, cell_reasons, replaces) VALUES (?,?,?,?,?)",
             [
-                (request_id, o.output, i, json.dumps(dict(o.cell_reasons), sort_keys=True))
+                (request_id, o.output, i, json.dumps(dict(o.cell_reasons), sort_keys=True), o.replaces)
                 for i, o in enumerate(outputs)
             ],
         )
@@ -118,16 +128,20 @@ class SqliteReleases:
         ).fetchone()
         if row is None:
             return None
-        outputs = self.con.execute(
-            "SELECT output_id, position, cell_reasons FROM release_outputs WHERE request_id = ? ORDER BY position",
-            (request_id,),
-        ).fetchall()
+        outputs = [  # a replaced output's link counts; rows without one hash as they always have
+            list(o[:3]) + ([o[3]] if o[3] else [])
+            for o in self.con.execute(
+                "SELECT output_id, position, cell_reasons, replaces FROM release_outputs WHERE request_id = ? "
+                "ORDER BY position",
+                (request_id,),
+            )
+        ]
         reviews = self.con.execute(
             "SELECT round, reviewer, output_id, decision, comment, created FROM release_reviews WHERE request_id = ? "
             "ORDER BY round, reviewer, output_id",
             (request_id,),
         ).fetchall()
-        body = json.dumps([list(row), [list(o) for o in outputs], [list(r) for r in reviews]], separators=(",", ":"))
+        body = json.dumps([list(row), outputs, [list(r) for r in reviews]], separators=(",", ":"))
         return hashlib.sha256(body.encode()).hexdigest()
 
     def ids(self) -> list[str]:
@@ -138,6 +152,50 @@ class SqliteReleases:
             "SELECT id FROM release_requests WHERE author = ? AND idempotency_key = ?", (author, key)
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def save_round(self, request_id: str, round_: int, submitted: str) -> None:
+        """Keep what round ``round_`` asks the checkers to review: the justification and outputs as they are now."""
+        row = self.con.execute("SELECT justification FROM release_requests WHERE id = ?", (request_id,)).fetchone()
+        outputs = [
+            ReleaseOutput(o, json.loads(reasons), replaces).to_json()
+            for o, reasons, replaces in self.con.execute(
+                "SELECT output_id, cell_reasons, replaces FROM release_outputs WHERE request_id = ? ORDER BY position",
+                (request_id,),
+            )
+        ]
+        self.con.execute(
+            "INSERT OR REPLACE INTO release_rounds (request_id, round, submitted, justification, outputs) "
+            "VALUES (?,?,?,?,?)",
+            (request_id, round_, submitted, row[0], json.dumps(outputs, sort_keys=True)),
+        )
+
+    def rounds(self, request_id: str) -> list[Round]:
+        return [
+            Round(int(n), str(at), str(text), tuple(ReleaseOutput.from_json(o) for o in json.loads(outputs)))
+            for n, at, text, outputs in self.con.execute(
+                "SELECT round, submitted, justification, outputs FROM release_rounds WHERE request_id = ? ORDER BY round",
+                (request_id,),
+            )
+        ]
+
+    def add_comment(self, comment: Comment) -> None:
+        c = comment
+        self.con.execute(
+            "INSERT INTO release_comments (id, request_id, round, output_id, cell, parent_id, author, audience, body, "
+            "created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (c.id, c.request, c.round, c.output, c.cell, c.parent, c.author, c.audience, c.body, c.created),
+        )
+
+    def comments(self, request_id: str) -> list[Comment]:
+        """Every comment on the request, oldest first (the service decides who sees which)."""
+        return [
+            Comment(i, r, n, a, aud, body, at, o, cell, parent)
+            for i, r, n, o, cell, parent, a, aud, body, at in self.con.execute(
+                "SELECT id, request_id, round, output_id, cell, parent_id, author, audience, body, created "
+                "FROM release_comments WHERE request_id = ? ORDER BY created, id",
+                (request_id,),
+            )
+        ]
 
     def get(self, request_id: str, *, history: bool = True) -> ReleaseRequest:
         row = self.con.execute(f"SELECT {_COLUMNS} FROM release_requests WHERE id = ?", (request_id,)).fetchone()
@@ -169,9 +227,9 @@ class SqliteReleases:
     def _build(self, row: tuple[Any, ...], *, history: bool) -> ReleaseRequest:
         request_id = row[0]
         outputs = tuple(
-            ReleaseOutput(o, json.loads(reasons))
-            for o, reasons in self.con.execute(
-                "SELECT output_id, cell_reasons FROM release_outputs WHERE request_id = ? ORDER BY position",
+            ReleaseOutput(o, json.loads(reasons), replaces)
+            for o, reasons, replaces in self.con.execute(
+                "SELECT output_id, cell_reasons, replaces FROM release_outputs WHERE request_id = ? ORDER BY position",
                 (request_id,),
             )
         )

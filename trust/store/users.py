@@ -18,6 +18,7 @@ class UserRecord:
     organisation: str
     disabled: bool
     created: str
+    email: str = ""  # where notifications of release requests go (trust.service.notify); empty: none
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class TokenHolder:
 
 
 class UserStore(Protocol):
-    def upsert(self, name: str, roles: Sequence[str], organisation: str, created: str) -> None: ...
+    def upsert(
+        self, name: str, roles: Sequence[str], organisation: str, created: str, email: str | None = None
+    ) -> None: ...
 
     def get(self, name: str) -> UserRecord | None: ...
 
@@ -70,7 +73,7 @@ class TokenStore(Protocol):
 
 def _user(row: tuple[object, ...]) -> UserRecord:
     return UserRecord(
-        str(row[0]), tuple(x for x in str(row[1]).split(",") if x), str(row[2]), bool(row[3]), str(row[4])
+        str(row[0]), tuple(x for x in str(row[1]).split(",") if x), str(row[2]), bool(row[3]), str(row[4]), str(row[5])
     )
 
 
@@ -78,22 +81,25 @@ class SqliteUsers:
     def __init__(self, con: sqlite3.Connection) -> None:
         self.con = con
 
-    def upsert(self, name: str, roles: Sequence[str], organisation: str, created: str) -> None:
-        """Add a user, or update their roles and organisation and enable them again."""
+    def upsert(
+        self, name: str, roles: Sequence[str], organisation: str, created: str, email: str | None = None
+    ) -> None:
+        """Add a user, or update their roles and organisation (and e-mail address, when given) and enable them again."""
         self.con.execute(
-            "INSERT INTO users (name, roles, organisation, created) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET roles = excluded.roles, organisation = excluded.organisation, disabled = 0",
-            (name, ",".join(roles), organisation, created),
+            "INSERT INTO users (name, roles, organisation, created, email) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET roles = excluded.roles, organisation = excluded.organisation, disabled = 0, "
+            "email = CASE WHEN ? IS NULL THEN users.email ELSE excluded.email END",
+            (name, ",".join(roles), organisation, created, email or "", email),
         )
 
     def get(self, name: str) -> UserRecord | None:
         row = self.con.execute(
-            "SELECT name, roles, organisation, disabled, created FROM users WHERE name = ?", (name,)
+            "SELECT name, roles, organisation, disabled, created, email FROM users WHERE name = ?", (name,)
         ).fetchone()
         return None if row is None else _user(row)
 
     def list(self) -> list[UserRecord]:
-        rows = self.con.execute("SELECT name, roles, organisation, disabled, created FROM users ORDER BY name")
+        rows = self.con.execute("SELECT name, roles, organisation, disabled, created, email FROM users ORDER BY name")
         return [_user(r) for r in rows]
 
     def disable(self, name: str, now: str) -> None:

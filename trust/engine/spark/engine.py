@@ -22,12 +22,13 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from trust.engine.execute import Execution
+from trust.engine.control import Control
+from trust.engine.execute import WATCH_S, Execution
 from trust.engine.footers import footer_digests
 from trust.engine.sandbox import Access, Limits, Secret, open_sandbox
 from trust.engine.spark import guard, source
 from trust.engine.spark import session as spark_session
-from trust.errors import DatasetUnavailable, QueryFailed, QueryTimeout, TrustError
+from trust.errors import DatasetUnavailable, QueryCancelled, QueryFailed, QueryTimeout, TrustError
 from trust.sql.dialects import leaf_view
 
 if TYPE_CHECKING:
@@ -172,8 +173,10 @@ class SparkEngine:
         verify: tuple[str, ...] = (),
         on_finish: Callable[[], None] | None = None,
         wait_s: float | None = None,
+        control: Control | None = None,
     ) -> Execution:
         wait = limits.timeout_s if wait_s is None else max(0.0, wait_s)
+        control = control if control is not None else Control()
         start = time.perf_counter()
         deadline = time.monotonic() + wait
         tag = f"trust-{uuid.uuid4().hex}"
@@ -235,13 +238,19 @@ class SparkEngine:
 
         worker = threading.Thread(target=run, name="trust-spark-query", daemon=True)
         worker.start()
-        if not done.wait(max(0.0, deadline - time.monotonic())):
+        # The cancel path is the time limit's: no job starts after it, and the tagged jobs are interrupted.
+        while not done.wait(max(0.0, min(WATCH_S, deadline - time.monotonic()))):
+            if control.cancelled or time.monotonic() >= deadline:
+                break
+        if not done.is_set():
             cancelled.set()
             if sessions:
                 try:
                     sessions[0].interruptTag(tag)
                 except Exception:  # noqa: BLE001 - best effort: the answer is a timeout either way
                     log.warning("could not interrupt Spark jobs tagged %s", tag)
+            if control.cancelled:
+                raise QueryCancelled("The query was cancelled; nothing was released.")
             raise _timeout(limits)
         error = outcome.get("error")
         if isinstance(error, TrustError):
