@@ -67,8 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("department_retries", 1, "Times a failed request to a department is tried again."),
     Setting(
         "department_max_reads",
-        2,
-        "Most queries reading from one department at once, so a slow department cannot take every query worker.",
+        0,
+        "Most queries reading from one department at once, so a slow department cannot take every query worker; "
+        "0 (the default): half the server's query workers, at least 2.",
     ),
     Setting("catalog_retry_s", 30.0, "Seconds between background attempts to bind an unavailable dataset."),
     Setting("memory_limit", "2GB", "DuckDB memory limit for one query engine."),
@@ -159,7 +160,7 @@ class DepartmentLimits:
 
     timeout_s: float  # one HTTP or S3 request
     retries: int
-    max_reads: int  # queries reading from it at once
+    max_reads: int  # queries reading from it at once; 0: half the query workers (trust.service.gate)
 
 
 _DEPARTMENT_KEYS = {"timeout_s": float, "retries": int, "max_reads": int}
@@ -202,7 +203,7 @@ class Config:
         return DepartmentLimits(
             timeout_s=float(own.get("timeout_s", self.values["department_timeout_s"])),
             retries=int(own.get("retries", self.values["department_retries"])),
-            max_reads=max(1, int(own.get("max_reads", self.values["department_max_reads"]))),
+            max_reads=max(0, int(own.get("max_reads", self.values["department_max_reads"]))),  # 0: the gate's default
         )
 
     def __getattr__(self, name: str) -> Any:

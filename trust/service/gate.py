@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 
 from trust.errors import QueryTimeout
 
+DEFAULT_MIN_READS = 2  # the default limit without a server's worker count (embedded), and its floor
+
 CHECK_S = 0.25  # how often a query waiting for a slot looks whether it was cancelled
 
 
@@ -30,20 +32,30 @@ class Slots:
 
 class DepartmentGate:
     def __init__(self, max_reads: Callable[[str], int]) -> None:
-        self.max_reads = max_reads  # per department (trust.config: department_max_reads, [departments.NAME])
+        self.configured = max_reads  # per department (trust.config: department_max_reads, [departments.NAME])
         self._sems: dict[str, threading.BoundedSemaphore] = {}
         self._engines: threading.BoundedSemaphore | None = None
+        self._engine_count = 0
         self._lock = threading.Lock()
 
     def limit_engines(self, engines: int) -> None:
         """At most ``engines`` queries in the engine at once (the server's query workers); a query waits
         for its departments' slots first, so waiting on a slow department never takes an engine."""
-        self._engines = threading.BoundedSemaphore(max(1, int(engines)))
+        self._engine_count = max(1, int(engines))
+        self._engines = threading.BoundedSemaphore(self._engine_count)
+
+    def max_reads(self, department: str) -> int:
+        """The department's own limit, or by default (0) half the query workers, at least 2: a department
+        that stops answering holds at most half the engines, and a healthy one is not throttled below that."""
+        configured = int(self.configured(department))
+        if configured > 0:
+            return configured
+        return max(DEFAULT_MIN_READS, self._engine_count // 2)
 
     def _sem(self, department: str) -> threading.BoundedSemaphore:
         with self._lock:
             if department not in self._sems:
-                self._sems[department] = threading.BoundedSemaphore(max(1, int(self.max_reads(department))))
+                self._sems[department] = threading.BoundedSemaphore(self.max_reads(department))
             return self._sems[department]
 
     def acquire(self, departments: Iterable[str], wait_s: float, check: Callable[[], None] = lambda: None) -> Slots:
