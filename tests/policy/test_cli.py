@@ -110,7 +110,10 @@ def test_explain_an_input_document(trust, trust_home, tmp_path):
     (tmp_path / "input.json").write_text(json.dumps(document))
     r = run("explain", "--input", str(tmp_path / "input.json"), home=trust_home)
     assert r.returncode == 1
-    assert "deny         trust.project_expired" in r.stdout and "to fix: To renew the approval, apply to amend the project" in r.stdout
+    assert (
+        "deny         trust.project_expired" in r.stdout
+        and "to fix: To renew the approval, apply to amend the project" in r.stdout
+    )
 
 
 def test_explain_online_shows_the_sql_with_the_obligations_in_every_leaf(trust):
