@@ -1,5 +1,5 @@
 """One running query's line to its engine: whoever waits for it may cancel it, and the engine says how
-many bytes it has read from the departments so far.
+many bytes it read from the departments when it finishes (an operator's figure, never an analyst's).
 
     >>> control = Control()
     >>> control.read(16_384)

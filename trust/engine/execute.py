@@ -36,7 +36,8 @@ from trust.engine.sandbox import Access, Limits, open_sandbox
 from trust.errors import QueryCancelled, QueryTimeout, TrustError
 
 log = logging.getLogger("trust.engine")
-WATCH_S = 0.25  # how often the caller looks for a cancel and counts the bytes read
+WATCH_S = 0.25  # how often the caller looks for a cancel (the bytes read are counted once, at the end: operators'
+# figure; analysts never see it, as it depends on the data through row-group skipping)
 CANCEL_GRACE_S = 0.5  # a cancelled query stopped within this frees its read slot before the caller hears
 # The body bytes of the GETs answered so far (HEADs say a file's length but carry no body).
 BYTES_READ = (
@@ -92,7 +93,7 @@ def execute(
     ``parameters`` are bound by name (``$trust_key``): values the SQL text must never hold.
     ``wait_s`` is what is left of the query's limit (``limits.timeout_s``) when the engine starts.
     ``sandboxes``: where to take a sandbox opened ahead of time (else one is opened here).
-    ``control``: where the bytes read so far are reported, and whose ``cancel()`` stops the query."""
+    ``control``: where the bytes read are reported when the query ends, and whose ``cancel()`` stops it."""
     wait = limits.timeout_s if wait_s is None else max(0.0, wait_s)
     control = control if control is not None else Control()
     start = time.perf_counter()
@@ -102,8 +103,6 @@ def execute(
     timings: dict[str, float] = {}
     done = threading.Event()
     connection: list[duckdb.DuckDBPyConnection] = []
-    counter: list[duckdb.DuckDBPyConnection] = []  # a cursor on the sandbox, for the caller to count bytes
-    closing = threading.Lock()  # the caller never counts on a sandbox being closed
 
     def run() -> None:
         con = None
@@ -115,7 +114,6 @@ def execute(
                 else open_sandbox(access, limits, metadata_cache=bool(verify))
             )
             connection.append(con)
-            counter.append(con.cursor())
             if control.cancelled:
                 raise _cancelled()
             t1 = time.perf_counter()
@@ -129,27 +127,16 @@ def execute(
             outcome["error"] = exc
         finally:
             if con is not None:
-                with closing:
-                    for cursor in counter:
-                        cursor.close()
-                    counter.clear()
-                    con.close()
+                con.close()
             done.set()
             if on_finish is not None:
                 on_finish()
-
-    def count() -> None:
-        with closing:
-            read = _bytes_read(counter[0]) if counter else None
-        if read is not None:
-            control.read(read)
 
     worker = threading.Thread(target=run, name="trust-engine", daemon=True)
     worker.start()
     while not done.wait(max(0.0, min(WATCH_S, deadline - time.monotonic()))):
         if control.cancelled or time.monotonic() >= deadline:
             break
-        count()
     if not done.is_set():
         if connection:
             connection[0].interrupt()
