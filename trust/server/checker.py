@@ -23,6 +23,7 @@ import hmac
 import logging
 import secrets
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -328,27 +329,9 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
         try:
             await run_in_threadpool(trust.agreements.submit, user.name, application_id)
         except TrustError as exc:
-            try:
-                return await run_in_threadpool(
-                    functools.partial(
-                        _application_page,
-                        trust,
-                        user,
-                        session.csrf,
-                        application_id,
-                        error=exc.message,
-                        status=exc.http_status,
-                    )
-                )
-            except TrustError:
-                return _page(
-                    "error.html",
-                    exc.http_status,
-                    title="Not available",
-                    user=user,
-                    csrf=session.csrf,
-                    error=exc.message,
-                )
+            return await _again(
+                functools.partial(_application_page, trust, user, session.csrf, application_id), user, session.csrf, exc
+            )
         return _redirect(f"{PREFIX}/applications/{urllib.parse.quote(application_id)}?done=1")
 
     @app.get(PREFIX + "/applications/{application_id}", include_in_schema=False)
@@ -389,27 +372,9 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
                 )
             )
         except TrustError as exc:
-            try:
-                return await run_in_threadpool(
-                    functools.partial(
-                        _application_page,
-                        trust,
-                        user,
-                        session.csrf,
-                        application_id,
-                        error=exc.message,
-                        status=exc.http_status,
-                    )
-                )
-            except TrustError:
-                return _page(
-                    "error.html",
-                    exc.http_status,
-                    title="Not available",
-                    user=user,
-                    csrf=session.csrf,
-                    error=exc.message,
-                )
+            return await _again(
+                functools.partial(_application_page, trust, user, session.csrf, application_id), user, session.csrf, exc
+            )
         return _redirect(f"{PREFIX}/applications/{urllib.parse.quote(application_id)}?done=1")
 
     @app.get(PREFIX + "/requests/{request_id}", include_in_schema=False)
@@ -497,19 +462,9 @@ def add_checker_pages(app: FastAPI, trust: Trust) -> None:
                 )
             )
         except TrustError as exc:
-            try:
-                return await run_in_threadpool(
-                    _request_page, trust, user, session.csrf, request_id, error=exc.message, status=exc.http_status
-                )
-            except TrustError:
-                return _page(
-                    "error.html",
-                    exc.http_status,
-                    title="Not available",
-                    user=user,
-                    csrf=session.csrf,
-                    error=exc.message,
-                )
+            return await _again(
+                functools.partial(_request_page, trust, user, session.csrf, request_id), user, session.csrf, exc
+            )
         return _redirect(f"{PREFIX}/requests/{urllib.parse.quote(request_id)}#comments")
 
 
@@ -572,6 +527,14 @@ def _request_page(
         error=error,
         form=form or {},
     )
+
+
+async def _again(page: Callable[..., HTMLResponse], user: User, csrf: str, exc: TrustError) -> HTMLResponse:
+    """The page again, with what went wrong on it; the plain error page when the page itself cannot be shown."""
+    try:
+        return await run_in_threadpool(functools.partial(page, error=exc.message, status=exc.http_status))
+    except TrustError:
+        return _page("error.html", exc.http_status, title="Not available", user=user, csrf=csrf, error=exc.message)
 
 
 def _not_a_checker(user: User, csrf: str) -> HTMLResponse:
